@@ -1,0 +1,20 @@
+"""Test environment for the whole repository (package tests and tests/).
+
+Set before anything imports rclpy: localhost-only discovery, a ROS_DOMAIN_ID unique to
+this pytest run, field checks on, the shared-memory Fast DDS profile, one torch/BLAS
+thread (the 2 cores are shared; parallel tests with more threads slow down 10x).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from cliport_bringup.ros_env import apply_local_ros_env, domain_id_for  # noqa: E402
+
+apply_local_ros_env(domain_id=int(os.environ.get("CLIPORT_TEST_DOMAIN_ID",
+                                                 domain_id_for(os.getpid()))))
+
+pytest_plugins = ["cliport_bringup.testing"]

@@ -1,0 +1,1 @@
+"""cliport_bringup: see the package README section in the repository README."""

@@ -1,0 +1,63 @@
+"""pytest fixtures for tests that run real ROS 2 node processes.
+
+``node_runner`` starts nodes from graph descriptions or NodeSpecs as real processes and
+stops every one of them when the test ends, passed or failed (process groups are
+killed, so no orphan survives). ``ros_node`` gives the test process its own rclpy
+context and node. Loaded as a pytest plugin by the repository's conftest.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from cliport_bringup.runner import GraphRunner
+
+
+@pytest.fixture
+def node_runner(tmp_path) -> Iterator[GraphRunner]:
+    runner = GraphRunner(log_dir=tmp_path / "node_logs")
+    try:
+        yield runner
+    finally:
+        runner.stop()
+
+
+@pytest.fixture
+def ros_node(request) -> Iterator:
+    """An rclpy node in a fresh context, destroyed after the test."""
+    import rclpy
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(f"test_{request.node.name[:40]}".replace("[", "_").replace("]", "_")
+                             .replace("-", "_"), context=context)
+    try:
+        yield node
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def spin_until(node, predicate: Callable[[], bool], timeout: float,
+               runner: GraphRunner | None = None) -> bool:
+    """Spin ``node`` until ``predicate()`` holds or ``timeout`` s pass; fail fast on a dead node."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
+    try:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            executor.spin_once(timeout_sec=0.05)
+            if runner is not None:
+                runner.check_alive()
+        return predicate()
+    finally:
+        executor.remove_node(node)
+

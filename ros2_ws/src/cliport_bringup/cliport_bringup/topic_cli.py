@@ -1,0 +1,129 @@
+"""``cliport-topic``: the ``ros2 topic pub`` / ``echo`` subset this stack needs.
+
+``ros2cli`` is not installable from PyPI, so on such machines::
+
+    cliport-topic pub /instruction "put the red block in the blue bowl"
+    cliport-topic echo /instruction --count 1
+
+``pub`` sends a ``std_msgs/String`` (the instruction) and waits until a subscriber has
+matched (or ``--wait`` seconds pass) so the message is not lost. ``echo`` prints each
+message of a topic; its type is found on the graph or given with ``--type pkg/msg/Type``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+from cliport_bringup.ros_env import apply_local_ros_env
+
+MAX_INSTRUCTION_CHARS = 4096
+
+
+def message_class(type_name: str):
+    """``std_msgs/msg/String`` or ``std_msgs/String`` -> the message class."""
+    parts = type_name.split("/")
+    if len(parts) == 2:
+        parts = [parts[0], "msg", parts[1]]
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"bad message type {type_name!r}; expected pkg/msg/Type")
+    try:
+        return getattr(importlib.import_module(f"{parts[0]}.{parts[1]}"), parts[2])
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"unknown message type {type_name!r}: {exc}") from exc
+
+
+def _pub(args) -> int:
+    import rclpy
+    from std_msgs.msg import String
+
+    text = args.text
+    if not text.strip():
+        print("error: the instruction is empty", file=sys.stderr)
+        return 2
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        print(f"error: the instruction has {len(text)} characters (max {MAX_INSTRUCTION_CHARS})",
+              file=sys.stderr)
+        return 2
+    rclpy.init()
+    try:
+        node = rclpy.create_node("cliport_topic_pub")
+        pub = node.create_publisher(String, args.topic, 10)
+        deadline = time.monotonic() + args.wait
+        while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        matched = pub.get_subscription_count()
+        for _ in range(args.times):
+            pub.publish(String(data=text))
+            rclpy.spin_once(node, timeout_sec=0.05)
+        time.sleep(0.2)  # let reliable delivery finish before the participant goes away
+        print(f"published on {args.topic} ({matched} subscriber(s)): {text!r}")
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    return 0
+
+
+def _echo(args) -> int:
+    import rclpy
+
+    rclpy.init()
+    try:
+        node = rclpy.create_node("cliport_topic_echo")
+        type_name = args.type
+        deadline = time.monotonic() + args.wait
+        while type_name is None:
+            found = dict(node.get_topic_names_and_types()).get(args.topic)
+            if found:
+                type_name = found[0]
+            elif time.monotonic() > deadline:
+                print(f"error: no publisher of {args.topic} seen in {args.wait} s; "
+                      f"give --type", file=sys.stderr)
+                return 1
+            else:
+                rclpy.spin_once(node, timeout_sec=0.1)
+        cls = message_class(type_name)
+        received = []
+
+        def show(msg) -> None:
+            received.append(msg)
+            text = msg.data if hasattr(msg, "data") and isinstance(msg.data, str) else msg
+            print(text, flush=True)
+
+        node.create_subscription(cls, args.topic, show, 10)
+        end = time.monotonic() + args.timeout if args.timeout else None
+        while args.count == 0 or len(received) < args.count:
+            rclpy.spin_once(node, timeout_sec=0.1)
+            if end is not None and time.monotonic() > end:
+                return 0 if received else 1
+        node.destroy_node()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        rclpy.try_shutdown()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cliport-topic", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pub", help="publish an instruction (std_msgs/String)")
+    p.add_argument("topic")
+    p.add_argument("text")
+    p.add_argument("--wait", type=float, default=3.0, help="seconds to wait for a subscriber")
+    p.add_argument("--times", type=int, default=1)
+    e = sub.add_parser("echo", help="print the messages of a topic")
+    e.add_argument("topic")
+    e.add_argument("--type", help="pkg/msg/Type (default: looked up on the graph)")
+    e.add_argument("--count", type=int, default=0, help="stop after N messages (0: never)")
+    e.add_argument("--timeout", type=float, default=0.0, help="stop after T seconds (0: never)")
+    e.add_argument("--wait", type=float, default=5.0, help="seconds to find the topic's type")
+    args = parser.parse_args(argv)
+    apply_local_ros_env()
+    return _pub(args) if args.cmd == "pub" else _echo(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

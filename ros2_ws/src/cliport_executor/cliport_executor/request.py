@@ -1,0 +1,79 @@
+"""Backend-neutral pick-and-place requests, phases and error codes.
+
+These mirror ``cliport_msgs/action/PickPlace`` so that backends (PyBullet simulator,
+MoveIt on a Franka) are plain Python and testable without ROS. A test checks that the
+numeric values equal the message constants.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+
+class Primitive(enum.IntEnum):
+    PICK_PLACE = 0
+    PUSH = 1
+
+
+class Phase(enum.IntEnum):
+    APPROACH = 0
+    DESCEND = 1
+    GRASP = 2
+    LIFT = 3
+    TRANSFER = 4
+    PLACE = 5
+    RETREAT = 6
+
+
+class ErrorCode(enum.IntEnum):
+    NONE = 0
+    INVALID_GOAL = 1
+    OUT_OF_WORKSPACE = 2
+    PLANNING_FAILED = 3
+    GRASP_FAILED = 4
+    CANCELED = 5
+    HARDWARE = 6
+    TIMEOUT = 7
+
+
+@dataclass(frozen=True)
+class SE2Pose:
+    """A planar pose with height: position in the base frame, rotation ``yaw`` about +z."""
+
+    x: float
+    y: float
+    z: float
+    yaw: float
+
+    def is_finite(self) -> bool:
+        return all(math.isfinite(v) for v in (self.x, self.y, self.z, self.yaw))
+
+
+@dataclass(frozen=True)
+class PickPlaceRequest:
+    instruction: str
+    pick: SE2Pose
+    place: SE2Pose
+    primitive: Primitive = Primitive.PICK_PLACE
+    speed_scaling: float = 0.0  # 0 = backend default
+    frame_id: str = "base"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a backend reports after one primitive."""
+
+    success: bool
+    error_code: ErrorCode = ErrorCode.NONE
+    message: str = ""
+    reward: float | None = None
+
+    @classmethod
+    def ok(cls, reward: float | None = None) -> Outcome:
+        return cls(True, ErrorCode.NONE, "", reward)
+
+    @classmethod
+    def fail(cls, code: ErrorCode, message: str) -> Outcome:
+        return cls(False, code, message, None)

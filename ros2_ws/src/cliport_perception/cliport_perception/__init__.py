@@ -1,0 +1,1 @@
+"""cliport_perception: see the package README section in the repository README."""

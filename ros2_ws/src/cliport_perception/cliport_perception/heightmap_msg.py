@@ -1,0 +1,93 @@
+"""Conversion between fused heightmaps (numpy) and ``cliport_msgs/Heightmap``.
+
+Message packages are plain generated Python; this module imports no rclpy, so it can be
+used to read recorded bags or datasets as well as inside nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cliport_perception.image_conversion import array_to_image, image_to_array
+from cliport_perception.workspace import Workspace
+
+
+@dataclass
+class HeightmapFrame:
+    """One fused top-down view: colormap (HxWx3 uint8), heightmap (HxW float32, metres
+    above ``workspace.z_min``) and the mask of cells that any camera saw."""
+
+    colormap: np.ndarray
+    heightmap: np.ndarray
+    workspace: Workspace
+    valid: np.ndarray | None = None
+    frame_id: str = "base"
+    stamp_ns: int = 0
+    camera_frames: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        shape = self.workspace.shape
+        if self.heightmap.shape != shape:
+            raise ValueError(f"heightmap shape {self.heightmap.shape} != workspace grid {shape}")
+        if self.colormap.shape != shape + (3,):
+            raise ValueError(f"colormap shape {self.colormap.shape} != {shape + (3,)}")
+        if self.valid is not None and self.valid.shape != shape:
+            raise ValueError(f"valid mask shape {self.valid.shape} != {shape}")
+
+
+def _stamp(stamp_ns: int):
+    from builtin_interfaces.msg import Time
+
+    return Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000))
+
+
+def to_msg(frame: HeightmapFrame):
+    """Build a ``cliport_msgs/Heightmap`` from a :class:`HeightmapFrame`."""
+    from cliport_msgs.msg import Heightmap
+
+    ws = frame.workspace
+    stamp = _stamp(frame.stamp_ns)
+    msg = Heightmap()
+    msg.header.frame_id = frame.frame_id
+    msg.header.stamp = stamp
+    msg.pixel_size = float(ws.pixel_size)
+    msg.bounds_x_min, msg.bounds_x_max = float(ws.x_min), float(ws.x_max)
+    msg.bounds_y_min, msg.bounds_y_max = float(ws.y_min), float(ws.y_max)
+    msg.bounds_z_min, msg.bounds_z_max = float(ws.z_min), float(ws.z_max)
+    msg.colormap = array_to_image(np.ascontiguousarray(frame.colormap, dtype=np.uint8), "rgb8",
+                                  frame_id=frame.frame_id, stamp=stamp)
+    msg.heightmap = array_to_image(np.ascontiguousarray(frame.heightmap, dtype=np.float32),
+                                   "32FC1", frame_id=frame.frame_id, stamp=stamp)
+    if frame.valid is not None:
+        mask = np.where(frame.valid, 255, 0).astype(np.uint8)
+        msg.valid_mask = array_to_image(mask, "mono8", frame_id=frame.frame_id, stamp=stamp)
+    msg.camera_frames = list(frame.camera_frames)
+    return msg
+
+
+def from_msg(msg) -> HeightmapFrame:
+    """Decode a ``cliport_msgs/Heightmap``; raises ValueError on inconsistent content."""
+    ws = Workspace(x_min=msg.bounds_x_min, x_max=msg.bounds_x_max,
+                   y_min=msg.bounds_y_min, y_max=msg.bounds_y_max,
+                   z_min=msg.bounds_z_min, z_max=msg.bounds_z_max,
+                   pixel_size=msg.pixel_size)
+    valid = None
+    if msg.valid_mask.height and msg.valid_mask.width:
+        valid = image_to_array(msg.valid_mask) > 0
+    return HeightmapFrame(
+        colormap=image_to_array(msg.colormap) if msg.colormap.encoding == "rgb8"
+        else _bad_encoding("colormap", msg.colormap.encoding, "rgb8"),
+        heightmap=image_to_array(msg.heightmap) if msg.heightmap.encoding == "32FC1"
+        else _bad_encoding("heightmap", msg.heightmap.encoding, "32FC1"),
+        workspace=ws,
+        valid=valid,
+        frame_id=msg.header.frame_id,
+        stamp_ns=msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec,
+        camera_frames=list(msg.camera_frames),
+    )
+
+
+def _bad_encoding(what: str, got: str, want: str):
+    raise ValueError(f"Heightmap.{what} must be {want}, got {got!r}")

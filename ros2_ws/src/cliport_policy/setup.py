@@ -1,0 +1,21 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "cliport_policy"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/config", glob("config/*")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    description="Two-stream CLIPort policy: models, training, evaluation, inference.",
+    license="Apache-2.0",
+    entry_points={"console_scripts": []},
+)
