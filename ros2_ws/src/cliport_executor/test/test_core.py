@@ -1,0 +1,122 @@
+"""Core (rclpy-free) parts of the executor: requests, validation, conversions, dry run."""
+
+import math
+import threading
+
+import pytest
+
+from cliport_executor.backend import CancelToken, make_backend
+from cliport_executor.config import ExecutorConfig, load_executor_config
+from cliport_executor.conversions import (
+    goal_from_request,
+    quaternion_from_yaw,
+    request_from_goal,
+    result_from_outcome,
+    yaw_from_quaternion,
+)
+from cliport_executor.request import (
+    ErrorCode,
+    Outcome,
+    Phase,
+    PickPlaceRequest,
+    Primitive,
+    SE2Pose,
+)
+from cliport_executor.validation import GoalError, check_goal, check_workspace
+from cliport_msgs.action import PickPlace
+
+CFG = load_executor_config()
+
+
+def req(**kw):
+    base = dict(instruction="pack the blue box", pick=SE2Pose(0.5, 0.1, 0.02, 0.3),
+                place=SE2Pose(0.4, -0.2, 0.05, -1.0))
+    base.update(kw)
+    return PickPlaceRequest(**base)
+
+
+def test_enums_match_message_constants():
+    for code in ErrorCode:
+        assert getattr(PickPlace.Result, f"ERROR_{code.name}") == code
+    for phase in Phase:
+        assert getattr(PickPlace.Feedback, f"PHASE_{phase.name}") == phase
+    for prim in Primitive:
+        assert getattr(PickPlace.Goal, f"PRIMITIVE_{prim.name}") == prim
+
+
+def test_shipped_config_loads():
+    assert CFG.base_frame == "base" and CFG.backend == "dryrun"
+    assert CFG.workspace.z_max == 0.3
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.5, -2.0, math.pi - 1e-6])
+def test_yaw_round_trip(yaw):
+    assert yaw_from_quaternion(*quaternion_from_yaw(yaw), max_tilt=0.01) == pytest.approx(yaw)
+
+
+def test_goal_round_trip():
+    r = req(primitive=Primitive.PUSH, speed_scaling=0.5)
+    back = request_from_goal(goal_from_request(r), CFG.max_tilt)
+    assert back.instruction == r.instruction and back.primitive == Primitive.PUSH
+    assert back.pick.yaw == pytest.approx(0.3) and back.place.z == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("quat, needle", [
+    ((0.0, 0.0, 0.0, 2.0), "unit quaternion"),
+    ((0.3827, 0.0, 0.0, 0.9239), "tilted"),
+    ((math.nan, 0.0, 0.0, 1.0), "non-finite"),
+])
+def test_bad_orientations(quat, needle):
+    with pytest.raises(GoalError, match=needle) as err:
+        yaw_from_quaternion(*quat, max_tilt=0.01)
+    assert err.value.code == ErrorCode.INVALID_GOAL
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"instruction": ""}, "empty"),
+    ({"instruction": "x" * 10_000}, "at most"),
+    ({"pick": SE2Pose(math.inf, 0, 0, 0)}, "non-finite"),
+    ({"frame_id": "world"}, "frame"),
+    ({"primitive": 7}, "unknown primitive"),
+    ({"speed_scaling": 2.0}, "speed_scaling"),
+])
+def test_malformed_goals(kw, needle):
+    with pytest.raises(GoalError, match=needle) as err:
+        check_goal(req(**kw), CFG)
+    assert err.value.code == ErrorCode.INVALID_GOAL
+
+
+def test_workspace_check():
+    check_workspace(req(), CFG)
+    with pytest.raises(GoalError, match="pick pose") as err:
+        check_workspace(req(pick=SE2Pose(0.1, 0, 0, 0)), CFG)
+    assert err.value.code == ErrorCode.OUT_OF_WORKSPACE
+    lenient = ExecutorConfig(workspace_margin=0.2)
+    check_workspace(req(pick=SE2Pose(0.1, 0, 0, 0)), lenient)
+
+
+def test_result_from_outcome():
+    res = result_from_outcome(Outcome.ok(reward=0.5))
+    assert res.success and res.has_reward and res.reward == 0.5
+    res = result_from_outcome(Outcome.fail(ErrorCode.GRASP_FAILED, "nothing attached"))
+    assert not res.success and not res.has_reward and res.error_code == ErrorCode.GRASP_FAILED
+
+
+def test_dryrun_phases_and_cancel():
+    backend = make_backend("dryrun", ExecutorConfig())
+    seen = []
+    assert backend.execute(req(), lambda p, f: seen.append(p), CancelToken()).error_code \
+        == ErrorCode.HARDWARE  # not connected yet
+    backend.connect()
+    assert backend.execute(req(), lambda p, f: seen.append((p, f)), CancelToken()).success
+    assert [p for p, _ in seen][0] == Phase.APPROACH and seen[-1] == (Phase.RETREAT, 1.0)
+    token = CancelToken()
+    threading.Timer(0.02, token.cancel).start()
+    out = backend.execute(req(), lambda p, f: None, token)
+    assert not out.success and out.error_code == ErrorCode.CANCELED
+    backend.disconnect()
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="unknown executor backend 'ur10'"):
+        make_backend("ur10", ExecutorConfig())
