@@ -32,8 +32,11 @@ def local_ros_env(base: Mapping[str, str] | None = None, domain_id: int | None =
                   shared_memory: bool = True) -> dict[str, str]:
     """A copy of ``base`` (default: os.environ) set up for a local ROS 2 run."""
     env = dict(os.environ if base is None else base)
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated in Jazzy; conflicts with the above
+    if env.get("ROS_DISTRO") == "humble":  # Humble predates the discovery-range variable
+        env["ROS_LOCALHOST_ONLY"] = "1"
+    else:
+        env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+        env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated since Jazzy; conflicts with the above
     if domain_id is not None:
         env["ROS_DOMAIN_ID"] = str(domain_id)
     elif "ROS_DOMAIN_ID" not in env:

@@ -107,6 +107,8 @@ def test_local_env_is_localhost_only():
     assert "ROS_LOCALHOST_ONLY" not in env
     assert env["ROS_DOMAIN_ID"] == "42" and env["ROS_PYTHON_CHECK_FIELDS"] == "1"
     assert env["FASTRTPS_DEFAULT_PROFILES_FILE"].endswith("fastdds_shm.xml")
+    humble = local_ros_env({"ROS_DISTRO": "humble"}, domain_id=3)
+    assert humble["ROS_LOCALHOST_ONLY"] == "1"
 
 
 def test_launch_files_describe_the_runner_graph():
