@@ -1,0 +1,83 @@
+"""Camera extrinsics from the calibration YAML (``calibration/*.yaml``).
+
+Format (written by the hand-eye calibration tool, read by the perception node)::
+
+    base_frame: base                  # the arm's base frame (REP-103)
+    extrinsics:                       # pose of each camera *optical* frame in base_frame
+      camera_color_optical_frame:     # = the CameraInfo / Image header frame_id
+        position: [0.9, 0.0, 0.7]     # metres
+        orientation_xyzw: [...]       # unit quaternion, x y z w
+
+Keyed by the optical frame id, so the node matches images to extrinsics by the frame the
+driver stamps on them, with no extra naming layer to get wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cliport_perception.config import ConfigError, load_yaml
+
+
+def quaternion_matrix(xyzw) -> np.ndarray:
+    """3x3 rotation of a unit quaternion given as (x, y, z, w)."""
+    x, y, z, w = (float(v) for v in xyzw)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def pose_matrix(position, orientation_xyzw) -> np.ndarray:
+    """4x4 homogeneous transform from a position and a unit quaternion (x, y, z, w)."""
+    position = [float(v) for v in position]
+    q = [float(v) for v in orientation_xyzw]
+    if len(position) != 3 or len(q) != 4:
+        raise ConfigError(f"pose needs 3 position and 4 quaternion values, got {position} {q}")
+    if not all(math.isfinite(v) for v in position + q):
+        raise ConfigError(f"pose has non-finite values: {position} {q}")
+    norm = math.sqrt(sum(v * v for v in q))
+    if abs(norm - 1.0) > 1e-3:
+        raise ConfigError(f"orientation {q} is not a unit quaternion (norm {norm:.4f})")
+    T = np.eye(4)
+    T[:3, :3] = quaternion_matrix([v / norm for v in q])
+    T[:3, 3] = position
+    return T
+
+
+@dataclass(frozen=True)
+class Calibration:
+    base_frame: str
+    extrinsics: dict[str, np.ndarray]  # optical frame id -> 4x4 optical -> base
+
+    def extrinsic(self, frame_id: str) -> np.ndarray:
+        try:
+            return self.extrinsics[frame_id]
+        except KeyError:
+            raise KeyError(f"no extrinsic calibration for camera frame {frame_id!r}; "
+                           f"calibrated frames: {sorted(self.extrinsics)}") from None
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    data = load_yaml(path)
+    unknown = set(data) - {"base_frame", "extrinsics"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+    base = data.get("base_frame", "base")
+    entries = data.get("extrinsics") or {}
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f"{path}: 'extrinsics' must map camera optical frames to poses")
+    extrinsics = {}
+    for frame, pose in entries.items():
+        if not isinstance(pose, dict) or set(pose) != {"position", "orientation_xyzw"}:
+            raise ConfigError(f"{path}: {frame} needs exactly 'position' and 'orientation_xyzw'")
+        try:
+            extrinsics[str(frame)] = pose_matrix(pose["position"], pose["orientation_xyzw"])
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: {frame}: {exc}") from exc
+    return Calibration(base_frame=str(base), extrinsics=extrinsics)
