@@ -28,6 +28,11 @@ from cliport_perception.camera import CameraModel
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.workspace import Workspace
 
+try:  # the compiled single-pass kernel; the numpy path below gives identical maps
+    from cliport_perception import _fusion_kernel as _kernel
+except ImportError:  # pragma: no cover - numba missing
+    _kernel = None
+
 
 @dataclass
 class FusedMaps:
@@ -62,7 +67,7 @@ class _ViewGeometry:
         t_far = np.where(para, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2))
         enter = np.maximum(t_near.max(axis=1), 0.0)
         leave = t_far.min(axis=1)
-        self.cand = np.flatnonzero(leave >= enter)
+        self.cand = np.flatnonzero(leave >= enter).astype(np.int64)
         margin = 1e-9  # widen: the exact half-open crop is applied to the computed points
         self.d_lo = np.maximum(enter[self.cand] - margin, 1e-9)
         self.d_hi = leave[self.cand] + margin
@@ -79,8 +84,12 @@ class _ViewGeometry:
 class Fuser:
     """Reusable fusion for a fixed workspace; caches per-camera geometry."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, compiled: bool | None = None) -> None:
+        """``compiled``: use the numba kernel (default: when numba is installed)."""
         self.workspace = workspace
+        if compiled and _kernel is None:
+            raise RuntimeError("the compiled fusion kernel needs numba")
+        self.compiled = _kernel is not None if compiled is None else compiled
         self._geometry: dict[int, tuple[CameraModel, _ViewGeometry]] = {}
 
     def _geom(self, camera: CameraModel) -> _ViewGeometry:
@@ -92,6 +101,31 @@ class Fuser:
 
     def view(self, frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One view's (heightmap, colormap, seen) on the grid."""
+        rows, cols = self.workspace.shape
+        if self.compiled:
+            top, best = self._bin_compiled(frame)
+        else:
+            top, best = self._bin_numpy(frame)
+        seen = best >= 0
+        colormap = frame.color.reshape(-1, 3).take(np.maximum(best, 0), axis=0)
+        colormap *= seen[:, None]
+        heightmap = np.where(seen, top, np.float32(0.0))
+        return (heightmap.reshape(rows, cols), colormap.reshape(rows, cols, 3),
+                seen.reshape(rows, cols))
+
+    def _bin_compiled(self, frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray]:
+        ws = self.workspace
+        rows, cols = ws.shape
+        g = self._geom(frame.camera)
+        scale = frame.camera.depth_scale if frame.depth.dtype == np.uint16 else 1.0
+        top = np.full(rows * cols, -np.inf, dtype=np.float32)
+        best = np.full(rows * cols, -1, dtype=np.int64)
+        _kernel.bin_view(np.ascontiguousarray(frame.depth).reshape(-1), scale, g.cand,
+                           g.d_lo, g.d_hi, g.a_u, g.a_v, g.a_z, g.b_u, g.b_v, g.b_z,
+                           rows, cols, ws.z_max - ws.z_min, top, best)
+        return top, best
+
+    def _bin_numpy(self, frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray]:
         ws = self.workspace
         rows, cols = ws.shape
         g = self._geom(frame.camera)
@@ -108,29 +142,25 @@ class Fuser:
         ok = np.flatnonzero((u >= 0) & (u < rows) & (v >= 0) & (v < cols)
                             & (z >= 0) & (z < ws.z_max - ws.z_min))
         pix = g.cand.take(k.take(ok))
-        idx = np.minimum(u.take(ok).astype(np.int32), rows - 1) * cols
-        idx += np.minimum(v.take(ok).astype(np.int32), cols - 1)
+        idx = np.minimum(u.take(ok).astype(np.int64), rows - 1) * cols
+        idx += np.minimum(v.take(ok).astype(np.int64), cols - 1)
         zk = z.take(ok).astype(np.float32)
-        # Explicit scatter-max: the highest point of every cell.
+        # Explicit scatter-max: the highest point of every cell ...
         top = np.full(rows * cols, -np.inf, dtype=np.float32)
         np.maximum.at(top, idx, zk)
-        # Colour of the highest point: among points at the cell's top height, the one with
-        # the largest pixel index (a deterministic tie-break), found by a second
-        # scatter-max so the colours are then gathered, not scattered.
+        # ... and its colour: among points at the top height, the largest pixel index (a
+        # deterministic tie-break), by a second scatter-max; colours are then gathered.
         winners = np.flatnonzero(zk == top.take(idx))
         best = np.full(rows * cols, -1, dtype=np.int64)
         np.maximum.at(best, idx.take(winners), pix.take(winners))
-        seen = best >= 0
-        colormap = frame.color.reshape(-1, 3).take(np.maximum(best, 0), axis=0)
-        colormap *= seen[:, None]
-        heightmap = np.where(seen, top, np.float32(0.0))
-        return (heightmap.reshape(rows, cols), colormap.reshape(rows, cols, 3),
-                seen.reshape(rows, cols))
+        return top, best
 
     def fuse(self, frames: Sequence[RGBDFrame]) -> FusedMaps:
         if not frames:
             raise ValueError("fuse() needs at least one RGB-D frame")
         rows, cols = self.workspace.shape
+        if self.compiled:
+            return self._fuse_compiled(frames)
         height = np.zeros((rows, cols), dtype=np.float32)
         color_sum = np.zeros((rows, cols, 3), dtype=np.float32)
         count = np.zeros((rows, cols), dtype=np.uint8)
@@ -142,6 +172,20 @@ class Fuser:
         colormap = np.round(color_sum / np.maximum(count, 1)[..., None]).astype(np.uint8)
         return FusedMaps(colormap, height, count > 0, count)
 
+    def _fuse_compiled(self, frames: Sequence[RGBDFrame]) -> FusedMaps:
+        rows, cols = self.workspace.shape
+        n = rows * cols
+        height = np.zeros(n, dtype=np.float32)
+        color_sum = np.zeros((n, 3), dtype=np.int32)
+        count = np.zeros(n, dtype=np.uint8)
+        for frame in frames:
+            top, best = self._bin_compiled(frame)
+            color = np.ascontiguousarray(frame.color).reshape(-1, 3)
+            _kernel.merge_view(top, best, color, height, color_sum, count)
+        colormap = np.zeros((n, 3), dtype=np.uint8)
+        _kernel.finish(color_sum, count, colormap)
+        return FusedMaps(colormap.reshape(rows, cols, 3), height.reshape(rows, cols),
+                         (count > 0).reshape(rows, cols), count.reshape(rows, cols))
 
 def fuse(frames: Sequence[RGBDFrame], workspace: Workspace) -> FusedMaps:
     """One-shot fusion; keep a :class:`Fuser` to reuse per-camera geometry at frame rate."""

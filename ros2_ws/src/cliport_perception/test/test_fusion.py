@@ -159,3 +159,18 @@ def test_matches_a_slow_loop_on_random_depth(seed, n_views):
     assert set(zip(*np.nonzero(maps.valid), strict=True)) == set(want)
     for cell, h in want.items():
         assert maps.heightmap[cell] == pytest.approx(h, abs=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), uint16=st.booleans())
+def test_compiled_and_numpy_paths_agree(seed, uint16):
+    rng = np.random.default_rng(seed)
+    boxes = [Box((float(rng.uniform(0.3, 0.7)), float(rng.uniform(-0.4, 0.4))),
+                 tuple(rng.uniform(0.02, 0.1, 3).tolist()),
+                 tuple(int(c) for c in rng.integers(0, 256, 3))) for _ in range(3)]
+    cams = reference_cameras()[: int(rng.integers(1, 4))]
+    frames = [render(c, boxes, depth_uint16=uint16) for c in cams]
+    a, b = Fuser(WS, compiled=True).fuse(frames), Fuser(WS, compiled=False).fuse(frames)
+    np.testing.assert_array_equal(a.heightmap, b.heightmap)
+    np.testing.assert_array_equal(a.colormap, b.colormap)
+    np.testing.assert_array_equal(a.views_per_cell, b.views_per_cell)
