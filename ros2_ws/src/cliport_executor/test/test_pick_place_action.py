@@ -58,7 +58,9 @@ def test_goal_feedback_and_result(client):
 def test_cancel_ends_canceled(client):
     node, ac, runner = client
     feedback = []
-    handle = send(node, ac, make_goal(), runner, lambda fb: feedback.append(fb.feedback))
+    goal = make_goal()
+    goal.speed_scaling = 0.02  # 2.5 s per phase: the cancel surely lands mid-goal, even under load
+    handle = send(node, ac, goal, runner, lambda fb: feedback.append(fb.feedback))
     assert handle.accepted
     assert spin_until(node, lambda: len(feedback) >= 1, 10, runner)
     cancel_fut = handle.cancel_goal_async()
