@@ -17,5 +17,9 @@ setup(
     zip_safe=False,
     description="RGB-D to orthographic heightmap fusion, image conversion, workspace geometry.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "perception = cliport_perception.nodes.perception_node:main",
+        ],
+    },
 )

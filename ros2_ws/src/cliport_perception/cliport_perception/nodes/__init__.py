@@ -1,0 +1,1 @@
+"""Thin ROS 2 nodes of cliport_perception."""

@@ -1,0 +1,34 @@
+"""Perception node configuration (``config/perception.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cliport_perception.config import config_path, load_config
+from cliport_perception.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    base_frame: str = "base"
+    cameras: list[str] = field(default_factory=lambda: ["camera/camera"])
+    color_topic: str = "/{camera}/color/image_raw"
+    depth_topic: str = "/{camera}/aligned_depth_to_color/image_raw"
+    info_topic: str = "/{camera}/aligned_depth_to_color/camera_info"
+    calibration_file: str = ""
+    heightmap_topic: str = "heightmap"
+    publish_previews: bool = True
+    rate: float = 30.0
+    sync_slop: float = 0.02
+    stale_after: float = 0.5
+    depth_scale: float = 0.001
+    workspace: Workspace = field(default_factory=Workspace)
+
+    def topics(self, camera: str) -> tuple[str, str, str]:
+        return (self.color_topic.format(camera=camera), self.depth_topic.format(camera=camera),
+                self.info_topic.format(camera=camera))
+
+
+def load_perception_config(path=None) -> PerceptionConfig:
+    return load_config(PerceptionConfig, path or config_path("cliport_perception",
+                                                             "perception.yaml"), "perception")
