@@ -43,7 +43,8 @@ def publish_camera(n_frames: int) -> int:
         (CameraInfo, "/top/aligned_depth_to_color/camera_info"))]
     color = array_to_image(frame.color, "rgb8", frame_id=FRAME)
     depth = array_to_image(frame.depth, "16UC1", frame_id=FRAME)
-    info = CameraInfo(width=640, height=480, k=[600.0, 0.0, 320.0, 0.0, 600.0, 240.0, 0.0, 0.0, 1.0])
+    info = CameraInfo(width=640, height=480,
+                      k=[600.0, 0.0, 320.0, 0.0, 600.0, 240.0, 0.0, 0.0, 1.0])
     info.header.frame_id = FRAME
     sent = 0
 
