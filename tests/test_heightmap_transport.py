@@ -38,6 +38,7 @@ def publish() -> int:
     import rclpy
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
+    from cliport_bringup.testing import spin_forever
     from cliport_msgs.msg import Heightmap
     from cliport_perception.heightmap_msg import to_msg
 
@@ -48,13 +49,7 @@ def publish() -> int:
     pub = node.create_publisher(Heightmap, TOPIC, qos)
     msg = to_msg(expected_frame())
     node.create_timer(0.2, lambda: pub.publish(msg))
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        rclpy.try_shutdown()
-    return 0
+    return spin_forever(node)
 
 
 def test_heightmap_between_processes(node_runner, ros_node):

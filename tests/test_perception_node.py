@@ -1,13 +1,15 @@
 """Camera publisher -> perception node -> Heightmap, as real processes; a frozen camera.
 
 This file is also the camera: the test runs it as a separate process
-(``python tests/test_perception_node.py --camera N``), which publishes N synthetic
+(``python tests/test_perception_node.py --camera``), which publishes synthetic
 RealSense-like frame sets (rgb8 colour, 16UC1 millimetre aligned depth, CameraInfo) of
-two boxes seen from above and then freezes (stays alive, publishes nothing).
+two boxes seen from above at 15 Hz until it gets SIGUSR1, then freezes (stays alive,
+publishes nothing).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -27,11 +29,12 @@ def camera() -> CameraModel:
                                  POSITION, ORIENTATION, frame_id=FRAME)
 
 
-def publish_camera(n_frames: int) -> int:
+def publish_camera() -> int:
     import rclpy
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
 
+    from cliport_bringup.testing import spin_forever
     from cliport_perception.image_conversion import array_to_image
     from cliport_perception.synthetic import render
 
@@ -46,26 +49,19 @@ def publish_camera(n_frames: int) -> int:
     info = CameraInfo(width=640, height=480,
                       k=[600.0, 0.0, 320.0, 0.0, 600.0, 240.0, 0.0, 0.0, 1.0])
     info.header.frame_id = FRAME
-    sent = 0
+    frozen = []
+    signal.signal(signal.SIGUSR1, lambda *_: frozen.append(True))
 
     def tick() -> None:
-        nonlocal sent
-        if sent >= n_frames:
+        if frozen:
             return  # frozen: alive, silent
         stamp = node.get_clock().now().to_msg()
         for msg, pub in zip((color, depth, info), pubs, strict=True):
             msg.header.stamp = stamp
             pub.publish(msg)
-        sent += 1
 
     node.create_timer(1 / 15, tick)
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        rclpy.try_shutdown()
-    return 0
+    return spin_forever(node)
 
 
 def test_heightmap_from_a_camera_and_a_frozen_camera(node_runner, ros_node, tmp_path):
@@ -90,8 +86,8 @@ def test_heightmap_from_a_camera_and_a_frozen_camera(node_runner, ros_node, tmp_
     ros_node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
     node_runner.start_node(NodeSpec(
         name="perception", package="cliport_perception", executable="perception",
-        parameters=[{"cameras": ["top"], "calibration_file": str(cal), "stale_after": 0.5}]))
-    node_runner.start_command("camera", [sys.executable, __file__, "--camera", "45"])
+        parameters=[{"cameras": ["top"], "calibration_file": str(cal), "stale_after": 1.0}]))
+    camera_proc = node_runner.start_command("camera", [sys.executable, __file__, "--camera"])
 
     assert spin_until(ros_node, lambda: len(heightmaps) >= 3, 60, node_runner), \
         node_runner.processes["perception"].log()
@@ -105,7 +101,9 @@ def test_heightmap_from_a_camera_and_a_frozen_camera(node_runner, ros_node, tmp_
     u, v = hm.workspace.xy_to_pixel(0.7, 0.3)
     assert abs(hm.heightmap[u, v]) <= 0.002
 
-    # The camera freezes after 45 frames (3 s): reported stale, and no more heightmaps.
+    # Freeze the camera: it is reported stale, and no more heightmaps are made.
+    stale.clear()
+    camera_proc.popen.send_signal(signal.SIGUSR1)
     assert spin_until(ros_node, lambda: stale, 30, node_runner), "stale camera not reported"
     count = len(heightmaps)
     end = time.monotonic() + 1.5
@@ -115,4 +113,4 @@ def test_heightmap_from_a_camera_and_a_frozen_camera(node_runner, ros_node, tmp_
 
 
 if __name__ == "__main__" and "--camera" in sys.argv:
-    raise SystemExit(publish_camera(int(sys.argv[sys.argv.index("--camera") + 1])))
+    raise SystemExit(publish_camera())

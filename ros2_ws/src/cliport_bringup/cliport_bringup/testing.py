@@ -61,3 +61,17 @@ def spin_until(node, predicate: Callable[[], bool], timeout: float,
     finally:
         executor.remove_node(node)
 
+
+
+def spin_forever(node) -> int:
+    """Body of a test's helper node process: spin until SIGINT from the runner, then exit 0."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
+    return 0
