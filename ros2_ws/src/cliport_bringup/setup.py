@@ -22,7 +22,7 @@ setup(
     entry_points={
         "console_scripts": [
             "cliport-run = cliport_bringup.runner:main",
-            "cliport-topic = cliport_bringup.topic_cli:main",
+            "cliport-topic = cliport_bringup.ros_topic_cli:main",
         ],
     },
 )

@@ -73,14 +73,16 @@ def from_msg(msg) -> HeightmapFrame:
                    y_min=msg.bounds_y_min, y_max=msg.bounds_y_max,
                    z_min=msg.bounds_z_min, z_max=msg.bounds_z_max,
                    pixel_size=msg.pixel_size)
+    for what, image, want in (("colormap", msg.colormap, "rgb8"),
+                              ("heightmap", msg.heightmap, "32FC1")):
+        if image.encoding != want:
+            raise ValueError(f"Heightmap.{what} must be {want}, got {image.encoding!r}")
     valid = None
     if msg.valid_mask.height and msg.valid_mask.width:
         valid = image_to_array(msg.valid_mask) > 0
     return HeightmapFrame(
-        colormap=image_to_array(msg.colormap) if msg.colormap.encoding == "rgb8"
-        else _bad_encoding("colormap", msg.colormap.encoding, "rgb8"),
-        heightmap=image_to_array(msg.heightmap) if msg.heightmap.encoding == "32FC1"
-        else _bad_encoding("heightmap", msg.heightmap.encoding, "32FC1"),
+        colormap=image_to_array(msg.colormap),
+        heightmap=image_to_array(msg.heightmap),
         workspace=ws,
         valid=valid,
         frame_id=msg.header.frame_id,
@@ -88,6 +90,3 @@ def from_msg(msg) -> HeightmapFrame:
         camera_frames=list(msg.camera_frames),
     )
 
-
-def _bad_encoding(what: str, got: str, want: str):
-    raise ValueError(f"Heightmap.{what} must be {want}, got {got!r}")
