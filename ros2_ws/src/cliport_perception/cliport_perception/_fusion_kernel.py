@@ -13,7 +13,7 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def bin_view(depth, scale, cand, d_lo, d_hi, a_u, a_v, a_z, b_u, b_v, b_z, rows, cols, z_range,
-             top, best):  # pragma: no cover - compiled
+             floor_tol, top, best):  # pragma: no cover - compiled
     """Scatter-max of every valid point into ``top`` (heights) and ``best`` (pixel index)."""
     for i in range(cand.shape[0]):
         p = cand[i]
@@ -23,8 +23,10 @@ def bin_view(depth, scale, cand, d_lo, d_hi, a_u, a_v, a_z, b_u, b_v, b_z, rows,
         u = d * a_u[i] + b_u
         v = d * a_v[i] + b_v
         z = d * a_z[i] + b_z
-        if u < 0 or u >= rows or v < 0 or v >= cols or z < 0 or z >= z_range:
+        if u < 0 or u >= rows or v < 0 or v >= cols or z < -floor_tol or z >= z_range:
             continue
+        if z < 0.0:  # within the floor tolerance: on the table
+            z = 0.0
         cell = min(np.int64(u), rows - 1) * cols + min(np.int64(v), cols - 1)
         zf = np.float32(z)
         if zf > top[cell] or (zf == top[cell] and p > best[cell]):

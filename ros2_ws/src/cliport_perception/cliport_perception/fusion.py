@@ -52,10 +52,10 @@ class _ViewGeometry:
     keeps the cell of points near a cell border the same as the reference's float64.
     """
 
-    def __init__(self, camera: CameraModel, ws: Workspace) -> None:
+    def __init__(self, camera: CameraModel, ws: Workspace, floor_tolerance: float = 0.0) -> None:
         rays = camera.world_rays().reshape(-1, 3)
         origin = camera.extrinsic[:3, 3]
-        lo = np.array([ws.x_min, ws.y_min, ws.z_min])
+        lo = np.array([ws.x_min, ws.y_min, ws.z_min - floor_tolerance])
         hi = np.array([ws.x_max, ws.y_max, ws.z_max])
         with np.errstate(divide="ignore", invalid="ignore"):
             t1 = (lo - origin) / rays
@@ -84,9 +84,19 @@ class _ViewGeometry:
 class Fuser:
     """Reusable fusion for a fixed workspace; caches per-camera geometry."""
 
-    def __init__(self, workspace: Workspace, compiled: bool | None = None) -> None:
-        """``compiled``: use the numba kernel (default: when numba is installed)."""
+    def __init__(self, workspace: Workspace, compiled: bool | None = None,
+                 floor_tolerance: float = 0.0) -> None:
+        """``compiled``: use the numba kernel (default: when numba is installed).
+
+        ``floor_tolerance`` (metres): points up to this far *below* ``z_min`` are kept at
+        height 0 instead of being cropped. The reference's half-open crop drops table
+        points at exactly z_min by float rounding (or, on a real camera, by depth noise),
+        leaving table cells unseen; 0 keeps the reference's behaviour.
+        """
+        if not (floor_tolerance >= 0.0 and np.isfinite(floor_tolerance)):
+            raise ValueError(f"floor_tolerance must be finite and >= 0, got {floor_tolerance}")
         self.workspace = workspace
+        self.floor_tolerance = float(floor_tolerance)
         if compiled and _kernel is None:
             raise RuntimeError("the compiled fusion kernel needs numba")
         self.compiled = _kernel is not None if compiled is None else compiled
@@ -95,7 +105,7 @@ class Fuser:
     def _geom(self, camera: CameraModel) -> _ViewGeometry:
         hit = self._geometry.get(id(camera))
         if hit is None or hit[0] is not camera:
-            hit = (camera, _ViewGeometry(camera, self.workspace))
+            hit = (camera, _ViewGeometry(camera, self.workspace, self.floor_tolerance))
             self._geometry[id(camera)] = hit
         return hit[1]
 
@@ -122,7 +132,7 @@ class Fuser:
         best = np.full(rows * cols, -1, dtype=np.int64)
         _kernel.bin_view(np.ascontiguousarray(frame.depth).reshape(-1), scale, g.cand,
                            g.d_lo, g.d_hi, g.a_u, g.a_v, g.a_z, g.b_u, g.b_v, g.b_z,
-                           rows, cols, ws.z_max - ws.z_min, top, best)
+                           rows, cols, ws.z_max - ws.z_min, self.floor_tolerance, top, best)
         return top, best
 
     def _bin_numpy(self, frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -140,11 +150,11 @@ class Fuser:
         z = d * g.a_z.take(k) + g.b_z
         # The exact half-open crop of the reference, on the computed points.
         ok = np.flatnonzero((u >= 0) & (u < rows) & (v >= 0) & (v < cols)
-                            & (z >= 0) & (z < ws.z_max - ws.z_min))
+                            & (z >= -self.floor_tolerance) & (z < ws.z_max - ws.z_min))
         pix = g.cand.take(k.take(ok))
         idx = np.minimum(u.take(ok).astype(np.int64), rows - 1) * cols
         idx += np.minimum(v.take(ok).astype(np.int64), cols - 1)
-        zk = z.take(ok).astype(np.float32)
+        zk = np.maximum(z.take(ok), 0.0).astype(np.float32)
         # Explicit scatter-max: the highest point of every cell ...
         top = np.full(rows * cols, -np.inf, dtype=np.float32)
         np.maximum.at(top, idx, zk)

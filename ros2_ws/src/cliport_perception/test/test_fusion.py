@@ -174,3 +174,18 @@ def test_compiled_and_numpy_paths_agree(seed, uint16):
     np.testing.assert_array_equal(a.heightmap, b.heightmap)
     np.testing.assert_array_equal(a.colormap, b.colormap)
     np.testing.assert_array_equal(a.views_per_cell, b.views_per_cell)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_floor_tolerance_keeps_table_points_just_below_z_min(compiled):
+    # The table 1 mm below z_min, as depth noise or float rounding puts it on a real rig.
+    ws = Workspace(z_min=0.001)
+    frame = render(top_down_camera(), [], depth_uint16=False)
+    strict = Fuser(ws, compiled=compiled).fuse([frame])
+    tolerant = Fuser(ws, compiled=compiled, floor_tolerance=0.002).fuse([frame])
+    footprint = Fuser(Workspace(z_min=-0.001), compiled=compiled).fuse([frame]).valid
+    assert strict.valid.sum() == 0 and footprint.mean() > 0.5
+    np.testing.assert_array_equal(tolerant.valid, footprint)
+    assert tolerant.heightmap[tolerant.valid].max() == 0.0  # clamped onto the table
+    with pytest.raises(ValueError, match="floor_tolerance"):
+        Fuser(ws, floor_tolerance=float("nan"))
