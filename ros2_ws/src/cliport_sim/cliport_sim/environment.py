@@ -1,0 +1,272 @@
+"""The simulated tabletop: PyBullet DIRECT, a UR5 at the origin, a task, three cameras.
+
+Gym-like API: ``reset(seed) -> Observation`` and ``step(action) -> (obs, reward, done,
+info)``, where ``info["lang_goal"]`` is the instruction for the *next* action. One
+``numpy.random.Generator`` per episode (``env.rng``, from the seed) drives every random
+choice, so a seed gives the same scene in any process and after any other episode.
+
+Timing is in simulation steps only: motions have step budgets and the settle loop after a
+primitive has a cap (the reference waits on wall-clock time and loops unbounded, spec
+section 9.10). The observation is the 320x160 colormap + heightmap fused from the three
+RealSense-like views by perception's :class:`~cliport_perception.fusion.Fuser`, the same
+code the ROS perception node runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pybullet as p
+
+from cliport_perception.config import config_path, load_config
+from cliport_perception.fusion import Fuser
+from cliport_perception.rgbd import RGBDFrame
+from cliport_perception.workspace import Workspace
+from cliport_sim import assets, cameras
+from cliport_sim.action import Action
+from cliport_sim.geometry import IDENTITY_QUAT, Pose
+from cliport_sim.primitives import pick_place, push
+from cliport_sim.robot import UR5
+from cliport_sim.tasks.base import Task
+
+ZONE_POINT_SPACING = 0.02  # metres between an object's zone-metric sample points
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Simulator settings (``config/sim.yaml``, section ``sim``)."""
+
+    hz: int = 480
+    observe: bool = True  # render + fuse the three views into each observation
+    keep_frames: bool = False  # also return the raw RGB-D frames
+    camera_noise: bool = False
+    egl: bool = True  # use the EGL renderer plugin when it loads (~2x faster)
+    settle_max_steps: int = 960
+    settle_check_every: int = 8
+    settle_velocity: float = 5e-3
+    floor_tolerance: float = 0.002
+    task_z_max: float = 0.3  # the task / oracle bounds (the agent's map stops at 0.28)
+    workspace: Workspace = field(default_factory=Workspace)
+
+
+def load_sim_config(path: str | Path | None = None) -> SimConfig:
+    return load_config(SimConfig, path or config_path("cliport_sim", "sim.yaml"), "sim")
+
+
+@dataclass
+class Observation:
+    colormap: np.ndarray  # uint8 rows x cols x 3
+    heightmap: np.ndarray  # float32 rows x cols, metres above the table
+    valid: np.ndarray  # bool rows x cols, seen by at least one camera
+    frames: list[RGBDFrame] | None = None
+
+
+class Environment:
+    """One PyBullet world running one task."""
+
+    def __init__(self, task: Task, config: SimConfig | None = None,
+                 camera_configs: tuple[cameras.CameraConfig, ...] = cameras.REALSENSE_D415
+                 ) -> None:
+        self.task = task
+        self.config = config or SimConfig()
+        self.workspace = self.config.workspace  # the agent's grid
+        ws = self.workspace
+        self.task_workspace = Workspace(ws.x_min, ws.x_max, ws.y_min, ws.y_max, ws.z_min,
+                                        self.config.task_z_max, ws.pixel_size)
+        self.client = p.connect(p.DIRECT)
+        self.egl = self.config.egl and cameras.load_egl(self.client)
+        self.camera_configs = tuple(camera_configs)
+        self.camera_models = [c.model() for c in self.camera_configs]
+        self._oracle_cam = cameras.oracle_camera(self.task_workspace)
+        self._fuser = Fuser(ws, floor_tolerance=self.config.floor_tolerance)
+        self.rng = np.random.default_rng(0)
+        self._noise_rng = np.random.default_rng(1)
+        self.robot: UR5 | None = None
+        self.obj_ids: dict[str, list[int]] = {"fixed": [], "rigid": [], "deformable": []}
+        self._points: dict[int, np.ndarray] = {}
+        self._oracle_cache: cameras.OracleMaps | None = None
+        self.steps = 0
+        self.seed: int | None = None
+
+    # --------------------------------------------------------------------------- episode
+    def reset(self, seed: int) -> Observation:
+        """Build the task's scene for ``seed``; raises TaskSetupError if it cannot fit."""
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        # Camera noise has its own stream so turning it on does not change the scene.
+        self._noise_rng = np.random.default_rng([self.seed, 1])
+        c = self.client
+        p.resetSimulation(physicsClientId=c)
+        p.setGravity(0, 0, -9.8, physicsClientId=c)
+        p.setTimeStep(1.0 / self.config.hz, physicsClientId=c)
+        self.obj_ids = {"fixed": [], "rigid": [], "deformable": []}
+        self._points = {}
+        self._oracle_cache = None
+        self.steps = 0
+        p.loadURDF(str(assets.asset_path("plane/plane.urdf")), (0, 0, -0.001),
+                   physicsClientId=c)
+        p.loadURDF(str(assets.asset_path("workspace/workspace.urdf")), (0.5, 0, 0),
+                   physicsClientId=c)
+        self.robot = UR5(c, self.task.end_effector, self.config.hz)
+        self.robot.reset()
+        self.task.reset(self)
+        self.robot.ee.set_graspable(self.obj_ids["rigid"])
+        if self.task.settle_steps_after_reset:
+            self.step_simulation(self.task.settle_steps_after_reset)
+        self.settle()
+        return self.observe()
+
+    def step(self, action: Action | None) -> tuple[Observation, float, bool, dict]:
+        """Run one primitive, let the scene settle, score it."""
+        info: dict = {}
+        if action is None:
+            return self.observe(), 0.0, self.task.done(), self._info(info)
+        self.steps += 1
+        params = dict(self.task.primitive_params)
+        if action.primitive == "push":
+            result = push(self.robot, action.pose0, action.pose1, **params)
+        else:
+            result = pick_place(self.robot, action.pose0, action.pose1, **params)
+        self._oracle_cache = None
+        info["primitive"] = {"ok": result.ok, "grasped": result.grasped,
+                             "reason": result.reason}
+        if not result.ok:  # a motion ran out of its step budget: the episode ends, no reward
+            info["timeout"] = True
+            return self.observe(), 0.0, True, self._info(info)
+        info["settled"] = self.settle()
+        reward, reward_info = self.task.reward(self)
+        info.update(reward_info)
+        done = self.task.done() or self.steps >= self.task.max_steps
+        return self.observe(), float(reward), done, self._info(info)
+
+    def _info(self, info: dict) -> dict:
+        info["lang_goal"] = self.task.lang_goal
+        info["steps"] = self.steps
+        return info
+
+    @property
+    def lang_goal(self) -> str:
+        return self.task.lang_goal
+
+    def close(self) -> None:
+        if self.client >= 0:
+            with contextlib.suppress(p.error):  # already gone
+                p.disconnect(physicsClientId=self.client)
+            self.client = -1
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --------------------------------------------------------------------------- physics
+    def step_simulation(self, n: int = 1) -> None:
+        for _ in range(n):
+            p.stepSimulation(physicsClientId=self.client)
+        self._oracle_cache = None
+
+    def is_static(self) -> bool:
+        v = self.config.settle_velocity
+        for obj in self.obj_ids["rigid"]:
+            lin, _ = p.getBaseVelocity(obj, physicsClientId=self.client)
+            if lin[0] * lin[0] + lin[1] * lin[1] + lin[2] * lin[2] > v * v:
+                return False
+        return True
+
+    def settle(self) -> bool:
+        """Step until every rigid object is static; False if the step cap was hit."""
+        cfg = self.config
+        done = 0
+        while done < cfg.settle_max_steps:
+            if self.is_static():
+                return True
+            self.step_simulation(cfg.settle_check_every)
+            done += cfg.settle_check_every
+        return self.is_static()
+
+    # --------------------------------------------------------------------------- objects
+    def add_object(self, urdf: str | Path, pose: Pose, category: str = "rigid",
+                   scale: float = 1.0, color=None) -> int:
+        """Load a URDF; ``category`` is fixed (static), rigid or deformable."""
+        if category not in self.obj_ids:
+            raise ValueError(f"unknown object category {category!r}")
+        try:
+            body = p.loadURDF(str(urdf), pose[0], pose[1], useFixedBase=category == "fixed",
+                              globalScaling=scale, physicsClientId=self.client)
+        except p.error as exc:
+            raise RuntimeError(f"cannot load {urdf}: {exc}") from exc
+        self.register_object(body, category)
+        if color is not None:
+            self.set_color(body, color)
+        return body
+
+    def register_object(self, body: int, category: str = "rigid") -> None:
+        """Track a body made outside :meth:`add_object` (e.g. rope beads)."""
+        self.obj_ids[category].append(body)
+        self._points[body] = self._local_points(body)
+        self._oracle_cache = None
+        if self.robot is not None and category == "rigid":
+            self.robot.ee.set_graspable(self.obj_ids["rigid"])
+
+    def set_color(self, body: int, color) -> None:
+        """Colour every link: a palette name or an RGBA tuple in 0..1."""
+        if isinstance(color, str):
+            from cliport_sim.colors import rgba
+            color = rgba(color)
+        n = p.getNumJoints(body, physicsClientId=self.client)
+        for link in range(-1, n):
+            p.changeVisualShape(body, link, rgbaColor=list(color), physicsClientId=self.client)
+
+    def pose(self, body: int) -> Pose:
+        pos, quat = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        return tuple(pos), tuple(quat)
+
+    def object_points(self, body: int) -> np.ndarray:
+        """Sample points (object frame) on a 2 cm grid over the body's box, for zones."""
+        return self._points[body]
+
+    def _local_points(self, body: int) -> np.ndarray:
+        c = self.client
+        pos, quat = p.getBasePositionAndOrientation(body, physicsClientId=c)
+        p.resetBasePositionAndOrientation(body, (0, 0, 0), IDENTITY_QUAT, physicsClientId=c)
+        lo = np.full(3, np.inf)
+        hi = np.full(3, -np.inf)
+        for link in range(-1, p.getNumJoints(body, physicsClientId=c)):
+            a, b = p.getAABB(body, link, physicsClientId=c)
+            lo = np.minimum(lo, a)
+            hi = np.maximum(hi, b)
+        p.resetBasePositionAndOrientation(body, pos, quat, physicsClientId=c)
+        axes = []
+        for k in range(3):
+            n = max(1, int(np.ceil((hi[k] - lo[k]) / ZONE_POINT_SPACING - 1e-9)))
+            axes.append(lo[k] + (np.arange(n) + 0.5) * (hi[k] - lo[k]) / n)
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+        return grid.reshape(-1, 3)
+
+    # ------------------------------------------------------------------------- rendering
+    def oracle_maps(self) -> cameras.OracleMaps:
+        """Exact top-down colormap, heightmap and object mask (cached until physics moves)."""
+        if self._oracle_cache is None:
+            self._oracle_cache = cameras.render_oracle(self.client, self.task_workspace,
+                                                       self._oracle_cam)
+        return self._oracle_cache
+
+    def camera_frames(self) -> list[RGBDFrame]:
+        """The RealSense-like views as perception's RGB-D frames (front, left, right)."""
+        return [cameras.render_frame(self.client, cam, model, rng=self._noise_rng,
+                                     noise=self.config.camera_noise)
+                for cam, model in zip(self.camera_configs, self.camera_models, strict=True)]
+
+    def observe(self) -> Observation:
+        if not self.config.observe:
+            rows, cols = self.workspace.shape
+            return Observation(np.zeros((rows, cols, 3), np.uint8),
+                               np.zeros((rows, cols), np.float32), np.zeros((rows, cols), bool))
+        frames = self.camera_frames()
+        maps = self._fuser.fuse(frames)
+        return Observation(maps.colormap, maps.heightmap, maps.valid,
+                           frames if self.config.keep_frames else None)
