@@ -32,6 +32,18 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# Headless OpenGL for PyBullet's EGL renderer plugin (Mesa llvmpipe on a CPU). Optional:
+# without it the simulator falls back to TinyRenderer, ~2x slower to render.
+if ! ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa.so.0'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Mesa EGL (headless rendering for the simulator)"
+    apt-get update -qq && apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null
+  else
+    echo "warning: Mesa EGL is missing (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri);" \
+         "the simulator will render with the slower TinyRenderer" >&2
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV with $PYTHON ($ver)"
   "$PYTHON" -m venv "$VENV"
