@@ -5,6 +5,8 @@ something slightly different anyway: for every camera keep only the newest few c
 depth frames (no backlog: a slow fusion step skips frames instead of falling behind), pair
 the newest colour/depth whose stamps differ by at most ``slop``, and tell which cameras
 are *stale* (their newest pair is older than ``stale_after``) or *missing* (never paired).
+``dropped`` counts, per camera, the colour frames that arrived but never went into a used
+pair: pushed out of the short history, or skipped over because a newer pair was used.
 Payloads are opaque; stamps are integer nanoseconds; "now" is passed in, so the logic is
 deterministic and testable without ROS.
 """
@@ -25,6 +27,7 @@ class Pair:
     color: Any
     depth: Any
     info: Any
+    color_stamp_ns: int = -1  # the colour frame's own stamp
 
 
 @dataclass
@@ -54,7 +57,8 @@ class FrameSync:
         self._depth = {c: deque(maxlen=history) for c in cameras}
         self._info: dict[str, Any] = {}
         self._last_used: dict[str, int] = {}
-        self.dropped = dict.fromkeys(cameras, 0)  # frames overwritten before being fused
+        self._last_color_used: dict[str, int] = {}
+        self.dropped = dict.fromkeys(cameras, 0)  # colour frames that were never used
 
     def _check(self, camera: str) -> None:
         if camera not in self._color:
@@ -75,8 +79,9 @@ class FrameSync:
         queue = store[camera]
         if queue and stamp_ns <= queue[-1][0]:
             return  # out of order or repeated: keep the newest only
-        if len(queue) == queue.maxlen and queue[0][0] > self._last_used.get(camera, -1):
-            self.dropped[camera] += 1
+        if (store is self._color and len(queue) == queue.maxlen
+                and queue[0][0] > self._last_color_used.get(camera, -1)):
+            self.dropped[camera] += 1  # pushed out before any pair used it
         queue.append((stamp_ns, frame))
 
     def latest_pair(self, camera: str) -> Pair | None:
@@ -89,7 +94,7 @@ class FrameSync:
         for cs, color in reversed(self._color[camera]):
             for ds, depth in reversed(self._depth[camera]):
                 if abs(cs - ds) <= self.slop_ns:
-                    cand = Pair(camera, min(cs, ds), color, depth, info)
+                    cand = Pair(camera, min(cs, ds), color, depth, info, cs)
                     if best is None or cand.stamp_ns > best.stamp_ns:
                         best = cand
                     break
@@ -119,5 +124,11 @@ class FrameSync:
         return status
 
     def mark_used(self, status: SyncStatus) -> None:
+        """Record that ``status``'s pairs were used; colour frames skipped over are dropped."""
         for cam, pair in status.pairs.items():
             self._last_used[cam] = pair.stamp_ns
+            before = self._last_color_used.get(cam, -1)
+            if pair.color_stamp_ns > before:
+                self.dropped[cam] += sum(1 for cs, _ in self._color[cam]
+                                         if before < cs < pair.color_stamp_ns)
+                self._last_color_used[cam] = pair.color_stamp_ns

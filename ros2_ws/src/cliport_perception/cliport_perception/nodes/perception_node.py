@@ -1,11 +1,12 @@
 """``perception``: N RGB-D cameras -> ``cliport_msgs/Heightmap`` in the arm's base frame.
 
-Thin node: subscribes to colour, aligned depth and CameraInfo of every camera (sensor-data
-QoS, depth 2: only the newest frames matter), pairs them with the core ``FrameSync``, and
-on a timer fuses each *new* complete set with the core ``Fuser``: always from the latest
-frames, never a backlog. A stale or missing camera is reported (log + ``/diagnostics``)
-and no heightmap is made until every camera is fresh again. Bad frames are logged and
-skipped; the node keeps serving.
+Thin node: the ROS-topic source (:mod:`cliport_perception.ros.topic_source`) subscribes to
+colour, aligned depth and CameraInfo of every camera and pairs them; on a timer the node
+fuses each *new* complete set with the core ``Fuser``: always from the latest frames,
+never a backlog. A stale or missing camera is reported (log + ``/diagnostics``) and no
+heightmap is made until every camera is fresh again. Frame health per camera (received,
+missed, dropped, stale events, rate) goes into ``/diagnostics``, and a rate-limited
+warning summarises problems. Bad frames are logged and skipped; the node keeps serving.
 """
 
 from __future__ import annotations
@@ -15,48 +16,30 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import Image
 
 from cliport_msgs.msg import Heightmap
-from cliport_perception.calibration import load_calibration
-from cliport_perception.camera import CameraModel
 from cliport_perception.fusion import Fuser
 from cliport_perception.heightmap_msg import HeightmapFrame, to_msg
-from cliport_perception.image_conversion import array_to_image, image_to_array
+from cliport_perception.image_conversion import array_to_image
 from cliport_perception.perception_config import load_perception_config
-from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.ros.params import declare_config
-from cliport_perception.sync import FrameSync, SyncStatus
+from cliport_perception.ros.topic_source import TopicSource
+from cliport_perception.sources.base import SourceError
+from cliport_perception.sources.calibration_file import load_source_calibration
+from cliport_perception.sync import SyncStatus
 
-
-def _stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+DIAG_PERIOD_NS = 1_000_000_000  # /diagnostics at most once a second, unless the state changes
 
 
 class PerceptionNode(Node):
     def __init__(self) -> None:
         super().__init__("perception")
         self.config = cfg = declare_config(self, load_perception_config())
-        if not cfg.calibration_file:
-            raise ValueError("parameter calibration_file is empty: point it at a calibration "
-                             "YAML with the cameras' optical-frame extrinsics")
-        self.calibration = load_calibration(cfg.calibration_file)
-        if self.calibration.base_frame != cfg.base_frame:
-            raise ValueError(f"calibration is in frame {self.calibration.base_frame!r}, "
-                             f"the node in {cfg.base_frame!r}")
+        self.calibration = load_source_calibration(cfg.calibration_file, cfg.base_frame)
         self.fuser = Fuser(cfg.workspace)
-        self.sync = FrameSync(cfg.cameras, cfg.sync_slop, cfg.stale_after)
-        self._models: dict[str, CameraModel] = {}
-        for cam in cfg.cameras:
-            color, depth, info = cfg.topics(cam)
-            self.create_subscription(Image, color, self._add(self.sync.add_color, cam),
-                                     qos_profile_sensor_data)
-            self.create_subscription(Image, depth, self._add(self.sync.add_depth, cam),
-                                     qos_profile_sensor_data)
-            self.create_subscription(CameraInfo, info,
-                                     lambda msg, cam=cam: self.sync.add_info(cam, msg),
-                                     qos_profile_sensor_data)
+        self.source = TopicSource(self, cfg, self.calibration)
+        self.source.connect()
         self.pub = self.create_publisher(Heightmap, cfg.heightmap_topic, 2)
         self.preview_color = self.preview_height = None
         if cfg.publish_previews:
@@ -67,50 +50,32 @@ class PerceptionNode(Node):
         self.diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.published = 0
         self._last_diag_ns = 0
+        self._last_state: tuple | None = None
         self.create_timer(1.0 / cfg.rate, self._tick)
         self.get_logger().info(f"perception ready: cameras {cfg.cameras} -> "
                                f"{cfg.heightmap_topic} in {cfg.base_frame}")
 
-    def _add(self, add, cam: str):
-        return lambda msg: add(cam, _stamp_ns(msg.header), msg)
-
-    def _camera_model(self, info: CameraInfo) -> CameraModel:
-        key = (info.header.frame_id, tuple(info.k), info.width, info.height)
-        model = self._models.get(key)
-        if model is None:
-            model = CameraModel.from_intrinsics_matrix(
-                info.k, info.width, info.height,
-                self.calibration.extrinsic(info.header.frame_id),
-                self.config.depth_scale, info.header.frame_id)
-            self._models[key] = model
-        return model
-
     def _tick(self) -> None:
         now = self.get_clock().now().nanoseconds
-        status = self.sync.poll(now)
-        if status is None:
-            return
-        if not status.complete:
-            self._report(status, now)
-            return
-        self.sync.mark_used(status)
+        warning = self.source.health.warning(now)
+        if warning:
+            self.get_logger().warning(warning)
         try:
-            frames = []
-            for pair in status.pairs.values():
-                depth = image_to_array(pair.depth)
-                if pair.depth.encoding not in ("16UC1", "32FC1"):
-                    raise ValueError(f"depth encoding {pair.depth.encoding} (want 16UC1/32FC1)")
-                color = image_to_array(pair.color)
-                if pair.color.encoding == "bgr8":
-                    color = color[..., ::-1]
-                elif pair.color.encoding != "rgb8":
-                    raise ValueError(f"colour encoding {pair.color.encoding} (want rgb8/bgr8)")
-                frames.append(RGBDFrame(np.ascontiguousarray(color), depth,
-                                        self._camera_model(pair.info), pair.stamp_ns))
-            maps = self.fuser.fuse(frames)
-        except (ValueError, KeyError) as exc:
+            found = self.source.poll(now)
+        except SourceError as exc:
             self.get_logger().error(f"skipping a frame set: {exc}", throttle_duration_sec=1.0)
             return
+        if found is None:
+            return
+        if not found.complete:
+            self._report(found.status, now)
+            return
+        try:
+            maps = self.fuser.fuse(found.frames)
+        except ValueError as exc:
+            self.get_logger().error(f"skipping a frame set: {exc}", throttle_duration_sec=1.0)
+            return
+        frames = found.frames
         frame = HeightmapFrame(maps.colormap, maps.heightmap, self.config.workspace,
                                valid=maps.valid, frame_id=self.config.base_frame,
                                stamp_ns=min(f.stamp_ns for f in frames),
@@ -124,12 +89,13 @@ class PerceptionNode(Node):
             scaled = np.clip(maps.heightmap / (ws.z_max - ws.z_min) * 255, 0, 255)
             self.preview_height.publish(array_to_image(scaled.astype(np.uint8), "mono8",
                                                        header=msg.header))
-        self._report(status, now)
+        self._report(found.status, now)
 
     def _report(self, status: SyncStatus, now_ns: int) -> None:
-        if now_ns - self._last_diag_ns < 1_000_000_000 and status.complete:
+        state = (tuple(status.stale), tuple(status.missing))
+        if now_ns - self._last_diag_ns < DIAG_PERIOD_NS and state == self._last_state:
             return
-        self._last_diag_ns = now_ns
+        self._last_diag_ns, self._last_state = now_ns, state
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         for cam in self.config.cameras:
@@ -140,14 +106,19 @@ class PerceptionNode(Node):
                 st.level, st.message = DiagnosticStatus.WARN, "no colour/depth/info pair"
             else:
                 st.level, st.message = DiagnosticStatus.OK, "ok"
-            st.values = [KeyValue(key="dropped_frames", value=str(self.sync.dropped[cam])),
-                         KeyValue(key="heightmaps_published", value=str(self.published))]
+            values = self.source.health.values(cam)
+            values["heightmaps_published"] = str(self.published)
+            st.values = [KeyValue(key=k, value=v) for k, v in values.items()]
             array.status.append(st)
         self.diag.publish(array)
         if not status.complete:
             self.get_logger().warning(
                 f"no heightmap: stale cameras {status.stale}, missing {status.missing}",
                 throttle_duration_sec=2.0)
+
+    def destroy_node(self) -> None:
+        self.source.disconnect()
+        super().destroy_node()
 
 
 def main(args=None) -> int:

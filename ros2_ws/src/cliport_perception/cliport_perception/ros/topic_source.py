@@ -1,0 +1,160 @@
+"""RGB-D frames from ROS topics: colour + aligned depth + CameraInfo for each camera.
+
+The ROS side of the perception node, as an :class:`~cliport_perception.sources.RGBDSource`
+so the node itself stays thin. Topic names come from the perception config's templates
+(realsense2_camera's by default: ``/<camera>/color/image_raw``,
+``/<camera>/aligned_depth_to_color/image_raw`` and its ``camera_info``). Messages go into
+the core :class:`~cliport_perception.sync.FrameSync` (approximate-time pairing, latest only)
+and are decoded into ``RGBDFrame`` only when a set is used: a skipped frame costs nothing.
+Extrinsics come from the calibration, matched by the frame id the driver stamps on the
+CameraInfo. Frame health (missed / dropped / stale) is kept in ``self.health``.
+
+The source does not spin: the node's executor delivers the messages, and the node calls
+:meth:`TopicSource.poll` from its timer. ``get_frames()`` (the generic interface) returns
+the latest set without waiting, or raises :class:`SourceError` while a camera is missing
+or stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+
+from cliport_perception.calibration import Calibration
+from cliport_perception.camera import CameraModel
+from cliport_perception.image_conversion import image_to_array
+from cliport_perception.perception_config import PerceptionConfig
+from cliport_perception.rgbd import RGBDFrame
+from cliport_perception.sources.base import RGBDSource, SourceError
+from cliport_perception.sources.calibration_file import load_source_calibration
+from cliport_perception.sync import FrameSync, Pair, SyncStatus
+
+DEPTH_ENCODINGS = ("16UC1", "32FC1")
+COLOR_ENCODINGS = ("rgb8", "bgr8")
+
+
+def stamp_ns(header) -> int:
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+@dataclass
+class FrameSet:
+    """What one poll found: the sync status, and the decoded frames when complete."""
+
+    status: SyncStatus
+    frames: list[RGBDFrame]
+
+    @property
+    def complete(self) -> bool:
+        return self.status.complete and bool(self.frames)
+
+
+class TopicSource(RGBDSource):
+    """N cameras published as ROS topics, read through a node's subscriptions."""
+
+    name = "ros_topics"
+
+    def __init__(self, node: Node, config: PerceptionConfig,
+                 calibration: Calibration | None = None, history: int = 4,
+                 warn_period_s: float = 5.0) -> None:
+        super().__init__(config.cameras, warn_period_s=warn_period_s)
+        self.node = node
+        self.config = config
+        self.calibration = calibration or load_source_calibration(config.calibration_file,
+                                                                  config.base_frame)
+        self.sync = FrameSync(config.cameras, config.sync_slop, config.stale_after, history)
+        self._subscriptions: list = []
+        self._models: dict[tuple, CameraModel] = {}
+
+    def topics(self, camera: str) -> tuple[str, str, str]:
+        """(colour, aligned depth, camera info) topic of one camera."""
+        return self.config.topics(camera)
+
+    def _connect(self) -> None:
+        sub = self.node.create_subscription
+        for cam in self.camera_names:
+            color, depth, info = self.topics(cam)
+            self._subscriptions += [
+                sub(Image, color, lambda m, c=cam: self._on_color(c, m), qos_profile_sensor_data),
+                sub(Image, depth, lambda m, c=cam: self.sync.add_depth(c, stamp_ns(m.header), m),
+                    qos_profile_sensor_data),
+                sub(CameraInfo, info, lambda m, c=cam: self.sync.add_info(c, m),
+                    qos_profile_sensor_data),
+            ]
+
+    def _on_color(self, camera: str, msg: Image) -> None:
+        stamp = stamp_ns(msg.header)
+        self.health.on_frame(camera, stamp)
+        self.sync.add_color(camera, stamp, msg)
+
+    def _disconnect(self) -> None:
+        subs, self._subscriptions = self._subscriptions, []
+        for sub in subs:
+            self.node.destroy_subscription(sub)
+
+    def poll(self, now_ns: int) -> FrameSet | None:
+        """The newest complete set if it is new, the status if incomplete, else None.
+
+        A complete set is marked used (it is never returned twice) and decoded; a set
+        that cannot be decoded raises :class:`SourceError` and is skipped.
+        """
+        if not self.is_connected:
+            raise SourceError("ros_topics source is not connected: call connect() first")
+        status = self.sync.poll(now_ns)
+        for cam in self.camera_names:
+            self.health.set_stale(cam, status is not None and cam in status.stale)
+        if status is None:
+            return None
+        if not status.complete:
+            return FrameSet(status, [])
+        self.sync.mark_used(status)
+        for cam in self.camera_names:
+            self.health.set_dropped(cam, self.sync.dropped[cam])
+        return FrameSet(status, [self._decode(status.pairs[c]) for c in self.camera_names])
+
+    def _read(self) -> list[RGBDFrame]:
+        now = self.node.get_clock().now().nanoseconds
+        frames = []
+        for cam in self.camera_names:
+            pair = self.sync.latest_pair(cam)
+            if pair is None:
+                raise SourceError(f"camera {cam!r}: no colour/depth/info pair yet on "
+                                  f"{list(self.topics(cam))}")
+            age = (now - pair.stamp_ns) / 1e9
+            if age > self.config.stale_after:
+                raise SourceError(f"camera {cam!r} is stale: newest pair is {age:.2f} s old")
+            frames.append(self._decode(pair))
+        return frames
+
+    def _decode(self, pair: Pair) -> RGBDFrame:
+        try:
+            if pair.depth.encoding not in DEPTH_ENCODINGS:
+                raise ValueError(f"depth encoding {pair.depth.encoding!r} (want "
+                                 f"{'/'.join(DEPTH_ENCODINGS)})")
+            if pair.color.encoding not in COLOR_ENCODINGS:
+                raise ValueError(f"colour encoding {pair.color.encoding!r} (want "
+                                 f"{'/'.join(COLOR_ENCODINGS)})")
+            depth = image_to_array(pair.depth)
+            color = image_to_array(pair.color)
+            if pair.color.encoding == "bgr8":
+                color = color[..., ::-1]
+            return RGBDFrame(np.ascontiguousarray(color), depth, self._model(pair.info),
+                             pair.stamp_ns)
+        except (ValueError, KeyError) as exc:
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise SourceError(f"camera {pair.camera!r}: {reason}") from exc
+
+    def _model(self, info: CameraInfo) -> CameraModel:
+        key = (info.header.frame_id, tuple(info.k), info.width, info.height)
+        model = self._models.get(key)
+        if model is None:
+            model = CameraModel.from_intrinsics_matrix(
+                info.k, info.width, info.height,
+                self.calibration.extrinsic(info.header.frame_id),
+                self.config.depth_scale, info.header.frame_id)
+            self._models[key] = model
+        return model
