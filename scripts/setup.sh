@@ -66,9 +66,14 @@ fi
 say "building cliport_msgs into $VENV"
 "$VENV/bin/python" scripts/build_msgs.py
 
+# A package is reinstalled when it is missing, the dependencies changed, or its setup files
+# changed (entry points, package data).
+PKG_STAMP="$VENV/.cliport-packages"
+want_pkgs=$(cat ros2_ws/src/*/setup.py ros2_ws/src/*/setup.cfg | sha256sum | cut -c1-16)
 for pkg in $PKGS; do
   if ! "$VENV/bin/python" -c "import importlib.metadata as m; m.distribution('$pkg')" 2>/dev/null \
-     || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
+     || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ] \
+     || [ "$(cat "$PKG_STAMP" 2>/dev/null)" != "$want_pkgs" ]; then
     say "installing $pkg (editable)"
     "${PIP[@]}" install -q --no-deps --no-build-isolation -e "ros2_ws/src/$pkg" 2>&1 \
       | grep -v 'is ignored' || true
@@ -81,4 +86,5 @@ import cliport_perception, cliport_policy, cliport_executor, cliport_sim, clipor
 print('torch', torch.__version__, '| numpy', numpy.__version__, '| rclpy ok | cliport_msgs ok')
 " 2>&1 | grep -v '^pybullet build time'
 echo "$want" > "$STAMP"
+echo "$want_pkgs" > "$PKG_STAMP"
 say "done. Run the tests with: make test"

@@ -8,6 +8,8 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
+    # The generated task assets and the UR5 travel with the Python package.
+    package_data={PACKAGE: ["assets/**/*.urdf", "assets/**/*.obj", "assets/**/*.json"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -17,5 +19,13 @@ setup(
     zip_safe=False,
     description="PyBullet UR5-suction simulator, CLIPort language tasks, oracles.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "cliport-demos = cliport_sim.demos:main",
+            "cliport-oracle-check = cliport_sim.oracle_check:main",
+        ],
+        "cliport_perception.sources": [
+            "sim = cliport_sim.camera_source:SimCameraSource",
+        ],
+    },
 )
