@@ -22,6 +22,8 @@ class PerceptionConfig:
     sync_slop: float = 0.02
     stale_after: float = 0.5
     depth_scale: float = 0.001
+    floor_tolerance: float = 0.002
+    warn_period: float = 5.0
     workspace: Workspace = field(default_factory=Workspace)
 
     def topics(self, camera: str) -> tuple[str, str, str]:

@@ -37,8 +37,8 @@ class PerceptionNode(Node):
         super().__init__("perception")
         self.config = cfg = declare_config(self, load_perception_config())
         self.calibration = load_source_calibration(cfg.calibration_file, cfg.base_frame)
-        self.fuser = Fuser(cfg.workspace)
-        self.source = TopicSource(self, cfg, self.calibration)
+        self.fuser = Fuser(cfg.workspace, floor_tolerance=cfg.floor_tolerance)
+        self.source = TopicSource(self, cfg, self.calibration, warn_period_s=cfg.warn_period)
         self.source.connect()
         self.pub = self.create_publisher(Heightmap, cfg.heightmap_topic, 2)
         self.preview_color = self.preview_height = None
