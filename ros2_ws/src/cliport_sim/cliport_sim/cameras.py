@@ -103,13 +103,14 @@ def _view_projection(cam: CameraConfig) -> tuple[list[float], list[float]]:
 
 
 def render(client: int, cam: CameraConfig, *, segmentation: bool = False,
-           rng: np.random.Generator | None = None, noise: bool = False) -> RenderResult:
+           rng: np.random.Generator | None = None, noise: bool = False,
+           shadow: bool = True) -> RenderResult:
     """Render one camera (OpenCV optical convention, as spec section 1.2)."""
     view, proj = _view_projection(cam)
     flags = 0 if segmentation else p.ER_NO_SEGMENTATION_MASK
     _, _, rgba, zbuf, seg = p.getCameraImage(
-        cam.width, cam.height, viewMatrix=view, projectionMatrix=proj, shadow=1, flags=flags,
-        renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=client)
+        cam.width, cam.height, viewMatrix=view, projectionMatrix=proj, shadow=int(shadow),
+        flags=flags, renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=client)
     color = np.asarray(rgba, dtype=np.uint8).reshape(cam.height, cam.width, 4)[..., :3].copy()
     b = np.asarray(zbuf, dtype=np.float64).reshape(cam.height, cam.width)
     near, far = cam.znear, cam.zfar
@@ -144,7 +145,8 @@ class OracleMaps:
 
 def render_oracle(client: int, ws: Workspace, cam: CameraConfig | None = None) -> OracleMaps:
     cam = cam or oracle_camera(ws)
-    r = render(client, cam, segmentation=True)
+    # No shadow pass: the oracle reads depth and segmentation (~3x faster render).
+    r = render(client, cam, segmentation=True, shadow=False)
     height = (ORACLE_DISTANCE - r.depth.astype(np.float64)) - ws.z_min
     return OracleMaps(np.ascontiguousarray(r.color.transpose(1, 0, 2)),
                       np.ascontiguousarray(height.T.astype(np.float32)),

@@ -83,7 +83,7 @@ class Environment:
         self._oracle_cam = cameras.oracle_camera(self.task_workspace)
         self._fuser = Fuser(ws, floor_tolerance=self.config.floor_tolerance)
         self.rng = np.random.default_rng(0)
-        self._noise_rng = np.random.default_rng(1)
+        self.noise_rng = np.random.default_rng(1)
         self.robot: UR5 | None = None
         self.obj_ids: dict[str, list[int]] = {"fixed": [], "rigid": [], "deformable": []}
         self._points: dict[int, np.ndarray] = {}
@@ -97,7 +97,7 @@ class Environment:
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         # Camera noise has its own stream so turning it on does not change the scene.
-        self._noise_rng = np.random.default_rng([self.seed, 1])
+        self.noise_rng = np.random.default_rng([self.seed, 1])
         c = self.client
         p.resetSimulation(physicsClientId=c)
         p.setGravity(0, 0, -9.8, physicsClientId=c)
@@ -255,11 +255,21 @@ class Environment:
                                                        self._oracle_cam)
         return self._oracle_cache
 
-    def camera_frames(self) -> list[RGBDFrame]:
-        """The RealSense-like views as perception's RGB-D frames (front, left, right)."""
-        return [cameras.render_frame(self.client, cam, model, rng=self._noise_rng,
-                                     noise=self.config.camera_noise)
-                for cam, model in zip(self.camera_configs, self.camera_models, strict=True)]
+    def camera_frames(self, names: list[str] | None = None,
+                      stamp_ns: int = 0) -> list[RGBDFrame]:
+        """The RealSense-like views (all, or ``names`` in that order) as RGB-D frames."""
+        if names is None:
+            selected = list(zip(self.camera_configs, self.camera_models, strict=True))
+        else:
+            by_name = {c.name: (c, m) for c, m in zip(self.camera_configs,
+                                                      self.camera_models, strict=True)}
+            missing = [n for n in names if n not in by_name]
+            if missing:
+                raise ValueError(f"unknown cameras {missing}; this world has {sorted(by_name)}")
+            selected = [by_name[n] for n in names]
+        return [cameras.render_frame(self.client, cam, model, stamp_ns=stamp_ns,
+                                     rng=self.noise_rng, noise=self.config.camera_noise)
+                for cam, model in selected]
 
     def observe(self) -> Observation:
         if not self.config.observe:

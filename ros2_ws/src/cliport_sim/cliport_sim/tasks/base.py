@@ -276,7 +276,10 @@ class Task:
         free[:b, :] = free[-b:, :] = False
         free[:, :b] = free[:, -b:] = False
         side = max(1, round(math.hypot(size[0], size[1]) / env.workspace.pixel_size))
-        free = ndimage.binary_erosion(free, structure=np.ones((side, side), bool))
+        # Square erosion as a separable minimum filter (outside the grid counts as taken):
+        # the same result as binary_erosion with a side x side structure, ~100x faster.
+        free = ndimage.minimum_filter(free.view(np.uint8), size=side, mode="constant",
+                                      cval=0).astype(bool)
         pixels = np.argwhere(free)
         if len(pixels) == 0:
             return None
