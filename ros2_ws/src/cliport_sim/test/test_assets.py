@@ -365,6 +365,9 @@ def test_fill_template_honours_reference_style_keys(sim):
     # The reference passes HALF too; it is accepted and recomputed from DIM.
     path = assets.fill_template("container/container-template.urdf",
                                 {"DIM": np.array([0.2, 0.1, 0.05]), "HALF": (9, 9, 9)})
+    square = assets.fill_template("square/square-template.urdf",
+                                  {"DIM": (np.float32(0.2),), "HALF": (np.float32(0.095),)})
+    assert load(sim, square, (1, 0, 1)) >= 0
     body = load(sim, path, (0, 0, 1))
     np.testing.assert_allclose(extent(sim, body), (0.2, 0.1, 0.05), atol=TOL)
 

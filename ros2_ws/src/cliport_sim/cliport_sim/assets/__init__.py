@@ -134,10 +134,11 @@ def _expand(key: str, value: object) -> dict[str, str]:
     """Placeholder -> text: a sequence fills KEY0, KEY1, ...; anything else fills KEY."""
     if not re.fullmatch(r"[A-Z][A-Z_]*", key):
         raise ValueError(f"placeholder names are upper-case words, got {key!r}")
+    value = _plain(value)
     if isinstance(value, (str, os.PathLike)):
         return {key: str(value)}
-    if isinstance(value, Sequence) or hasattr(value, "tolist"):
-        seq = list(value.tolist() if hasattr(value, "tolist") else value)
+    if isinstance(value, Sequence):
+        seq = list(value)
         if key == "COLOR":
             if len(seq) not in (3, 4) or not all(0.0 <= float(c) <= 1.0 for c in seq):
                 raise ValueError(f"COLOR must be 3 or 4 numbers in [0, 1] (e.g. "
@@ -145,6 +146,11 @@ def _expand(key: str, value: object) -> dict[str, str]:
             seq = [*seq, 1.0] if len(seq) == 3 else seq
         return {f"{key}{i}": _number(key, v) for i, v in enumerate(seq)}
     return {key: _number(key, value)}
+
+
+def _plain(value: object) -> object:
+    """numpy arrays and scalars as Python lists and numbers."""
+    return value.tolist() if hasattr(value, "tolist") else value
 
 
 def _number(key: str, v: object) -> str:
@@ -178,10 +184,10 @@ def fill_template(template_rel: str, replacements: Mapping[str, object],
     if derive is not None:
         if "DIM" not in values:
             raise ValueError(f"{template_rel} needs DIM (its size)")
-        raw = values["DIM"]
-        raw = raw if isinstance(raw, Sequence) or hasattr(raw, "tolist") else (raw,)
+        raw = _plain(values["DIM"])
+        raw = raw if isinstance(raw, Sequence) and not isinstance(raw, str) else (raw,)
         try:
-            dims = [float(x) for x in (raw.tolist() if hasattr(raw, "tolist") else raw)]
+            dims = [float(x) for x in raw]
         except (TypeError, ValueError):
             raise ValueError(f"{template_rel}: DIM must be numbers, got {raw!r}") from None
         if not all(math.isfinite(x) and x > 0 for x in dims):
