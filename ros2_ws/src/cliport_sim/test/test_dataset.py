@@ -128,6 +128,12 @@ def test_writer_and_reader_agree(tmp_path):
         assert_same(ep, data.episode(i))
         assert data.episode(i).meta["episode"] == i
     assert data.sample(2, 1)["instruction"] == eps[2].instruction[1]
+    cached = ds.Dataset(root, cache_episodes=2)
+    for i, t in ((0, 0), (1, 2), (2, 1), (0, 1)):
+        a, b = data.sample(i, t), cached.sample(i, t)
+        assert a.keys() == b.keys()
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert len(cached._cache) == 2 and cached.episode(0) is cached.episode(0)
     lines = (root / ds.INDEX_NAME).read_text().splitlines()
     assert [json.loads(x)["seed"] for x in lines] == [0, 2, 4]
 
