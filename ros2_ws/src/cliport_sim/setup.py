@@ -9,7 +9,8 @@ setup(
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
     # The generated task assets and the UR5 travel with the Python package.
-    package_data={PACKAGE: ["assets/**/*.urdf", "assets/**/*.obj", "assets/**/*.json"]},
+    package_data={PACKAGE: ["assets/**/*.urdf", "assets/**/*.obj", "assets/**/*.mtl",
+                            "assets/**/*.png", "assets/**/*.json"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
