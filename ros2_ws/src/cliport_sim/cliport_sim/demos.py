@@ -288,7 +288,7 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
 
         attempts = 0
         try:
-            if workers == 1:
+            if workers == 1 and needed() > 0:
                 env = make_environment(task, mode, hz, save_views or render_dir is not None)
                 names.extend(c.name for c in env.camera_configs)
                 try:

@@ -132,6 +132,14 @@ def test_kill_and_resume_gives_exactly_n(tmp_path):
     assert victim.name not in [healed.path(i).name for i in range(3)]
     assert max(healed.seeds) > max(data.seeds)
 
+    # Nothing left to do is a no-op; asking for fewer than stored is an error.
+    noop = subprocess.run(cli(tmp_path, 3, 2), capture_output=True, text=True, env=ENV,
+                          timeout=120)
+    assert noop.returncode == 0 and "(0 new, 0 failed attempts)" in noop.stdout
+    fewer = subprocess.run(cli(tmp_path, 2, 1), capture_output=True, text=True, env=ENV,
+                           timeout=120)
+    assert fewer.returncode == 1 and "more than --n 2" in fewer.stderr
+
 
 def test_cli_rejects_bad_arguments(tmp_path):
     bad = subprocess.run([*cli(tmp_path, 1, 1)[:4], "no-such-task", *cli(tmp_path, 1, 1)[5:]],
