@@ -25,9 +25,9 @@ from cliport_perception.config import config_path, load_config
 from cliport_perception.fusion import Fuser
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.workspace import Workspace
-from cliport_sim import assets, cameras
+from cliport_sim import assets, cameras, footprint
 from cliport_sim.action import Action
-from cliport_sim.geometry import IDENTITY_QUAT, Pose
+from cliport_sim.geometry import IDENTITY_QUAT, Pose, matrix
 from cliport_sim.primitives import pick_place, push
 from cliport_sim.robot import UR5
 from cliport_sim.tasks.base import Task
@@ -86,7 +86,7 @@ class Environment:
         self.noise_rng = np.random.default_rng(1)
         self.robot: UR5 | None = None
         self.obj_ids: dict[str, list[int]] = {"fixed": [], "rigid": [], "deformable": []}
-        self._points: dict[int, np.ndarray] = {}
+        self._boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._oracle_cache: cameras.OracleMaps | None = None
         self.steps = 0
         self.seed: int | None = None
@@ -103,7 +103,7 @@ class Environment:
         p.setGravity(0, 0, -9.8, physicsClientId=c)
         p.setTimeStep(1.0 / self.config.hz, physicsClientId=c)
         self.obj_ids = {"fixed": [], "rigid": [], "deformable": []}
-        self._points = {}
+        self._boxes = {}
         self._oracle_cache = None
         self.steps = 0
         p.loadURDF(str(assets.asset_path("plane/plane.urdf")), (0, 0, -0.001),
@@ -207,7 +207,7 @@ class Environment:
     def register_object(self, body: int, category: str = "rigid") -> None:
         """Track a body made outside :meth:`add_object` (e.g. rope beads)."""
         self.obj_ids[category].append(body)
-        self._points[body] = self._local_points(body)
+        self._boxes[body] = self._local_box(body)
         self._oracle_cache = None
         if self.robot is not None and category == "rigid":
             self.robot.ee.set_graspable(self.obj_ids["rigid"])
@@ -227,9 +227,28 @@ class Environment:
 
     def object_points(self, body: int) -> np.ndarray:
         """Sample points (object frame) on a 2 cm grid over the body's box, for zones."""
-        return self._points[body]
+        lo, hi = self._boxes[body]
+        axes = []
+        for k in range(3):
+            n = max(1, int(np.ceil((hi[k] - lo[k]) / ZONE_POINT_SPACING - 1e-9)))
+            axes.append(lo[k] + (np.arange(n) + 0.5) * (hi[k] - lo[k]) / n)
+        return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
-    def _local_points(self, body: int) -> np.ndarray:
+    def local_box(self, body: int) -> tuple[np.ndarray, np.ndarray]:
+        """The body's bounding box (all links) in its own base frame, as (lo, hi)."""
+        return self._boxes[body]
+
+    def occupied_cells(self) -> np.ndarray:
+        """Grid cells under any task object's oriented bounding box (rows x cols bool)."""
+        taken = np.zeros(self.workspace.shape, dtype=bool)
+        for ids in self.obj_ids.values():
+            for body in ids:
+                lo, hi = self._boxes[body]
+                corners = footprint.box_corners(lo, hi, matrix(self.pose(body)))
+                footprint.rasterize_convex(taken, corners[:, :2], self.workspace)
+        return taken
+
+    def _local_box(self, body: int) -> tuple[np.ndarray, np.ndarray]:
         c = self.client
         pos, quat = p.getBasePositionAndOrientation(body, physicsClientId=c)
         p.resetBasePositionAndOrientation(body, (0, 0, 0), IDENTITY_QUAT, physicsClientId=c)
@@ -240,12 +259,7 @@ class Environment:
             lo = np.minimum(lo, a)
             hi = np.maximum(hi, b)
         p.resetBasePositionAndOrientation(body, pos, quat, physicsClientId=c)
-        axes = []
-        for k in range(3):
-            n = max(1, int(np.ceil((hi[k] - lo[k]) / ZONE_POINT_SPACING - 1e-9)))
-            axes.append(lo[k] + (np.arange(n) + 0.5) * (hi[k] - lo[k]) / n)
-        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
-        return grid.reshape(-1, 3)
+        return lo, hi
 
     # ------------------------------------------------------------------------- rendering
     def oracle_maps(self) -> cameras.OracleMaps:

@@ -38,9 +38,12 @@ EE_LINK = "ee_link"
 TIP_LINK = "tip_link"
 
 HOME_JOINTS = np.pi * np.array([-1.0, -0.5, 0.5, -0.5, -0.5, 0.0])
-IK_LOWER = [-1.5 * np.pi, -2.3562, -17.0, -17.0, -17.0, -17.0]
-IK_UPPER = [-0.5 * np.pi, 0.0, 17.0, 17.0, 17.0, 17.0]
-IK_RANGES = [np.pi, 2.3562, 34.0, 34.0, 34.0, 34.0]
+# The spec's IK limits, except the elbow: kept in (0, pi) (elbow up, as at home). With the
+# spec's +-17 the solver sometimes returned the elbow-down branch, whose upper arm sweeps a
+# few centimetres above the table and hits bowls near the base.
+IK_LOWER = [-1.5 * np.pi, -2.3562, 0.0, -17.0, -17.0, -17.0]
+IK_UPPER = [-0.5 * np.pi, 0.0, np.pi, 17.0, 17.0, 17.0]
+IK_RANGES = [np.pi, 2.3562, np.pi, 34.0, 34.0, 34.0]
 IK_ITERATIONS = 100
 IK_RESIDUAL = 1e-5
 JOINT_TOLERANCE = 0.01  # rad: a move is done when every joint is this close (spec 2.2)

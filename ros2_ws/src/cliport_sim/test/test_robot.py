@@ -89,6 +89,9 @@ def test_ik_reaches_the_workspace_within_2mm(client):
                         continue  # on the edge of the reach: either answer is right
                     n_reached += 1
                     worst = max(worst, err)
+                    # Elbow up, as at home: the elbow-down branch sweeps the upper arm a few
+                    # cm over the table, through bowls near the base.
+                    assert 0.0 < q[2] < np.pi
                     assert rot[2, 2] > 0.9999  # tool straight down
                     assert abs(math.atan2(rot[1, 0], rot[0, 0]) - yaw) < 1e-3
     assert n_reached > 180 and n_out > 0

@@ -263,15 +263,14 @@ class Task:
     def random_pose(self, env: Environment, size) -> Pose | None:
         """A free pose for an object of ``size`` (x, y, z): z = height / 2, random yaw.
 
-        Free space comes from the oracle's object mask (task objects occupy cells; the
-        arm does not), eroded by the object's footprint diagonal, with the border kept
-        clear. None when nothing fits.
+        Free space = cells under no task object's footprint (the arm does not count),
+        eroded by the object's footprint diagonal, with the border kept clear; a cell is
+        drawn uniformly with the episode generator. None when nothing fits. Footprints
+        are oriented bounding boxes (:mod:`cliport_sim.footprint`) rather than the
+        reference's oracle render after every object: no render per placement, and the
+        scene does not depend on the renderer.
         """
-        maps = env.oracle_maps()
-        free = np.ones(maps.segmentation.shape, dtype=bool)
-        for ids in env.obj_ids.values():
-            for obj in ids:
-                free &= maps.segmentation != obj
+        free = ~env.occupied_cells()
         b = self.border_cells
         free[:b, :] = free[-b:, :] = False
         free[:, :b] = free[:, -b:] = False
