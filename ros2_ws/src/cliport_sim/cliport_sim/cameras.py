@@ -143,11 +143,17 @@ class OracleMaps:
     segmentation: np.ndarray  # int32 body ids, -1 where nothing
 
 
-def render_oracle(client: int, ws: Workspace, cam: CameraConfig | None = None) -> OracleMaps:
+def render_oracle(client: int, ws: Workspace, cam: CameraConfig | None = None, *,
+                  segmentation: bool = True, shadow: bool = False) -> OracleMaps:
+    """Exact top-down maps of the grid; heights above ``ws.z_max`` are clipped to it.
+
+    The oracle reads depth and segmentation and renders without the shadow pass (~3x
+    faster); the orthographic *observation* mode renders with shadows and no mask.
+    """
     cam = cam or oracle_camera(ws)
-    # No shadow pass: the oracle reads depth and segmentation (~3x faster render).
-    r = render(client, cam, segmentation=True, shadow=False)
-    height = (ORACLE_DISTANCE - r.depth.astype(np.float64)) - ws.z_min
+    r = render(client, cam, segmentation=segmentation, shadow=shadow)
+    height = np.clip((ORACLE_DISTANCE - r.depth.astype(np.float64)) - ws.z_min, 0.0,
+                     ws.z_max - ws.z_min)
     return OracleMaps(np.ascontiguousarray(r.color.transpose(1, 0, 2)),
                       np.ascontiguousarray(height.T.astype(np.float32)),
                       np.ascontiguousarray(r.segmentation.T))

@@ -40,7 +40,10 @@ class SimConfig:
     """Simulator settings (``config/sim.yaml``, section ``sim``)."""
 
     hz: int = 480
-    observe: bool = True  # render + fuse the three views into each observation
+    observe: bool = True  # make an observation after reset and every step
+    # "views": the three RealSense-like cameras fused exactly as the perception node does;
+    # "orthographic": one top-down render at the grid (exact maps, no holes, ~5x cheaper).
+    observation: str = "views"
     keep_frames: bool = False  # also return the raw RGB-D frames
     camera_noise: bool = False
     egl: bool = True  # use the EGL renderer plugin when it loads (~2x faster)
@@ -50,6 +53,9 @@ class SimConfig:
     floor_tolerance: float = 0.002
     task_z_max: float = 0.3  # the task / oracle bounds (the agent's map stops at 0.28)
     workspace: Workspace = field(default_factory=Workspace)
+
+
+OBSERVATIONS = ("views", "orthographic")
 
 
 def load_sim_config(path: str | Path | None = None) -> SimConfig:
@@ -72,6 +78,9 @@ class Environment:
                  ) -> None:
         self.task = task
         self.config = config or SimConfig()
+        if self.config.observation not in OBSERVATIONS:
+            raise ValueError(f"unknown observation mode {self.config.observation!r}; "
+                             f"expected one of {OBSERVATIONS}")
         self.workspace = self.config.workspace  # the agent's grid
         ws = self.workspace
         self.task_workspace = Workspace(ws.x_min, ws.x_max, ws.y_min, ws.y_max, ws.z_min,
@@ -81,6 +90,7 @@ class Environment:
         self.camera_configs = tuple(camera_configs)
         self.camera_models = [c.model() for c in self.camera_configs]
         self._oracle_cam = cameras.oracle_camera(self.task_workspace)
+        self._ortho_cam = cameras.oracle_camera(ws)
         self._fuser = Fuser(ws, floor_tolerance=self.config.floor_tolerance)
         self.rng = np.random.default_rng(0)
         self.noise_rng = np.random.default_rng(1)
@@ -286,10 +296,14 @@ class Environment:
                 for cam, model in selected]
 
     def observe(self) -> Observation:
+        rows, cols = self.workspace.shape
         if not self.config.observe:
-            rows, cols = self.workspace.shape
             return Observation(np.zeros((rows, cols, 3), np.uint8),
                                np.zeros((rows, cols), np.float32), np.zeros((rows, cols), bool))
+        if self.config.observation == "orthographic":
+            top = cameras.render_oracle(self.client, self.workspace, self._ortho_cam,
+                                        segmentation=False, shadow=True)
+            return Observation(top.colormap, top.heightmap, np.ones((rows, cols), bool))
         frames = self.camera_frames()
         maps = self._fuser.fuse(frames)
         return Observation(maps.colormap, maps.heightmap, maps.valid,
