@@ -39,6 +39,7 @@ from cliport_sim.dataset import (
     Views,
     action_labels,
     episode_dir,
+    load_episode,
     new_meta,
     pose_to_array,
 )
@@ -137,7 +138,8 @@ def run_demo(env: Any, seed: int, *, save_views: bool = False,
         place_rot=np.asarray([lb.place_rot for lb in labels], np.int32),
         reward=np.asarray(rewards), instruction=np.asarray(instructions, dtype=str),
         meta=new_meta(task.name, task.mode, seed, ws, hz=env.config.hz,
-                      split=getattr(task, "split", None)))
+                      split=getattr(task, "split", None),
+                      observation=env.config.observation))
     views = None
     if save_views:
         views = Views(np.stack([[f.color for f in o.frames] for o in observations]),
@@ -157,11 +159,13 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(1)
 
 
-def make_environment(task: str, mode: str, hz: int, frames: bool) -> Any:
+def make_environment(task: str, mode: str, hz: int, frames: bool,
+                     observation: str = "views") -> Any:
     from cliport_sim.environment import Environment, load_sim_config
     from cliport_sim.tasks import make_task
 
-    config = replace(load_sim_config(), hz=hz, observe=True, keep_frames=frames)
+    config = replace(load_sim_config(), hz=hz, observe=True, keep_frames=frames,
+                     observation=observation)
     return Environment(make_task(task, mode), config)
 
 
@@ -250,9 +254,14 @@ class Summary:
 
 def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: int = 1,
              save_views: bool = False, render: str | os.PathLike | None = None,
-             hz: int = 480, progress: bool = True, max_attempts: int | None = None
-             ) -> Summary:
-    """Make ``{out}/{task}-{mode}`` hold exactly ``n`` episodes (resuming what is there)."""
+             hz: int = 480, progress: bool = True, max_attempts: int | None = None,
+             observation: str = "views") -> Summary:
+    """Make ``{out}/{task}-{mode}`` hold exactly ``n`` episodes (resuming what is there).
+
+    ``observation`` is the simulator's observation mode (``views``: the three cameras
+    fused as perception does; ``orthographic``: one exact top-down render, ~5x cheaper).
+    A store keeps one mode: resuming with another is an error, not a silent mix.
+    """
     from tqdm import tqdm
 
     if n < 0 or workers < 1:
@@ -261,6 +270,7 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
     render_dir = Path(render) if render is not None else None
     with EpisodeWriter(episode_dir(out, task, mode)) as writer:
         have = writer.n_episodes
+        _check_observation(writer, observation)
         if have > n:
             raise DatasetError(f"{writer.root} already holds {have} episodes, more than "
                                f"--n {n}")
@@ -289,7 +299,8 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
         attempts = 0
         try:
             if workers == 1 and needed() > 0:
-                env = make_environment(task, mode, hz, save_views or render_dir is not None)
+                env = make_environment(task, mode, hz, save_views or render_dir is not None,
+                                       observation)
                 names.extend(c.name for c in env.camera_configs)
                 try:
                     while needed() > 0:
@@ -300,7 +311,7 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
                     env.close()
             elif needed() > 0:
                 names.extend(_camera_names())
-                env_args = (task, mode, hz, save_views or render_dir is not None)
+                env_args = (task, mode, hz, save_views or render_dir is not None, observation)
                 opts = {"save_views": save_views, "keep_first_frames": render_dir is not None}
                 pool = _Workers(workers, env_args, opts)
                 try:
@@ -322,6 +333,17 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
             bar.close()
         return Summary(writer.root, writer.n_episodes, state["new"], state["failed"],
                        time.perf_counter() - t0)
+
+
+def _check_observation(writer: EpisodeWriter, observation: str) -> None:
+    """Refuse to add episodes of another observation mode to an existing store."""
+    if not writer.good:
+        return
+    first = writer.root / str(writer.good[0]["file"])
+    stored = load_episode(first).meta.get("observation", "views")
+    if stored != observation:
+        raise DatasetError(f"{writer.root} holds {stored!r} observations; rerun with "
+                           f"--observation {stored} or use another --out")
 
 
 def _count_attempt(attempts: int, max_attempts: int) -> int:
@@ -348,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also store the raw camera views (colour + uint16 mm depth)")
     ap.add_argument("--render", metavar="DIR", help="PNGs of each episode's first observation")
     ap.add_argument("--hz", type=int, default=480, help="physics rate (reference: 480)")
+    ap.add_argument("--observation", choices=("views", "orthographic"), default="views",
+                    help="views: the three cameras fused as the perception node does "
+                         "(default); orthographic: one exact top-down render, ~5x cheaper")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     from cliport_sim.tasks import task_names
@@ -359,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         s = generate(args.task, args.mode, args.n, args.out, workers=args.workers,
                      save_views=args.save_views, render=args.render, hz=args.hz,
-                     progress=not args.quiet)
+                     progress=not args.quiet, observation=args.observation)
     except (DatasetError, RuntimeError) as exc:
         print(f"cliport-demos: error: {exc}", file=sys.stderr)
         return 1

@@ -303,7 +303,8 @@ class Environment:
         if self.config.observation == "orthographic":
             top = cameras.render_oracle(self.client, self.workspace, self._ortho_cam,
                                         segmentation=False, shadow=True)
-            return Observation(top.colormap, top.heightmap, np.ones((rows, cols), bool))
+            frames = self.camera_frames() if self.config.keep_frames else None
+            return Observation(top.colormap, top.heightmap, np.ones((rows, cols), bool), frames)
         frames = self.camera_frames()
         maps = self._fuser.fuse(frames)
         return Observation(maps.colormap, maps.heightmap, maps.valid,

@@ -145,3 +145,15 @@ def test_cli_rejects_bad_arguments(tmp_path):
     bad = subprocess.run([*cli(tmp_path, 1, 1)[:4], "no-such-task", *cli(tmp_path, 1, 1)[5:]],
                          capture_output=True, text=True, env=ENV, timeout=60)
     assert bad.returncode == 2 and "unknown task" in bad.stderr
+
+
+def test_orthographic_store_records_its_mode_and_refuses_a_mixed_resume(tmp_path):
+    from cliport_sim.demos import generate
+
+    root = tmp_path / f"{TASK}-train"
+    generate(TASK, "train", 1, tmp_path, progress=False, observation="orthographic")
+    ep = ds.Dataset(root).episode(0)
+    assert ep.meta["observation"] == "orthographic" and ep.valid.all()
+    with pytest.raises(ds.DatasetError, match="--observation orthographic"):
+        generate(TASK, "train", 2, tmp_path, progress=False)  # default: views
+    assert len(ds.Dataset(root)) == 1
