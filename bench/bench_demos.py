@@ -2,14 +2,22 @@
 
 Ours: the loop of ``cliport-demos`` with one in-process worker (:func:`run_demo`: fused
 320x160 maps, labels; :class:`EpisodeWriter`: one compressed npz per episode, atomic and
-indexed). Baseline, in the same run on the same simulator and seeds: the reference's
-pipeline (spec section 5): render the three 640x480 views at every step and pickle them
-raw, one pickle per field per episode (colour uint8 + depth float32, ~6.45 MB per
-observation). Both environments are built and warmed up before timing. "Per core" is the
-CPU time of this process (renderer threads included), so neither side gains from threads
-or loses to other jobs on a shared machine. A "step" is one stored observation (T+1 per
-episode), the unit of the reference's 6.45 MB/step. The full run also prints where our
-CPU time goes. Issue goal: ratio >= 5 and <= 0.3 MB per step.
+indexed), in both observation modes (``views``: the three cameras fused as perception
+does, the default; ``orthographic``: one exact top-down render).
+
+Baseline, in the same run on the same simulator, task and seeds: the reference's
+generation pipeline (spec sections 2.3, 4.1, 5) rebuilt on our simulator:
+* the three 640x480 views rendered at every step and pickled raw, one pickle per field
+  per episode (colour uint8 + depth float32, ~6.45 MB per observation);
+* its oracle camera: a 640x480 near-orthographic render with segmentation, reconstructed
+  into the grid with the reference algorithm (float64, sort by z, assign), after **every
+  object placed** (free space for ``get_random_pose``) and before every oracle action;
+* its primitive: descents in 1 mm ``movep`` steps;
+* its settle loop: the static check after every simulation step.
+Both environments are built and warmed up before timing. "Per core" is the CPU time of
+this process (renderer threads included), so neither side gains from threads or loses
+to other jobs on a shared machine. A "step" is one stored observation (T+1 per episode),
+the unit of the reference's 6.45 MB/step. Issue goal: ratio >= 5 and <= 0.3 MB per step.
 """
 
 from __future__ import annotations
@@ -87,6 +95,53 @@ def _baseline(env: Any, seeds: list[int], out: Path) -> tuple[int, int, int]:
     return kept, obs, size
 
 
+def _reference_env(task: str, config: Any) -> Any:
+    """An Environment that pays the reference's oracle, placement and primitive costs."""
+    import math
+
+    from cliport_perception.rgbd import RGBDFrame
+    from cliport_sim import cameras
+    from cliport_sim.environment import Environment
+    from cliport_sim.tasks import make_task
+
+    ref_oracle = cameras.CameraConfig("oracle", 640, 480, (63e4, 0, 320, 0, 63e4, 240, 0, 0, 1),
+                                      (0.5, 0.0, 1000.0), (0.0, math.pi, -math.pi / 2),
+                                      znear=999.7, zfar=1001.0)
+    ref_model = ref_oracle.model()
+
+    class ReferenceStyleEnvironment(Environment):
+        def _true_image(self) -> cameras.OracleMaps:
+            """The reference's get_true_image: render, then reconstruct with its algorithm."""
+            from cliport_perception.fusion import reference_fuse
+
+            r = cameras.render(self.client, ref_oracle, segmentation=True, shadow=True)
+            seg = np.clip(r.segmentation, 0, 255).astype(np.uint8)
+            # the reference concatenates the mask as a 4th colour channel; ids < 256 here
+            fake = RGBDFrame(np.stack([seg, np.full_like(seg, 255), seg], -1), r.depth,
+                             ref_model)
+            cmap, hmap = reference_fuse([fake], self.task_workspace)
+            ids = np.where(cmap[..., 1] > 0, cmap[..., 0].astype(np.int32), -1)
+            return cameras.OracleMaps(np.zeros(cmap.shape, np.uint8), hmap, ids)
+
+        def occupied_cells(self) -> np.ndarray:
+            seg = self._true_image().segmentation
+            taken = np.zeros(seg.shape, bool)
+            for ids in self.obj_ids.values():
+                for body in ids:
+                    taken |= seg == body
+            return taken
+
+        def oracle_maps(self) -> cameras.OracleMaps:
+            if self._oracle_cache is None:
+                self._oracle_cache = self._true_image()
+            return self._oracle_cache
+
+    env = ReferenceStyleEnvironment(make_task(task, "train"),
+                                    replace(config, observe=False, settle_check_every=1))
+    env.task.primitive_params = {**env.task.primitive_params, "descend_step": 0.001}
+    return env
+
+
 def _cpu(fn, *args) -> tuple[Any, float, float]:
     c0, w0 = time.process_time(), time.perf_counter()
     out = fn(*args)
@@ -113,37 +168,43 @@ def _where_time_goes(env: Any, seeds: list[int], root: Path) -> None:
 def run(quick: bool) -> dict[str, Any]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from cliport_sim.demos import make_environment, seeds
-    from cliport_sim.environment import Environment
-    from cliport_sim.tasks import make_task
 
     n = 3 if quick else 12
     seed_list = [s for s, _ in zip(seeds("train"), range(n), strict=False)]
     ours_env = make_environment(TASK, "train", 480, frames=False)
-    # The reference fuses nothing at generation time: no observation in step(), raw views.
-    base_env = Environment(make_task(TASK, "train"), replace(ours_env.config, observe=False))
+    ortho_env = make_environment(TASK, "train", 480, frames=False, observation="orthographic")
+    base_env = _reference_env(TASK, ours_env.config)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             _ours(ours_env, [WARMUP_SEED], Path(tmp) / "warm")
+            _ours(ortho_env, [WARMUP_SEED], Path(tmp) / "warm-ortho")
             _baseline(base_env, [WARMUP_SEED], Path(tmp) / "warm-base")
             (kept, obs, size), cpu, wall = _cpu(_ours, ours_env, seed_list, Path(tmp) / "o")
+            (okept, oobs, osize), ocpu, owall = _cpu(_ours, ortho_env, seed_list,
+                                                     Path(tmp) / "t")
             (bkept, bobs, bsize), bcpu, bwall = _cpu(_baseline, base_env, seed_list,
                                                      Path(tmp) / "b")
             if not quick:
                 _where_time_goes(ours_env, seed_list, Path(tmp) / "p")
     finally:
         ours_env.close()
+        ortho_env.close()
         base_env.close()
     if kept == 0 or bkept == 0:
         raise RuntimeError(f"no demo kept (ours {kept}, baseline {bkept}) from {seed_list}")
     ours, base = kept / (cpu / 60.0), bkept / (bcpu / 60.0)
-    mb, bmb = size / obs / 1e6, bsize / bobs / 1e6
-    print(f"ours: {kept} demos, {obs} steps in {wall:.1f} s wall / {cpu:.1f} s CPU; "
+    ortho = okept / (ocpu / 60.0)
+    mb, bmb, omb = size / obs / 1e6, bsize / bobs / 1e6, osize / oobs / 1e6
+    print(f"ours (views): {kept} demos, {obs} steps in {wall:.1f} s wall / {cpu:.1f} s CPU; "
           f"{mb:.4f} MB/step", flush=True)
+    print(f"ours (orthographic): {okept} demos, {oobs} steps in {owall:.1f} s wall / "
+          f"{ocpu:.1f} s CPU; {omb:.4f} MB/step", flush=True)
     print(f"baseline: {bkept} demos, {bobs} steps in {bwall:.1f} s wall / {bcpu:.1f} s CPU; "
           f"{bmb:.3f} MB/step", flush=True)
-    print(f"demos per CPU-minute: ours {ours:.1f}, baseline {base:.1f}; per wall-minute: "
-          f"ours {kept / wall * 60:.1f}, baseline {bkept / bwall * 60:.1f}; storage "
+    print(f"demos per CPU-minute: ours (views) {ours:.1f} = {ours / base:.2f}x, ours "
+          f"(orthographic) {ortho:.1f} = {ortho / base:.2f}x, baseline {base:.1f}; storage "
           f"{bmb / mb:.0f}x smaller", flush=True)
     return {"name": "demos", "ours": round(ours, 3), "baseline": round(base, 3),
             "unit": "demos/min/core", "ratio": round(ours / base, 2),
+            "ratio_orthographic": round(ortho / base, 2),
             "mb_per_step": round(mb, 4), "baseline_mb_per_step": round(bmb, 3)}
