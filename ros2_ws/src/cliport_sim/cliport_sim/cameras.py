@@ -13,8 +13,12 @@ object mask without a fusion step, and at 160x320 it costs a fraction of a 640x4
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib.util
 import math
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,9 +112,10 @@ def render(client: int, cam: CameraConfig, *, segmentation: bool = False,
     """Render one camera (OpenCV optical convention, as spec section 1.2)."""
     view, proj = _view_projection(cam)
     flags = 0 if segmentation else p.ER_NO_SEGMENTATION_MASK
-    _, _, rgba, zbuf, seg = p.getCameraImage(
-        cam.width, cam.height, viewMatrix=view, projectionMatrix=proj, shadow=int(shadow),
-        flags=flags, renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=client)
+    with quiet_stdout():  # the EGL plugin prints its GL vendor when it (re)makes a context
+        _, _, rgba, zbuf, seg = p.getCameraImage(
+            cam.width, cam.height, viewMatrix=view, projectionMatrix=proj, shadow=int(shadow),
+            flags=flags, renderer=p.ER_BULLET_HARDWARE_OPENGL, physicsClientId=client)
     color = np.asarray(rgba, dtype=np.uint8).reshape(cam.height, cam.width, 4)[..., :3].copy()
     b = np.asarray(zbuf, dtype=np.float64).reshape(cam.height, cam.width)
     near, far = cam.znear, cam.zfar
@@ -168,5 +173,28 @@ def load_egl(client: int) -> bool:
     spec = importlib.util.find_spec("eglRenderer")
     if spec is None or spec.origin is None:
         return False
-    plugin = p.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=client)
+    with quiet_stdout():  # the plugin prints its GL banner from C
+        plugin = p.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=client)
     return plugin >= 0
+
+
+_libc = ctypes.CDLL(None)
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Send file descriptor 1 to /dev/null for the block (C-level prints included).
+
+    Process-wide: another thread printing to stdout meanwhile is silenced too (ROS logs
+    go to stderr, so nodes are unaffected).
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        _libc.fflush(None)  # C stdio buffers what it printed; drop it before restoring
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -109,7 +109,8 @@ class Environment:
         # Camera noise has its own stream so turning it on does not change the scene.
         self.noise_rng = np.random.default_rng([self.seed, 1])
         c = self.client
-        p.resetSimulation(physicsClientId=c)
+        with cameras.quiet_stdout():  # the EGL plugin prints its vendor on every reset
+            p.resetSimulation(physicsClientId=c)
         p.setGravity(0, 0, -9.8, physicsClientId=c)
         p.setTimeStep(1.0 / self.config.hz, physicsClientId=c)
         self.obj_ids = {"fixed": [], "rigid": [], "deformable": []}
@@ -163,7 +164,7 @@ class Environment:
 
     def close(self) -> None:
         if self.client >= 0:
-            with contextlib.suppress(p.error):  # already gone
+            with contextlib.suppress(p.error), cameras.quiet_stdout():  # already gone
                 p.disconnect(physicsClientId=self.client)
             self.client = -1
 
