@@ -1,0 +1,90 @@
+"""stack-block-pyramid-seq in the real simulator: names, scenes, step-wise goals, oracle."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pybullet as p
+import pytest
+
+from cliport_sim.colors import EVAL_COLORS, FULL_COLORS, TRAIN_COLORS, rgba
+from cliport_sim.environment import Environment, SimConfig
+from cliport_sim.geometry import multiply
+from cliport_sim.oracle_check import run_oracle
+from cliport_sim.tasks import make_task, task_names
+from cliport_sim.tasks.stack_block_pyramid import PYRAMID
+
+FAMILY = "stack-block-pyramid-seq"
+NAMES = [f"{FAMILY}-{s}-colors" for s in ("seen", "unseen", "full")]
+
+
+def _env(name: str = NAMES[0], mode: str = "train") -> Environment:
+    # No EGL: with the EGL renderer PyBullet's getVisualShapeData does not report colours
+    # set by changeVisualShape, and these tests read the colours back.
+    return Environment(make_task(name, mode), SimConfig(observe=False, egl=False))
+
+
+def _color_name(env: Environment, body: int) -> str:
+    rgb = p.getVisualShapeData(body, physicsClientId=env.client)[0][7]
+    (name,) = [c for c in FULL_COLORS if np.allclose(rgb, rgba(c), atol=1e-3)]
+    return name
+
+
+def _scene(env: Environment) -> list:
+    bodies = env.obj_ids["fixed"] + env.obj_ids["rigid"]
+    return ([(env.pose(b), p.getVisualShapeData(b, physicsClientId=env.client)[0][7])
+             for b in bodies] + [g.language for g in env.task.goals])
+
+
+def test_every_variant_is_registered():
+    for name in NAMES:
+        assert name in task_names()
+        for mode in ("train", "val", "test"):
+            task = make_task(name, mode)
+            assert task.name == name and task.max_steps == 12
+    assert make_task(NAMES[0]).done_language == "done stacking block pyramid."
+
+
+def test_same_seed_gives_the_same_scene_in_two_environments():
+    with _env() as a, _env() as b:
+        a.reset(5)
+        b.reset(2)  # an earlier episode must not matter
+        b.reset(5)
+        assert _scene(a) == _scene(b)
+        a.reset(6)
+        assert _scene(a) != _scene(b)
+
+
+@pytest.mark.parametrize(("name", "mode", "palette"), [
+    (NAMES[0], "test", TRAIN_COLORS), (NAMES[1], "train", TRAIN_COLORS),
+    (NAMES[1], "val", EVAL_COLORS), (NAMES[2], "train", FULL_COLORS)])
+def test_goals_instructions_and_targets(name, mode, palette):
+    with _env(name, mode) as env:
+        env.reset(3)
+        task = env.task
+        (stand,) = env.obj_ids["fixed"]
+        blocks = env.obj_ids["rigid"]
+        colors = [_color_name(env, b) for b in blocks]
+        assert len(blocks) == 6 and len(set(colors)) == 6 and set(colors) <= set(palette)
+        stand_pose = env.pose(stand)
+        c = colors
+        expected = [
+            f"put the {c[0]} block on the lightest brown block",
+            f"put the {c[1]} block on the middle brown block",
+            f"put the {c[2]} block on the darkest brown block",
+            f"put the {c[3]} block on the {c[0]} and {c[1]} blocks",
+            f"put the {c[4]} block on the {c[1]} and {c[2]} blocks",
+            f"put the {c[5]} block on the {c[3]} and {c[4]} blocks"]
+        assert [g.language for g in task.goals] == expected
+        assert task.lang_goal == expected[0]
+        for goal, block, xyz in zip(task.goals, blocks, PYRAMID, strict=True):
+            assert goal.objects == [block] and goal.symmetries == [math.pi / 2]
+            assert goal.metric == "pose" and goal.max_reward == pytest.approx(1 / 6)
+            want = multiply(stand_pose, (xyz, (0, 0, 0, 1)))
+            assert np.allclose(goal.targets[0][0], want[0], atol=1e-6)
+
+
+def test_oracle_builds_the_pyramid():
+    results = run_oracle(NAMES[0], "train", [0, 2])
+    assert all(r.success for r in results), results
