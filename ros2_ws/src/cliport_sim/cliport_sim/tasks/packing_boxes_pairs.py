@@ -1,0 +1,79 @@
+"""packing-boxes-pairs: "pack all the {colors} blocks into the brown box" (spec 4.2).
+
+The boxes to pack are a random KD-tree split of the brown box's volume, so together they
+fill it; each is coloured with one of two relevant colours and scattered on the table.
+Four distractor boxes, the sizes of random leaves, take the palette's other colours. The
+zone metric's tight z-bound (0.0525 above the box's bottom, just over its rim) gives no
+credit to a box stacked on another, so the boxes must go side by side.
+"""
+
+from __future__ import annotations
+
+from cliport_sim import assets
+from cliport_sim.colors import rgba
+from cliport_sim.geometry import IDENTITY_QUAT, multiply
+from cliport_sim.tasks import register_task
+from cliport_sim.tasks.base import Task, TaskSetupError
+from cliport_sim.tasks.kdtree import split_volume
+from cliport_sim.tasks.packing_shapes import load_urdf
+
+BOX_XY_RANGE = (0.05, 0.30)
+BOX_HEIGHT = 0.05
+MIN_DIM = 0.05
+MARGIN = 0.01
+N_DISTRACTORS = 4
+# The reference's tight bound is 0.0525 above its container's origin, which is the floor;
+# ours is at mid-height, so the same physical bound (2.5 mm over the rim) is 0.0275 here.
+ZONE_Z_BOUND = 0.0525 - BOX_HEIGHT / 2
+
+
+@register_task("packing-boxes-pairs")
+class PackingBoxesPairs(Task):
+    """Boxes from a KD-tree split of a U[0.05, 0.30]^2 x 0.05 brown box, plus 4 distractors.
+
+    Every leaf is a box to pack, coloured with one of two colours drawn from this variant's
+    palette (brown excluded: it is the container's colour). The instruction names the
+    colours that the leaves actually got, so it reads "c1" when they all share one colour.
+    Distractors take palette colours other than the named ones.
+    """
+
+    template = "pack all the {colors} blocks into the brown box"
+    done_language = "done packing blocks."
+    max_steps = 20
+
+    def build(self, env) -> None:
+        rng = env.rng
+        box_size = (float(rng.uniform(*BOX_XY_RANGE)), float(rng.uniform(*BOX_XY_RANGE)),
+                    BOX_HEIGHT)
+        box_pose = self.require_pose(env, box_size)
+        load_urdf(env, assets.container_urdf(box_size), box_pose, "fixed")
+        leaves = split_volume(rng, box_size, min_dim=MIN_DIM, margin=MARGIN)
+
+        palette = [c for c in self.colors() if c != "brown"]
+        pair = [palette[i] for i in rng.choice(len(palette), 2, replace=False)]
+        leaf_colors = [pair[int(rng.integers(2))] for _ in leaves]
+        named = [c for c in pair if c in leaf_colors]
+
+        floor = -box_size[2] / 2 + 0.002  # container frame: origin at the box's centre
+        boxes, targets = [], []
+        for leaf, color in zip(leaves, leaf_colors, strict=True):
+            pose = self.require_pose(env, leaf.size)
+            boxes.append(load_urdf(env, assets.box_urdf(leaf.size, rgba(color)), pose))
+            x, y, _ = leaf.center
+            targets.append(multiply(box_pose, ((x, y, floor + leaf.size[2] / 2),
+                                               IDENTITY_QUAT)))
+        self.add_goal(boxes, targets, matches=[[i == j for j in range(len(boxes))]
+                                               for i in range(len(boxes))],
+                      metric="zone", zones=[(box_pose, box_size[:2])],
+                      zone_z_bound=ZONE_Z_BOUND,
+                      language=self.template.format(colors=" and ".join(named)))
+        self.max_steps = max(self.max_steps, len(boxes) + 1)
+
+        others = [c for c in palette if c not in pair]
+        if not others:
+            raise TaskSetupError(f"{self.name}: no colours left for distractors")
+        for k in rng.choice(len(leaves), N_DISTRACTORS):
+            size = leaves[int(k)].size
+            color = others[int(rng.integers(len(others)))]
+            pose = self.require_pose(env, size)
+            load_urdf(env, assets.box_urdf(size, rgba(color)), pose)
