@@ -6,8 +6,9 @@ x in [0.40, 0.60], y in [-0.10, 0.10]. The arm carries the spatula and every act
 push. Only the target zone is scored: the reward is the fraction of block sample points
 (one per 1 cm block) inside it, so success (>= 0.99) needs all 50 blocks in.
 
-The reference scores this with its generic pick-and-place oracle (push from the farthest
-block straight at the zone centre). Ours plans each stroke: see :class:`PushPlanner`.
+The reference makes its demos with the generic pick-and-place expert (push from the
+farthest block to the zone centre, every stroke ploughing through the centre). Ours plans
+each stroke: see :class:`PushPlanner`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from cliport_sim import assets
 from cliport_sim.action import Action
-from cliport_sim.geometry import IDENTITY_QUAT, Pose, yaw_of
+from cliport_sim.geometry import IDENTITY_QUAT, Pose, quat_from_yaw, yaw_of
 from cliport_sim.tasks import register_task
 from cliport_sim.tasks.base import Task, TaskSetupError
 
@@ -174,8 +175,7 @@ class SeparatingPiles(Task):
             x = rng.uniform(*PILE_X)
             y = rng.uniform(*PILE_Y)
             yaw = rng.uniform(0.0, 2.0 * math.pi)
-            quat = (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
-            blocks.append(env.add_object(block_urdf, ((x, y, PILE_Z), quat),
+            blocks.append(env.add_object(block_urdf, ((x, y, PILE_Z), quat_from_yaw(yaw)),
                                          color=block_color))
         self.add_goal(blocks, [target], symmetries=[0.0] * N_BLOCKS, replace=True,
                       rotations=False, metric="zone",
