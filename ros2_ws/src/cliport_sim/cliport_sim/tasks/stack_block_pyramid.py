@@ -39,16 +39,18 @@ class StackBlockPyramidSeq(Task):
 
     The block colours are a permutation drawn with the episode's generator from an immutable
     palette; the reference shuffles the global colour list in place, so an instance depended
-    on earlier episodes (spec 9.9a). Fixed here. The arm moves at half the default speed
+    on earlier episodes (spec 9.9a). Fixed here. The arm moves slower than by default
     (``primitive_params``), see below.
     """
 
     template = "put the {pick} block on {place}"
     done_language = "done stacking block pyramid."
     max_steps = 12
-    # Half the default primitive speed: a 10 g block set down at full speed on two 10 g
-    # blocks lands hard enough (about 2 m/s) to knock the lower row off the stand.
-    primitive_params = {"speed": 0.005}
+    # Under a third of the default primitive speed: the place descent runs at this speed
+    # until the held block touches, and a 10 g block set down at the default (about 2 m/s)
+    # knocks the 10 g blocks under it off the stand. Measured over 20 seeds: 0.01 -> 85 %,
+    # 0.005 -> 90-95 %, 0.003 -> 100 % of the oracle's episodes succeed.
+    primitive_params = {"speed": 0.003}
 
     def build(self, env) -> None:
         palette = self.colors()
