@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 import re
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pybullet as p
 import pytest
 
-from cliport_sim import grippers
 from cliport_sim.colors import COLORS, colors_for
 from cliport_sim.environment import Environment, SimConfig
 from cliport_sim.oracle_check import run_oracle
@@ -138,16 +136,6 @@ def test_a_box_stacked_on_another_earns_no_credit():
         assert task._zone_reward(env, goal) == 0.0
 
 
-def _suction_tip_inertia() -> float:
-    inertia = ET.parse(grippers.SUCTION_TIP_URDF).getroot().find(".//inertia")
-    return float(inertia.get("ixx"))
-
-
-# With the tip's inertia at 7e-7 kg m^2 a 0.1 kg box held off-centre twists the tip, so
-# boxes swing off during transfer (any tip inertia from 1e-5 up gives 20/20 here). Strict:
-# once the tip is fixed the test must pass, and if it passes anyway the marker must go.
-@pytest.mark.xfail(_suction_tip_inertia() < 1e-6, strict=True,
-                   reason="suction tip inertia too small to hold 0.1 kg boxes steady")
 def test_oracle_packs_every_box():
     results = run_oracle(NAMES[0], "train", [0, 2])
     assert all(r.success for r in results), results

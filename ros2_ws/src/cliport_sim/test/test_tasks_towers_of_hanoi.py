@@ -99,8 +99,6 @@ def test_stack_goals_and_instructions(name, mode, palette):
 # these 0.1 kg objects, so a held object swings and slips on the tip during the lift and
 # lands centimetres off. With the tip at 0.1 kg / 1e-4 kg m^2 the oracle succeeds on
 # 19-20 of 20 seeds per variant. Not strict: passes once the tip is fixed.
-@pytest.mark.xfail(reason="suction tip too light for 0.1 kg objects (grippers owner)",
-                   strict=False)
 def test_oracle_solves_the_tower():
     results = run_oracle(NAMES[0], "train", [0, 2])
     assert all(r.success for r in results), results
