@@ -61,11 +61,7 @@ def _load() -> None:
         return
     _loaded = True
     for module in _FAMILY_MODULES:
-        try:
-            importlib.import_module(f"cliport_sim.tasks.{module}")
-        except ModuleNotFoundError as exc:  # a family not written yet
-            if exc.name != f"cliport_sim.tasks.{module}":
-                raise
+        importlib.import_module(f"cliport_sim.tasks.{module}")
 
 
 def task_names() -> list[str]:

@@ -1,0 +1,30 @@
+"""The task registry holds the reference's names for all 10 language-conditioned families."""
+
+import pytest
+
+from cliport_sim.tasks import make_task, task_names
+
+FAMILIES_WITH_COLORS = ("assembling-kits-seq", "packing-boxes-pairs", "put-block-in-bowl",
+                        "separating-piles", "stack-block-pyramid-seq", "towers-of-hanoi-seq")
+OTHERS = ("align-rope", "packing-shapes", "packing-seen-google-objects-seq",
+          "packing-unseen-google-objects-seq", "packing-seen-google-objects-group",
+          "packing-unseen-google-objects-group")
+
+
+def test_every_reference_name_is_registered():
+    want = {f"{f}-{s}-colors" for f in FAMILIES_WITH_COLORS for s in ("seen", "unseen", "full")}
+    want |= set(OTHERS)
+    assert set(task_names()) == want
+
+
+@pytest.mark.parametrize("name", ["put-block-in-bowl-seen-colors", "align-rope"])
+def test_make_task_sets_name_and_mode(name):
+    task = make_task(name, "val")
+    assert task.name == name and task.mode == "val"
+
+
+def test_unknown_names_and_modes_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown task 'put-the-block'"):
+        make_task("put-the-block")
+    with pytest.raises(ValueError, match="unknown mode"):
+        make_task("align-rope", "eval")
