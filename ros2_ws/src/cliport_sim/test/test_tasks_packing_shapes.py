@@ -13,6 +13,7 @@ from cliport_sim.colors import rgba
 from cliport_sim.environment import Environment, SimConfig
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks import make_task, task_names
+from cliport_sim.tasks.packing_common import PICK_RADIUS
 from cliport_sim.tasks.packing_shapes import EVAL_SHAPES, TRAIN_SHAPES
 
 NAME = "packing-shapes"
@@ -67,6 +68,22 @@ def test_scene_goal_and_instruction(mode):
             assert len(colors) == 5  # five different colours, none of them the box's brown
             assert not any(np.allclose(c, rgba("brown")) for c in colors)
     assert not set(TRAIN_SHAPES) & set(EVAL_SHAPES)
+
+
+def test_picks_land_near_the_middle_of_the_object():
+    with _env() as env:
+        env.reset(4)
+        task, maps = env.task, env.oracle_maps()
+        obj = task.goals[0].objects[0]
+        mask = maps.segmentation == obj
+        cells = np.argwhere(mask)
+        cu, cv = cells.mean(axis=0)
+        centre = env.workspace.pixel_to_xy(int(round(cu)), int(round(cv)))
+        picks = {task.pick_pose(env, maps, mask)[0] for _ in range(20)}
+        assert len(picks) > 1  # still a random choice
+        for x, y, z in picks:
+            assert np.hypot(x - centre[0], y - centre[1]) <= PICK_RADIUS + 0.005
+            assert z == pytest.approx(0.02, abs=0.002)  # the top of a 2 cm shape
 
 
 def test_oracle_packs_the_shape():

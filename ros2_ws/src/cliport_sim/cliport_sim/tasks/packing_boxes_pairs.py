@@ -13,9 +13,9 @@ from cliport_sim import assets
 from cliport_sim.colors import rgba
 from cliport_sim.geometry import IDENTITY_QUAT, multiply
 from cliport_sim.tasks import register_task
-from cliport_sim.tasks.base import Task, TaskSetupError
+from cliport_sim.tasks.base import TaskSetupError
 from cliport_sim.tasks.kdtree import split_volume
-from cliport_sim.tasks.packing_shapes import load_urdf
+from cliport_sim.tasks.packing_common import CONTAINER_WALL, PackingTask, add_container, load_urdf
 
 BOX_XY_RANGE = (0.05, 0.30)
 BOX_HEIGHT = 0.05
@@ -28,7 +28,7 @@ ZONE_Z_BOUND = 0.0525 - BOX_HEIGHT / 2
 
 
 @register_task("packing-boxes-pairs")
-class PackingBoxesPairs(Task):
+class PackingBoxesPairs(PackingTask):
     """Boxes from a KD-tree split of a U[0.05, 0.30]^2 x 0.05 brown box, plus 4 distractors.
 
     Every leaf is a box to pack, coloured with one of two colours drawn from this variant's
@@ -45,8 +45,7 @@ class PackingBoxesPairs(Task):
         rng = env.rng
         box_size = (float(rng.uniform(*BOX_XY_RANGE)), float(rng.uniform(*BOX_XY_RANGE)),
                     BOX_HEIGHT)
-        box_pose = self.require_pose(env, box_size)
-        load_urdf(env, assets.container_urdf(box_size), box_pose, "fixed")
+        box_pose = add_container(self, env, box_size)
         leaves = split_volume(rng, box_size, min_dim=MIN_DIM, margin=MARGIN)
 
         palette = [c for c in self.colors() if c != "brown"]
@@ -54,7 +53,7 @@ class PackingBoxesPairs(Task):
         leaf_colors = [pair[int(rng.integers(2))] for _ in leaves]
         named = [c for c in pair if c in leaf_colors]
 
-        floor = -box_size[2] / 2 + 0.002  # container frame: origin at the box's centre
+        floor = -box_size[2] / 2 + CONTAINER_WALL  # container frame: origin at its centre
         boxes, targets = [], []
         for leaf, color in zip(leaves, leaf_colors, strict=True):
             pose = self.require_pose(env, leaf.size)

@@ -29,9 +29,8 @@ from cliport_sim.geometry import (
     yaw_of,
 )
 from cliport_sim.tasks import register_factory
-from cliport_sim.tasks.base import Task
 from cliport_sim.tasks.kdtree import Leaf, split_volume
-from cliport_sim.tasks.packing_shapes import add_container
+from cliport_sim.tasks.packing_common import CONTAINER_WALL, PackingTask, add_container
 
 BOX_XY_RANGE = (0.20, 0.35)
 BOX_HEIGHT = 0.05
@@ -39,7 +38,6 @@ MIN_DIM = 0.08
 MARGIN = 0.01
 DROP_HEIGHT = 0.05
 MAX_TILT = math.radians(6.0)
-CONTAINER_FLOOR = 0.002
 
 
 def tilted(pose: Pose, roll: float, pitch: float) -> Pose:
@@ -52,35 +50,39 @@ def tilted(pose: Pose, roll: float, pitch: float) -> Pose:
     return pose[0], quat_multiply(pose[1], quat_from_euler(roll, pitch, 0.0))
 
 
-def footprint_long_axis(points: np.ndarray) -> float:
-    """Direction (radians) of the longer side of the smallest rectangle around ``points``.
+def footprint_rectangle(points: np.ndarray) -> tuple[float, float, float]:
+    """Smallest rectangle around ``points`` (N x 2): the direction (radians) of its
+    longer side, and its long and short side lengths.
 
     The smallest-area rectangle has a side along an edge of the convex hull, so trying
     each hull edge's direction is exact. A box's footprint gives its own sides, even for
     a square, where principal axes would be arbitrary.
     """
     hull = points[ConvexHull(points).vertices]
-    best = (math.inf, 0.0)
+    best = (math.inf, 0.0, 0.0, 0.0)
     for a, b in zip(hull, np.roll(hull, -1, axis=0), strict=True):
         angle = math.atan2(b[1] - a[1], b[0] - a[0])
         c, s = math.cos(angle), math.sin(angle)
-        u = hull @ np.array([c, s])
-        v = hull @ np.array([-s, c])
-        du, dv = np.ptp(u), np.ptp(v)
+        du = float(np.ptp(hull @ np.array([c, s])))
+        dv = float(np.ptp(hull @ np.array([-s, c])))
         if du * dv < best[0] - 1e-12:
-            best = (du * dv, angle if du >= dv else angle + math.pi / 2)
-    return best[1]
+            best = (du * dv, angle if du >= dv else angle + math.pi / 2, max(du, dv),
+                    min(du, dv))
+    return best[1], best[2], best[3]
 
 
-class PackingGoogleObjects(Task):
+class PackingGoogleObjects(PackingTask):
     """Shared scene: brown box U[0.20, 0.35]^2 x 0.05 and one object per KD-tree cell.
 
     Differences from the reference, both so the oracle packs reliably:
 
     * targets are the objects' own KD-tree cells (the reference drops every object on the
       box's centre, piling them up), with the object's longer side along the cell's;
-    * an object is scaled to fit inside its cell (the reference sets only its larger
-      side to the cell's larger side, so round objects overlap the next cell).
+    * an object is scaled so its two largest sides fit its cell (the reference sets only
+      its larger side to the cell's larger side, so round objects overlap the next cell,
+      and an object that topples no longer fits);
+    * the oracle places an object by its current footprint, turning it as little as
+      possible (:meth:`place_pose`), and the largest objects are spawned first.
 
     The tilt uses consistent quaternion conventions (spec 9.15, see :func:`tilted`).
     """
@@ -106,21 +108,29 @@ class PackingGoogleObjects(Task):
         box_size = (float(rng.uniform(*BOX_XY_RANGE)), float(rng.uniform(*BOX_XY_RANGE)),
                     BOX_HEIGHT)
         box_pose = add_container(self, env, box_size)
-        self._floor_z = box_pose[0][2] - box_size[2] / 2 + CONTAINER_FLOOR
+        self._floor_z = box_pose[0][2] - box_size[2] / 2 + CONTAINER_WALL
         self._sizes: dict[int, tuple[float, float, float]] = {}
+        self._cells: dict[int, list[float]] = {}  # body -> its cell's (short, long) side
         leaves = split_volume(rng, box_size, min_dim=MIN_DIM, margin=MARGIN)
         names, category = self.choose_objects(rng, len(leaves))
-        objects, targets = [], []
-        for name, leaf in zip(names, leaves, strict=True):
-            scale, size, yaw = self._fit(name, leaf)
+        fits = [self._fit(name, leaf) for name, leaf in zip(names, leaves, strict=True)]
+        # Largest footprints first: they need the most free table.
+        order = sorted(range(len(fits)), key=lambda i: -math.hypot(*sorted(fits[i][1])[1:]))
+        bodies: dict[int, int] = {}
+        for i in order:
+            scale, size, _ = fits[i]
             dims = sorted(size, reverse=True)
             pose = self.require_pose(env, (dims[0], dims[1], size[2]))
             pose = (pose[0][0], pose[0][1], pose[0][2] + DROP_HEIGHT), pose[1]
             roll, pitch = rng.uniform(-MAX_TILT, MAX_TILT, 2)
-            urdf = google_objects.object_urdf(name, scale)
-            objects.append(env.add_object(urdf, tilted(pose, float(roll), float(pitch))))
-            self._sizes[objects[-1]] = size
-            z = -box_size[2] / 2 + CONTAINER_FLOOR + size[2] / 2
+            urdf = google_objects.object_urdf(names[i], scale)
+            bodies[i] = env.add_object(urdf, tilted(pose, float(roll), float(pitch)))
+            self._sizes[bodies[i]] = size
+            self._cells[bodies[i]] = sorted(leaves[i].size[:2])
+        objects = [bodies[i] for i in range(len(fits))]
+        targets = []
+        for (_, size, yaw), leaf in zip(fits, leaves, strict=True):
+            z = -box_size[2] / 2 + CONTAINER_WALL + size[2] / 2
             targets.append(multiply(box_pose, ((leaf.center[0], leaf.center[1], z),
                                                quat_from_yaw(yaw))))
         zones = [(box_pose, box_size[:2])]
@@ -154,18 +164,22 @@ class PackingGoogleObjects(Task):
 
     def place_pose(self, env, obj: int, pick: Pose, target: Pose, goal) -> Pose:
         """Turn the object about the vertical only, so its current footprint's long side
-        lies along the cell's (``target`` yaw), and move it so that footprint is centred
-        on the cell with its lowest corner on the box floor.
+        lies along the cell's (``target`` yaw; or across, when it fits both ways), and
+        move it so that footprint is centred on the cell with its lowest corner on the
+        box floor.
 
         An object that toppled after the drop rests on a side; the base class's
         yaw-only place would mis-centre it, this keeps whatever side it rests on.
         """
         corners = self._world_corners(env, obj)
-        turn = wrap_angle(yaw_of(target[1]) - footprint_long_axis(corners[:, :2]))
-        if turn > math.pi / 2:
-            turn -= math.pi
-        elif turn < -math.pi / 2:
-            turn += math.pi
+        axis, long_side, _ = footprint_rectangle(corners[:, :2])
+        # Turn as little as possible (a big wrist turn lets the compliant tip slip and
+        # spin the object off on release): by pi, or by pi / 2 when the footprint fits
+        # the cell either way round.
+        period = math.pi / 2 if long_side <= self._cells[obj][0] + MARGIN else math.pi
+        turn = wrap_angle(yaw_of(target[1]) - axis) % period
+        if turn > period / 2:
+            turn -= period
         c, s = math.cos(turn), math.sin(turn)
         rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
         turned = corners @ rot.T

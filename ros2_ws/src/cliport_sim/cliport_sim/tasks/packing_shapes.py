@@ -7,12 +7,10 @@ never saw. One instruction, one step: only the first of the five shapes is the t
 
 from __future__ import annotations
 
-import os
-
 from cliport_sim import assets
 from cliport_sim.colors import rgba
 from cliport_sim.tasks import register_task
-from cliport_sim.tasks.base import Task
+from cliport_sim.tasks.packing_common import PackingTask, add_container, load_urdf
 
 TRAIN_SHAPES = tuple(range(0, 14))
 EVAL_SHAPES = tuple(range(14, 20))
@@ -21,26 +19,8 @@ BOX_XY_RANGE = (0.10, 0.15)
 BOX_HEIGHT = 0.05
 
 
-def load_urdf(env, path: os.PathLike, pose, category: str = "rigid") -> int:
-    """Load a filled template, then delete it: PyBullet keeps what it parsed.
-
-    Without the delete, a long demo run would leave one temp file per object.
-    """
-    try:
-        return env.add_object(path, pose, category)
-    finally:
-        os.remove(path)
-
-
-def add_container(task: Task, env, size) -> tuple:
-    """Place the fixed brown box of outer ``size`` at a free pose; returns that pose."""
-    pose = task.require_pose(env, size)
-    load_urdf(env, assets.container_urdf(size), pose, "fixed")
-    return pose
-
-
 @register_task("packing-shapes", splits=None)
-class PackingShapes(Task):
+class PackingShapes(PackingTask):
     """Brown box U[0.10, 0.15]^2 x 0.05 and 5 distinct kitting shapes; shape 1 is packed.
 
     Shape colours are the seen palette without brown, shuffled with the episode generator
