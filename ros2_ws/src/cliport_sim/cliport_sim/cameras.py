@@ -164,18 +164,39 @@ def render_oracle(client: int, ws: Workspace, cam: CameraConfig | None = None, *
                       np.ascontiguousarray(r.segmentation.T))
 
 
+_egl_client: int | None = None  # the one client in this process using the EGL plugin
+
+
 def load_egl(client: int) -> bool:
     """Load PyBullet's EGL renderer plugin (headless OpenGL, Mesa on a CPU) if available.
 
     Returns False (TinyRenderer stays in use) when the plugin or the EGL libraries are
-    missing; both renderers give the same depth and segmentation, EGL is ~2x faster.
+    missing, or when another live client of this process already uses it: the plugin's
+    EGL context is process-wide, and disconnecting a second EGL client destroys it under
+    the first (whose renders then come back empty). Both renderers give the same depth
+    and segmentation; EGL is ~2x faster. Call :func:`release_egl` before disconnecting.
     """
+    global _egl_client
+    if _egl_client is not None:
+        if p.getConnectionInfo(_egl_client)["isConnected"]:
+            return False
+        _egl_client = None
     spec = importlib.util.find_spec("eglRenderer")
     if spec is None or spec.origin is None:
         return False
     with quiet_stdout():  # the plugin prints its GL banner from C
         plugin = p.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=client)
-    return plugin >= 0
+    if plugin < 0:
+        return False
+    _egl_client = client
+    return True
+
+
+def release_egl(client: int) -> None:
+    """Forget ``client`` as this process's EGL user (call before disconnecting it)."""
+    global _egl_client
+    if _egl_client == client:
+        _egl_client = None
 
 
 _libc = ctypes.CDLL(None)

@@ -97,6 +97,7 @@ class Environment:
         self.robot: UR5 | None = None
         self.obj_ids: dict[str, list[int]] = {"fixed": [], "rigid": [], "deformable": []}
         self._boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._colors: dict[int, tuple[float, ...]] = {}
         self._oracle_cache: cameras.OracleMaps | None = None
         self.steps = 0
         self.seed: int | None = None
@@ -115,6 +116,7 @@ class Environment:
         p.setTimeStep(1.0 / self.config.hz, physicsClientId=c)
         self.obj_ids = {"fixed": [], "rigid": [], "deformable": []}
         self._boxes = {}
+        self._colors = {}
         self._oracle_cache = None
         self.steps = 0
         p.loadURDF(str(assets.asset_path("plane/plane.urdf")), (0, 0, -0.001),
@@ -164,6 +166,7 @@ class Environment:
 
     def close(self) -> None:
         if self.client >= 0:
+            cameras.release_egl(self.client)
             with contextlib.suppress(p.error), cameras.quiet_stdout():  # already gone
                 p.disconnect(physicsClientId=self.client)
             self.client = -1
@@ -231,6 +234,15 @@ class Environment:
         n = p.getNumJoints(body, physicsClientId=self.client)
         for link in range(-1, n):
             p.changeVisualShape(body, link, rgbaColor=list(color), physicsClientId=self.client)
+        self._colors[body] = tuple(float(c) for c in color)
+
+    def color_of(self, body: int) -> tuple[float, ...] | None:
+        """The RGBA last given to :meth:`set_color` (None if never recoloured).
+
+        Kept here because with the EGL renderer ``getVisualShapeData`` goes on reporting
+        the URDF's colour after ``changeVisualShape`` (the images are right).
+        """
+        return self._colors.get(body)
 
     def pose(self, body: int) -> Pose:
         pos, quat = p.getBasePositionAndOrientation(body, physicsClientId=self.client)

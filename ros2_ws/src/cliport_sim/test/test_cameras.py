@@ -25,6 +25,7 @@ def scene():
     box = p.createMultiBody(0, col, vis, basePosition=[*BOX_CENTER, BOX_HALF[2]],
                             physicsClientId=c)
     yield c, box
+    cameras.release_egl(c)
     p.disconnect(c)
 
 

@@ -78,3 +78,32 @@ def test_actions_are_validated():
         Action(((0.5, 0, 0), (0, 0, 0, 1)), ((0.5, 0, 0), (0, 0, 0, 1)), "throw")
     with pytest.raises(ValueError, match="non-finite"):
         Action(((float("nan"), 0, 0), (0, 0, 0, 1)), ((0.5, 0, 0), (0, 0, 0, 1)))
+
+
+def test_objects_render_in_the_colour_the_instruction_names(env):
+    from cliport_sim.colors import COLORS
+
+    env.reset(12)
+    pick_color = env.lang_goal.split()[2]  # "put the {pick} blocks in a {place} bowl"
+    block = env.task.goals[0].objects[0]
+    assert env.color_of(block)[:3] == pytest.approx([c / 255 for c in COLORS[pick_color]])
+    maps = env.oracle_maps()
+    seen = maps.colormap[maps.segmentation == block].mean(axis=0)
+    assert np.abs(seen - COLORS[pick_color]).max() < 25  # lit, so not exactly the palette
+
+
+def test_closing_one_environment_leaves_another_rendering():
+    # The EGL plugin's context is process-wide: only one live client may use it.
+    a = Environment(make_task(TASK), SimConfig(observe=False))
+    b = Environment(make_task(TASK), SimConfig(observe=False))
+    try:
+        assert not (a.egl and b.egl)
+        a.reset(6)
+        b.reset(6)
+        b.close()
+        a.reset(12)
+        seen = set(np.unique(a.oracle_maps().segmentation))
+        assert set(a.obj_ids["rigid"] + a.obj_ids["fixed"]) <= seen
+    finally:
+        a.close()
+        b.close()

@@ -25,7 +25,9 @@ def fingerprint(env: Environment) -> list:
             pos, quat = env.pose(body)
             colors = [tuple(round(c, 6) for c in shape[7])
                       for shape in p.getVisualShapeData(body, physicsClientId=env.client)]
-            rows.append((category, tuple(round(v, 6) for v in pos + quat), tuple(colors)))
+            given = env.color_of(body)  # getVisualShapeData misses recolouring under EGL
+            rows.append((category, tuple(round(v, 6) for v in pos + quat), tuple(colors),
+                         given and tuple(round(c, 6) for c in given)))
     rows.append(tuple(g.language for g in env.task.goals))
     rows.append(env.task.max_steps)
     return rows
