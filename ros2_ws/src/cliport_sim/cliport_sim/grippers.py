@@ -48,7 +48,10 @@ class EndEffector:
     def _attach(self, urdf: Path, offset: float, max_force: float) -> int:
         c = self.client
         pos, quat = self._ee_pose()
-        body = p.loadURDF(str(urdf), pos, quat, physicsClientId=c)
+        # The URDF inertia is used as written (PyBullet otherwise recomputes it from the
+        # collision shape, which makes the suction tip far too easy to twist).
+        body = p.loadURDF(str(urdf), pos, quat, flags=p.URDF_USE_INERTIA_FROM_FILE,
+                          physicsClientId=c)
         cid = p.createConstraint(self.arm, self.ee_link, body, -1, p.JOINT_FIXED, (0, 0, 0),
                                  parentFramePosition=(0, 0, -offset),
                                  childFramePosition=(0, 0, 0), physicsClientId=c)
