@@ -50,7 +50,7 @@ def test_same_seed_gives_the_same_scene_in_two_environments():
 
 @pytest.mark.parametrize("mode", ["train", "test"])
 def test_scene_goal_and_instruction(mode):
-    allowed = {assets.KIT_SHAPE_NAMES[i] for i in (TRAIN_SHAPES if mode == "train"
+    allowed = {assets.KIT_SHAPE_LABELS[i] for i in (TRAIN_SHAPES if mode == "train"
                                                     else EVAL_SHAPES)}
     with _env(mode) as env:
         for seed in (1, 2):

@@ -27,14 +27,8 @@ KIT_SIZE = (0.28, 0.2, 0.005)
 SHAPE_SIZE = (0.08, 0.08, 0.02)
 # Hole centres in the kit frame (x, y); z is the kit's top face.
 HOLES_XY = ((-0.09, 0.045), (0.0, 0.045), (0.09, 0.045), (-0.045, -0.045), (0.045, -0.045))
-SHAPE_NAMES = (
-    "letter R shape", "letter A shape", "triangle", "square", "plus", "letter T shape",
-    "diamond", "pentagon", "rectangle", "flower", "star", "circle", "letter G shape",
-    "letter V shape", "letter E shape", "letter L shape", "ring", "hexagon", "heart",
-    "letter M shape")
-SYMMETRIES = (TWO_PI, TWO_PI, TWO_PI / 3, math.pi / 2, math.pi / 2, TWO_PI, math.pi,
-              TWO_PI / 5, math.pi, math.pi / 2, TWO_PI / 5, 0.0, TWO_PI, TWO_PI, TWO_PI,
-              TWO_PI, 0.0, TWO_PI / 6, TWO_PI, TWO_PI)
+SHAPE_NAMES = assets.KIT_SHAPE_LABELS  # the spec's names, e.g. "letter R shape"
+SYMMETRIES = assets.KIT_SYMMETRIES
 TRAIN_SHAPES = tuple(range(14))
 EVAL_SHAPES = tuple(range(14, 20))
 ALL_SHAPES = tuple(range(20))

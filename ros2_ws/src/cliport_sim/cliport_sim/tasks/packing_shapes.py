@@ -49,4 +49,4 @@ class PackingShapes(PackingTask):
             objects.append(load_urdf(env, assets.kit_shape_urdf(shape, rgba(color)), pose))
         self.add_goal([objects[0]], [box_pose], metric="zone",
                       zones=[(box_pose, box_size[:2])],
-                      language=self.template.format(obj=assets.KIT_SHAPE_NAMES[shapes[0]]))
+                      language=self.template.format(obj=assets.KIT_SHAPE_LABELS[shapes[0]]))
