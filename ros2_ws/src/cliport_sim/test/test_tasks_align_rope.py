@@ -28,9 +28,7 @@ INSTRUCTION = re.compile(r"align the rope from (.+)")
 ORACLE_SEEDS = [0, 2]
 
 
-# TinyRenderer: two live Environments with the EGL plugin in one process crash when one
-# of them closes (the other's next render segfaults), and test 2 opens a second one.
-CONFIG = SimConfig(observe=False, egl=False)
+CONFIG = SimConfig(observe=False)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +86,8 @@ def test_rope_square_targets_and_instruction(env):
     for a, b in zip(beads, beads[1:], strict=False):
         assert math.dist(env.pose(a)[0], env.pose(b)[0]) == pytest.approx(LINK, abs=3e-3)
     assert all(env.pose(b)[0][2] < 3 * BEAD_RADIUS for b in beads)  # resting on the table
+    white = (1.0, 1.0, 1.0, 1.0)
+    assert [env.color_of(b) for b in beads] == [white] + [rgba("red")] * 18 + [white]
     # Rendered colours (beads laid out apart): the ends white, the 18 middle beads red.
     for k, bead in enumerate(beads):
         p.resetBasePositionAndOrientation(bead, (0.3 + 0.02 * k, -0.45, BEAD_RADIUS),

@@ -29,9 +29,7 @@ INSTRUCTION = re.compile(r"push the pile of (\w+) blocks into the (\w+) square")
 ORACLE_SEEDS = [18, 32]
 
 
-# Without the EGL plugin: with it loaded, getVisualShapeData does not report colours set
-# by changeVisualShape (the render does show them), and these tests read colours back.
-CONFIG = SimConfig(observe=False, egl=False)
+CONFIG = SimConfig(observe=False)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +39,7 @@ def env():
 
 
 def color_name(env: Environment, body: int) -> str:
-    rgba = p.getVisualShapeData(body, physicsClientId=env.client)[0][7]
-    rgb = tuple(round(c * 255) for c in rgba[:3])
+    rgb = tuple(round(c * 255) for c in env.color_of(body)[:3])
     return next(n for n, v in COLORS.items() if v == rgb)
 
 

@@ -26,7 +26,6 @@ import pybullet as p
 
 from cliport_sim import assets
 from cliport_sim.action import Action
-from cliport_sim.colors import rgba
 from cliport_sim.geometry import IDENTITY_QUAT, Pose, multiply, quat_from_yaw, yaw_of
 from cliport_sim.tasks import register_task
 from cliport_sim.tasks.base import Goal, Task, TaskSetupError
@@ -143,15 +142,11 @@ class AlignRope(Task):
         c = env.client
         shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=[BEAD_RADIUS] * 3,
                                        physicsClientId=c)
-        # Colours are given at creation (the ends keep PyBullet's default white).
-        end_visual, middle_visual = (
-            p.createVisualShape(p.GEOM_SPHERE, radius=BEAD_VISUAL_RADIUS, rgbaColor=list(color),
-                                physicsClientId=c)
-            for color in ((1.0, 1.0, 1.0, 1.0), rgba("red")))
+        visual = p.createVisualShape(p.GEOM_SPHERE, radius=BEAD_VISUAL_RADIUS,
+                                     physicsClientId=c)
         beads: list[int] = []
         for i in range(N_BEADS):
             pos = np.array([layout[i, 0], layout[i, 1], BEAD_RADIUS])
-            visual = middle_visual if 0 < i < N_BEADS - 1 else end_visual
             bead = p.createMultiBody(BEAD_MASS, shape, visual, basePosition=pos.tolist(),
                                      physicsClientId=c)
             if beads:
@@ -163,6 +158,8 @@ class AlignRope(Task):
                                          childFramePosition=(0, 0, 0), physicsClientId=c)
                 p.changeConstraint(cid, maxForce=LINK_MAX_FORCE, physicsClientId=c)
             env.register_object(bead, "rigid")
+            # The ends white, the 18 middle beads red (set_color records it for color_of).
+            env.set_color(bead, "red" if 0 < i < N_BEADS - 1 else (1.0, 1.0, 1.0, 1.0))
             beads.append(bead)
         return beads
 
