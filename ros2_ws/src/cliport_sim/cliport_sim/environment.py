@@ -33,6 +33,7 @@ from cliport_sim.robot import UR5
 from cliport_sim.tasks.base import Task
 
 ZONE_POINT_SPACING = 0.02  # metres between an object's zone-metric sample points
+GROUND_Z = -0.01  # the ground plane's top: the workspace slab's underside
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,10 @@ class Environment:
         self._colors = {}
         self._oracle_cache = None
         self.steps = 0
-        p.loadURDF(str(assets.asset_path("plane/plane.urdf")), (0, 0, -0.001),
+        # The ground sits at the workspace slab's underside (1 cm down), not 1 mm under its
+        # top as in the reference: 1 mm is below the renderer's depth resolution at the
+        # far cameras, and the checkerboard z-fought through the table in streaks.
+        p.loadURDF(str(assets.asset_path("plane/plane.urdf")), (0, 0, GROUND_Z),
                    physicsClientId=c)
         p.loadURDF(str(assets.asset_path("workspace/workspace.urdf")), (0.5, 0, 0),
                    physicsClientId=c)
