@@ -9,28 +9,11 @@ import os
 import subprocess
 import sys
 
-import pybullet as p
-
 from cliport_sim.environment import Environment, SimConfig
 from cliport_sim.tasks import make_task, task_names
+from cliport_sim.testing import scene_fingerprint
 
 SEED = 10001
-
-
-def fingerprint(env: Environment) -> list:
-    """Every task body's pose and colours, plus the goals' instructions."""
-    rows = []
-    for category in sorted(env.obj_ids):
-        for body in env.obj_ids[category]:
-            pos, quat = env.pose(body)
-            colors = [tuple(round(c, 6) for c in shape[7])
-                      for shape in p.getVisualShapeData(body, physicsClientId=env.client)]
-            given = env.color_of(body)  # getVisualShapeData misses recolouring under EGL
-            rows.append((category, tuple(round(v, 6) for v in pos + quat), tuple(colors),
-                         given and tuple(round(c, 6) for c in given)))
-    rows.append(tuple(g.language for g in env.task.goals))
-    rows.append(env.task.max_steps)
-    return rows
 
 
 def scene(name: str, seed: int, warmup_seed: int | None = None) -> list:
@@ -38,7 +21,7 @@ def scene(name: str, seed: int, warmup_seed: int | None = None) -> list:
         if warmup_seed is not None:
             env.reset(warmup_seed)
         env.reset(seed)
-        return fingerprint(env)
+        return scene_fingerprint(env)
 
 
 _CHILD = """

@@ -9,12 +9,13 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from cliport_sim.colors import COLORS, colors_for
+from cliport_sim.colors import colors_for
 from cliport_sim.environment import Environment, SimConfig
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks import make_task, task_names
 from cliport_sim.tasks.kdtree import split_volume
 from cliport_sim.tasks.packing_boxes_pairs import N_DISTRACTORS, ZONE_Z_BOUND
+from cliport_sim.testing import color_name, scene_fingerprint
 
 NAMES = [f"packing-boxes-pairs-{s}-colors" for s in ("seen", "unseen", "full")]
 INSTRUCTION = re.compile(r"pack all the (\w+)(?: and (\w+))? blocks into the brown box")
@@ -66,18 +67,6 @@ def _env(name: str, mode: str = "train") -> Environment:
     return Environment(make_task(name, mode), SimConfig(observe=False))
 
 
-def _color_name(env: Environment, body: int) -> str:
-    rgba = p.getVisualShapeData(body, physicsClientId=env.client)[0][7]
-    (name,) = [n for n, c in COLORS.items() if np.allclose(np.divide(c, 255), rgba[:3])]
-    return name
-
-
-def _scene(env: Environment) -> list:
-    bodies = env.obj_ids["fixed"] + env.obj_ids["rigid"]
-    return [(env.pose(b), p.getVisualShapeData(b, physicsClientId=env.client)[0][7])
-            for b in bodies] + [env.lang_goal]
-
-
 def test_registered_for_every_split_and_mode():
     for name in NAMES:
         assert name in task_names()
@@ -92,7 +81,7 @@ def test_same_seed_gives_the_same_scene_in_two_environments():
         a.reset(11)
         b.reset(4)
         b.reset(11)
-        assert _scene(a) == _scene(b)
+        assert scene_fingerprint(a) == scene_fingerprint(b)
 
 
 @pytest.mark.parametrize("name,mode", [(NAMES[0], "train"), (NAMES[1], "test"),
@@ -109,8 +98,8 @@ def test_boxes_colours_and_instruction(name, mode):
             boxes = set(goal.objects)
             distractors = [b for b in env.obj_ids["rigid"] if b not in boxes]
             assert len(distractors) == N_DISTRACTORS
-            assert {_color_name(env, b) for b in boxes} == named <= palette
-            assert not {_color_name(env, b) for b in distractors} & named
+            assert {color_name(env, b) for b in boxes} == named <= palette
+            assert not {color_name(env, b) for b in distractors} & named
             assert goal.metric == "zone" and goal.zone_z_bound == ZONE_Z_BOUND
             (zone_pose, (w, h)), = goal.zones
             assert 0.05 <= w <= 0.3 and 0.05 <= h <= 0.3

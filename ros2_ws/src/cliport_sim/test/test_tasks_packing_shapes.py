@@ -15,6 +15,7 @@ from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks import make_task, task_names
 from cliport_sim.tasks.packing_common import PICK_RADIUS
 from cliport_sim.tasks.packing_shapes import EVAL_SHAPES, TRAIN_SHAPES
+from cliport_sim.testing import scene_fingerprint
 
 NAME = "packing-shapes"
 INSTRUCTION = re.compile(r"pack the (.+) in the brown box")
@@ -22,13 +23,6 @@ INSTRUCTION = re.compile(r"pack the (.+) in the brown box")
 
 def _env(mode: str = "train") -> Environment:
     return Environment(make_task(NAME, mode), SimConfig(observe=False))
-
-
-def _scene(env: Environment) -> list:
-    """Every task body's pose and colour, and the instruction."""
-    bodies = env.obj_ids["fixed"] + env.obj_ids["rigid"]
-    return [(env.pose(b), p.getVisualShapeData(b, physicsClientId=env.client)[0][7])
-            for b in bodies] + [env.lang_goal]
 
 
 def test_registered_for_every_mode():
@@ -43,9 +37,9 @@ def test_same_seed_gives_the_same_scene_in_two_environments():
         a.reset(7)
         b.reset(3)  # another episode first must not matter
         b.reset(7)
-        assert _scene(a) == _scene(b)
+        assert scene_fingerprint(a) == scene_fingerprint(b)
         a.reset(8)
-        assert _scene(a) != _scene(b)
+        assert scene_fingerprint(a) != scene_fingerprint(b)
 
 
 @pytest.mark.parametrize("mode", ["train", "test"])

@@ -5,36 +5,22 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pybullet as p
 import pytest
 
-from cliport_sim.colors import EVAL_COLORS, FULL_COLORS, TRAIN_COLORS, rgba
-from cliport_sim.environment import Environment, SimConfig
+from cliport_sim.colors import EVAL_COLORS, FULL_COLORS, TRAIN_COLORS
+from cliport_sim.environment import Environment
 from cliport_sim.geometry import multiply
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks import make_task, task_names
 from cliport_sim.tasks.stack_block_pyramid import PYRAMID
+from cliport_sim.testing import color_name, scene_fingerprint, task_env
 
 FAMILY = "stack-block-pyramid-seq"
 NAMES = [f"{FAMILY}-{s}-colors" for s in ("seen", "unseen", "full")]
 
 
 def _env(name: str = NAMES[0], mode: str = "train") -> Environment:
-    # No EGL: with the EGL renderer PyBullet's getVisualShapeData does not report colours
-    # set by changeVisualShape, and these tests read the colours back.
-    return Environment(make_task(name, mode), SimConfig(observe=False, egl=False))
-
-
-def _color_name(env: Environment, body: int) -> str:
-    rgb = p.getVisualShapeData(body, physicsClientId=env.client)[0][7]
-    (name,) = [c for c in FULL_COLORS if np.allclose(rgb, rgba(c), atol=1e-3)]
-    return name
-
-
-def _scene(env: Environment) -> list:
-    bodies = env.obj_ids["fixed"] + env.obj_ids["rigid"]
-    return ([(env.pose(b), p.getVisualShapeData(b, physicsClientId=env.client)[0][7])
-             for b in bodies] + [g.language for g in env.task.goals])
+    return task_env(name, mode)
 
 
 def test_every_variant_is_registered():
@@ -51,9 +37,9 @@ def test_same_seed_gives_the_same_scene_in_two_environments():
         a.reset(5)
         b.reset(2)  # an earlier episode must not matter
         b.reset(5)
-        assert _scene(a) == _scene(b)
+        assert scene_fingerprint(a) == scene_fingerprint(b)
         a.reset(6)
-        assert _scene(a) != _scene(b)
+        assert scene_fingerprint(a) != scene_fingerprint(b)
 
 
 @pytest.mark.parametrize(("name", "mode", "palette"), [
@@ -65,7 +51,7 @@ def test_goals_instructions_and_targets(name, mode, palette):
         task = env.task
         (stand,) = env.obj_ids["fixed"]
         blocks = env.obj_ids["rigid"]
-        colors = [_color_name(env, b) for b in blocks]
+        colors = [color_name(env, b) for b in blocks]
         assert len(blocks) == 6 and len(set(colors)) == 6 and set(colors) <= set(palette)
         stand_pose = env.pose(stand)
         c = colors

@@ -1,0 +1,51 @@
+"""Helpers for tests and checks of task scenes (used by the package's tests).
+
+``scene_fingerprint`` is what "the same seed gives the same scene" compares: every task
+body's pose and colour and the goals' instructions. Colours come from
+:meth:`Environment.color_of` where a task recoloured a body, because PyBullet's
+``getVisualShapeData`` keeps reporting the URDF colour under the EGL renderer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as p
+
+from cliport_sim.colors import COLORS
+from cliport_sim.environment import Environment, SimConfig
+from cliport_sim.tasks import make_task
+
+
+def task_env(name: str, mode: str = "train", **config) -> Environment:
+    """An environment for scene and oracle checks (no camera observation by default)."""
+    return Environment(make_task(name, mode), SimConfig(**{"observe": False, **config}))
+
+
+def body_color(env: Environment, body: int) -> tuple[float, ...]:
+    """RGBA in 0..1 of a body's first visual shape, as the task last set it."""
+    given = env.color_of(body)
+    if given is not None:
+        return given
+    return tuple(p.getVisualShapeData(body, physicsClientId=env.client)[0][7])
+
+
+def color_name(env: Environment, body: int) -> str:
+    """The palette name of a body's colour (ValueError if it is not a palette colour)."""
+    rgb = np.asarray(body_color(env, body)[:3])
+    names = [n for n, c in COLORS.items() if np.allclose(np.divide(c, 255.0), rgb, atol=1e-3)]
+    if len(names) != 1:
+        raise ValueError(f"body {body} has colour {rgb}, not one palette colour")
+    return names[0]
+
+
+def scene_fingerprint(env: Environment, digits: int = 6) -> list:
+    """Every task body's category, pose and colour; the goals' instructions; max steps."""
+    rows: list = []
+    for category in sorted(env.obj_ids):
+        for body in env.obj_ids[category]:
+            pos, quat = env.pose(body)
+            rows.append((category, tuple(round(v, digits) for v in pos + quat),
+                         tuple(round(c, digits) for c in body_color(env, body))))
+    rows.append(tuple(g.language for g in env.task.goals))
+    rows.append(env.task.max_steps)
+    return rows
