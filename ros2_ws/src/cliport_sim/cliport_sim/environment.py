@@ -53,6 +53,9 @@ class SimConfig:
     settle_velocity: float = 5e-3
     floor_tolerance: float = 0.002
     task_z_max: float = 0.3  # the task / oracle bounds (the agent's map stops at 0.28)
+    # A Google Scanned Objects folder (reference layout: meshes_fixed/, textures/) for the
+    # packing-google-objects tasks; empty = the built-in procedural named objects.
+    google_objects_dir: str = ""
     workspace: Workspace = field(default_factory=Workspace)
 
 
@@ -239,6 +242,12 @@ class Environment:
         for link in range(-1, n):
             p.changeVisualShape(body, link, rgbaColor=list(color), physicsClientId=self.client)
         self._colors[body] = tuple(float(c) for c in color)
+
+    def set_texture(self, body: int, image: str | Path) -> None:
+        """Put an image texture on every link of ``body`` (e.g. a scanned object's)."""
+        tex = p.loadTexture(str(image), physicsClientId=self.client)
+        for link in range(-1, p.getNumJoints(body, physicsClientId=self.client)):
+            p.changeVisualShape(body, link, textureUniqueId=tex, physicsClientId=self.client)
 
     def color_of(self, body: int) -> tuple[float, ...] | None:
         """The RGBA last given to :meth:`set_color` (None if never recoloured).

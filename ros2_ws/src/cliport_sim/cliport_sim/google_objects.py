@@ -181,6 +181,65 @@ class ObjectFolder:
         return fill_template("google/object-template.urdf",
                              {"FNAME": str(self.mesh(name)), "SCALE": (scale,) * 3})
 
+    def size(self, name: str, scale: float = 1.0) -> tuple[float, float, float]:
+        """Bounding-box size of the mesh at ``scale``, from its vertices."""
+        key = (self.root, name)
+        if key not in _mesh_sizes:
+            lo, hi = [math.inf] * 3, [-math.inf] * 3
+            with open(self.mesh(name)) as f:
+                for line in f:
+                    if line.startswith("v "):
+                        v = [float(x) for x in line.split()[1:4]]
+                        lo = [min(a, b) for a, b in zip(lo, v, strict=True)]
+                        hi = [max(a, b) for a, b in zip(hi, v, strict=True)]
+            if not all(math.isfinite(x) for x in lo + hi):
+                raise ValueError(f"{self.mesh(name)} has no vertices")
+            _mesh_sizes[key] = tuple(h - lo_ for lo_, h in zip(lo, hi, strict=True))
+        k = _check_scale(scale)
+        return tuple(k * d for d in _mesh_sizes[key])
+
+    def names_for(self, split: str, mode: str) -> tuple[str, ...]:
+        """The reference's split (spec names) restricted to the objects this folder has."""
+        names = tuple(n for n in object_names(split, mode) if n in self.names)
+        if not names:
+            example = object_names(split, mode)[0]
+            raise FileNotFoundError(f"{self.root} has none of the {split} objects for {mode} "
+                                    f"(expected reference names such as {example!r})")
+        return names
+
+    def texture_for(self, name: str) -> Path | None:
+        return self.texture(name)
+
+
+class BuiltinObjects:
+    """The procedural set behind the same methods as :class:`ObjectFolder`."""
+
+    def names_for(self, split: str, mode: str) -> tuple[str, ...]:
+        return object_names(split, mode)
+
+    def urdf(self, name: str, scale: float = 1.0) -> Path:
+        return object_urdf(name, scale)
+
+    def size(self, name: str, scale: float = 1.0) -> tuple[float, float, float]:
+        return object_size(name, scale)
+
+    def texture_for(self, name: str) -> Path | None:
+        return None
+
+
+_mesh_sizes: dict[tuple[Path, str], tuple[float, ...]] = {}
+_folders: dict[str, ObjectFolder] = {}
+
+
+def object_source(folder: str | os.PathLike = "") -> BuiltinObjects | ObjectFolder:
+    """The built-in set, or the user's object folder when ``folder`` is given (cached)."""
+    if not str(folder):
+        return BuiltinObjects()
+    key = str(Path(folder).expanduser().resolve())
+    if key not in _folders:
+        _folders[key] = load_object_folder(key)
+    return _folders[key]
+
 
 def load_object_folder(path: str | os.PathLike) -> ObjectFolder:
     """Open a user's object folder: the ``google`` folder or its ``meshes_fixed``."""

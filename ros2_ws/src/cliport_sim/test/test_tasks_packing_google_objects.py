@@ -131,3 +131,44 @@ def test_oracle_packs_the_objects():
     results = run_oracle("packing-unseen-google-objects-seq", "train", [2, 8])
     results += run_oracle("packing-seen-google-objects-group", "train", [0, 4])
     assert all(r.success for r in results), results
+
+
+def _write_box_obj(path, size) -> None:
+    """A closed box mesh (OBJ) of ``size`` centred on its origin."""
+    hx, hy, hz = (s / 2 for s in size)
+    verts = [(x, y, z) for x in (-hx, hx) for y in (-hy, hy) for z in (-hz, hz)]
+    faces = [(1, 2, 4, 3), (5, 7, 8, 6), (1, 5, 6, 2), (3, 4, 8, 7), (1, 3, 7, 5), (2, 6, 8, 4)]
+    lines = [f"v {x} {y} {z}" for x, y, z in verts] + [f"f {a} {b} {c} {d}"
+                                                         for a, b, c, d in faces]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_real_object_folder_replaces_the_builtin_set(tmp_path):
+    from dataclasses import replace
+
+    from cliport_sim.google_objects import OBJECTS_SEEN, OBJECTS_UNSEEN
+
+    meshes = tmp_path / "google" / "meshes_fixed"
+    meshes.mkdir(parents=True)
+    have = OBJECTS_SEEN[:6] + OBJECTS_UNSEEN[:6]
+    for i, name in enumerate(have):
+        _write_box_obj(meshes / f"{name.replace(' ', '_')}.obj",
+                       (0.1 + 0.01 * (i % 3), 0.08, 0.05))
+    name = "packing-unseen-google-objects-seq"
+    with _env(name, "test") as env:
+        env.config = replace(env.config, google_objects_dir=str(tmp_path / "google"))
+        env.reset(10001)
+        assert set(env.task.object_names) == set(OBJECTS_UNSEEN[:6])  # test: unseen only
+        objects = [b for g in env.task.goals for b in g.objects]
+        assert objects
+        for body in objects:  # our box meshes (0.1-0.12 x 0.08 x 0.05), uniformly scaled
+            lo, hi = env.local_box(body)
+            dims = sorted(hi - lo, reverse=True)
+            assert abs(dims[2] / dims[1] - 0.05 / 0.08) < 0.1, dims
+    missing = tmp_path / "empty" / "meshes_fixed"
+    missing.mkdir(parents=True)
+    _write_box_obj(missing / "not_a_reference_name.obj", (0.1, 0.1, 0.1))
+    with _env(name, "test") as env:
+        env.config = replace(env.config, google_objects_dir=str(tmp_path / "empty"))
+        with pytest.raises(FileNotFoundError, match="none of the unseen objects"):
+            env.reset(10001)

@@ -105,6 +105,10 @@ class PackingGoogleObjects(PackingTask):
 
     def build(self, env) -> None:
         rng = env.rng
+        # The built-in named set, or the user's Google Scanned Objects folder (sim.yaml:
+        # google_objects_dir) with the reference's seen / unseen split by name.
+        source = google_objects.object_source(env.config.google_objects_dir)
+        self.object_names = source.names_for(self.object_split, self.mode)
         box_size = (float(rng.uniform(*BOX_XY_RANGE)), float(rng.uniform(*BOX_XY_RANGE)),
                     BOX_HEIGHT)
         box_pose = add_container(self, env, box_size)
@@ -113,7 +117,8 @@ class PackingGoogleObjects(PackingTask):
         self._cells: dict[int, list[float]] = {}  # body -> its cell's (short, long) side
         leaves = split_volume(rng, box_size, min_dim=MIN_DIM, margin=MARGIN)
         names, category = self.choose_objects(rng, len(leaves))
-        fits = [self._fit(name, leaf) for name, leaf in zip(names, leaves, strict=True)]
+        fits = [self._fit(source, name, leaf)
+                for name, leaf in zip(names, leaves, strict=True)]
         # Largest footprints first: they need the most free table.
         order = sorted(range(len(fits)), key=lambda i: -math.hypot(*sorted(fits[i][1])[1:]))
         bodies: dict[int, int] = {}
@@ -123,8 +128,11 @@ class PackingGoogleObjects(PackingTask):
             pose = self.require_pose(env, (dims[0], dims[1], size[2]))
             pose = (pose[0][0], pose[0][1], pose[0][2] + DROP_HEIGHT), pose[1]
             roll, pitch = rng.uniform(-MAX_TILT, MAX_TILT, 2)
-            urdf = google_objects.object_urdf(names[i], scale)
+            urdf = source.urdf(names[i], scale)
             bodies[i] = env.add_object(urdf, tilted(pose, float(roll), float(pitch)))
+            texture = source.texture_for(names[i])
+            if texture is not None:
+                env.set_texture(bodies[i], texture)
             self._sizes[bodies[i]] = size
             self._cells[bodies[i]] = sorted(leaves[i].size[:2])
         objects = [bodies[i] for i in range(len(fits))]
@@ -149,18 +157,18 @@ class PackingGoogleObjects(PackingTask):
             self.max_steps = n_targets + 1
 
     @staticmethod
-    def _fit(name: str, leaf: Leaf) -> tuple[float, tuple[float, float, float], float]:
+    def _fit(source, name: str, leaf: Leaf) -> tuple[float, tuple[float, float, float], float]:
         """Scale that fits ``name`` in ``leaf`` in any resting pose, its size at that
         scale, and the cell's long-axis yaw in the box frame.
 
         The object's two largest sides must fit the cell's two sides: an object that
         topples when dropped then still fits lying down.
         """
-        dims = sorted(google_objects.object_size(name), reverse=True)
+        dims = sorted(source.size(name), reverse=True)
         lx, ly, _ = leaf.size
         scale = min(max(lx, ly) / dims[0], min(lx, ly) / dims[1])
         yaw = 0.0 if lx >= ly else math.pi / 2
-        return scale, google_objects.object_size(name, scale), yaw
+        return scale, source.size(name, scale), yaw
 
     def place_pose(self, env, obj: int, pick: Pose, target: Pose, goal) -> Pose:
         """Turn the object about the vertical only, so its current footprint's long side
