@@ -234,8 +234,9 @@ def write_render(out: Path, stem: str, result: DemoResult, camera_names: list[st
     for name, color in zip(camera_names, result.first_frames or [], strict=False):
         Image.fromarray(color).save(out / f"{stem}-{name}.png")
     Image.fromarray(ep.colormap[0]).save(out / f"{stem}-colormap.png")
-    z_max = float(ep.meta["bounds"][2][1]) - float(ep.meta["bounds"][2][0])
-    gray = np.clip(ep.heightmap[0] / z_max * 255.0, 0, 255).astype(np.uint8)
+    # Contrast-stretched to the tallest object (at least 5 cm), so 4 cm blocks show.
+    top = max(float(ep.heightmap[0].max()), 0.05)
+    gray = np.clip(ep.heightmap[0] / top * 255.0, 0, 255).astype(np.uint8)
     gray[~ep.valid[0]] = 0
     Image.fromarray(gray).save(out / f"{stem}-heightmap.png")
 
