@@ -17,16 +17,6 @@ from cliport_sim.robot import UR5, MoveBudget
 IDENTITY = (0.0, 0.0, 0.0, 1.0)
 
 
-@pytest.fixture
-def client():
-    c = p.connect(p.DIRECT)
-    p.setGravity(0, 0, -9.8, physicsClientId=c)
-    plane = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=c)
-    p.createMultiBody(0, plane, physicsClientId=c)
-    yield c
-    p.disconnect(physicsClientId=c)
-
-
 def _box(client, xyz, half=0.02, mass=0.01, friction=1.0) -> int:
     shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=[half] * 3, physicsClientId=client)
     body = p.createMultiBody(mass, shape, -1, xyz, physicsClientId=client)

@@ -13,16 +13,6 @@ from cliport_sim.grippers import Spatula, Suction
 from cliport_sim.robot import HOME_JOINTS, UR5, MoveBudget, forward_kinematics
 
 
-@pytest.fixture
-def client():
-    c = p.connect(p.DIRECT)
-    p.setGravity(0, 0, -9.8, physicsClientId=c)
-    plane = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=c)
-    p.createMultiBody(0, plane, physicsClientId=c)
-    yield c
-    p.disconnect(physicsClientId=c)
-
-
 def _set_joints(arm: UR5, q) -> None:
     for j, v in zip(arm.joints, q, strict=True):
         p.resetJointState(arm.body, j, float(v), physicsClientId=arm.client)
