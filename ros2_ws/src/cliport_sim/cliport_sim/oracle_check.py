@@ -9,15 +9,14 @@ here (the oracle only needs its own top-down view), which makes a check ~2x fast
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass, replace
 
+from cliport_sim.demos import run_demo, seeds
 from cliport_sim.environment import Environment, SimConfig, load_sim_config
-from cliport_sim.tasks import TaskSetupError, make_task, task_names
-
-SUCCESS = 0.99
+from cliport_sim.tasks import make_task, task_names
 
 
 @dataclass
@@ -33,34 +32,17 @@ class EpisodeResult:
 
 
 def seeds_for(mode: str, n: int) -> list[int]:
-    """The reference seed convention: train even from 0, val odd from 1, test from 10001."""
-    start = {"train": 0, "val": 1, "test": 10001}[mode]
-    return [start + 2 * i for i in range(n)]
+    """The first ``n`` seeds of ``mode`` in the reference convention (as cliport-demos)."""
+    return list(itertools.islice(seeds(mode), n))
 
 
 def run_episode(env: Environment, seed: int) -> EpisodeResult:
-    task = env.task
-    t0 = time.perf_counter()
-    total, steps, error = 0.0, 0, ""
-    try:
-        env.reset(seed)
-        for _ in range(task.max_steps):
-            action = task.oracle(env)
-            if action is None:
-                error = "oracle found nothing to do"
-                break
-            _, reward, done, info = env.step(action)
-            total += reward
-            steps += 1
-            if info.get("timeout"):
-                error = f"motion timed out: {info['primitive']['reason']}"
-                break
-            if done:
-                break
-    except TaskSetupError as exc:
-        error = f"setup: {exc}"
-    return EpisodeResult(task.name, task.mode, seed, total, steps, total >= SUCCESS,
-                         time.perf_counter() - t0, error)
+    """One oracle episode, judged exactly as ``cliport-demos`` keeps or drops it."""
+    result = run_demo(env, seed)
+    steps = result.episode.n_steps if result.episode is not None else 0
+    return EpisodeResult(env.task.name, env.task.mode, seed, result.reward, steps,
+                         result.episode is not None, result.seconds,
+                         "" if result.episode is not None else result.reason)
 
 
 def run_oracle(task_name: str, mode: str, seeds: list[int],
