@@ -211,8 +211,12 @@ class Environment:
 
     # --------------------------------------------------------------------------- objects
     def add_object(self, urdf: str | Path, pose: Pose, category: str = "rigid",
-                   scale: float = 1.0, color=None) -> int:
-        """Load a URDF; ``category`` is fixed (static), rigid or deformable."""
+                   scale: float = 1.0, color=None, temporary: bool = False) -> int:
+        """Load a URDF; ``category`` is fixed (static), rigid or deformable.
+
+        ``temporary``: delete the file once loaded (a filled template: PyBullet keeps what
+        it parsed, and a long demo run would otherwise leave one file per object).
+        """
         if category not in self.obj_ids:
             raise ValueError(f"unknown object category {category!r}")
         try:
@@ -220,6 +224,9 @@ class Environment:
                               globalScaling=scale, physicsClientId=self.client)
         except p.error as exc:
             raise RuntimeError(f"cannot load {urdf}: {exc}") from exc
+        finally:
+            if temporary:
+                Path(urdf).unlink(missing_ok=True)
         self.register_object(body, category)
         if color is not None:
             self.set_color(body, color)

@@ -107,3 +107,14 @@ def test_closing_one_environment_leaves_another_rendering():
     finally:
         a.close()
         b.close()
+
+
+def test_temporary_urdfs_are_deleted_once_loaded(env, tmp_path):
+    from cliport_sim import assets
+
+    env.reset(2)
+    urdf = assets.box_urdf((0.05, 0.05, 0.05), (1, 0, 0, 1))
+    body = env.add_object(urdf, ((0.5, 0.0, 0.025), (0, 0, 0, 1)), temporary=True)
+    assert body in env.obj_ids["rigid"] and not urdf.exists()
+    with pytest.raises(RuntimeError, match="cannot load"):
+        env.add_object(tmp_path / "missing.urdf", ((0.5, 0.0, 0.1), (0, 0, 0, 1)))

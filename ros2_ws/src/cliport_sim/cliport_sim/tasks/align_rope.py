@@ -101,7 +101,7 @@ class AlignRope(Task):
         c = env.client
         frame = self.require_pose(env, (SIDE, SIDE, 0.0))
         urdf = assets.fill_template("square/square-template.urdf", {"DIM": (SIDE,)})
-        square = env.add_object(urdf, frame, "fixed")
+        square = env.add_object(urdf, frame, "fixed", temporary=True)
         turn = math.pi / 2 - open_side_yaw(c, square)
         body_pose = multiply(frame, ((0.0, 0.0, 0.0), quat_from_yaw(turn)))
         p.resetBasePositionAndOrientation(square, body_pose[0], body_pose[1],

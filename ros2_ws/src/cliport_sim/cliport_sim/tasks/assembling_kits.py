@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -72,14 +71,6 @@ def shapes_for(split: str, mode: str) -> tuple[int, ...]:
     return TRAIN_SHAPES if mode == "train" else EVAL_SHAPES
 
 
-def _add_filled(env, urdf: Path, pose: Pose, category: str = "rigid") -> int:
-    """Load a filled template, then delete it (PyBullet has read it; episodes add ten)."""
-    try:
-        return env.add_object(urdf, pose, category)
-    finally:
-        urdf.unlink(missing_ok=True)
-
-
 @register_task("assembling-kits-seq")
 class AssemblingKitsSeq(Task):
     """Five sequential pose goals (1/5 each, per-shape symmetry), in a random order.
@@ -124,7 +115,7 @@ class AssemblingKitsSeq(Task):
         for (hx, hy), shape in zip(HOLES_XY, shapes, strict=True):
             yaw = float(rng.uniform(0.0, TWO_PI))
             hole = multiply(kit_pose, ((hx, hy, assets.KIT_HOLE_Z), quat_from_yaw(yaw)))
-            _add_filled(env, assets.kit_hole_urdf(shape), hole, "fixed")
+            env.add_object(assets.kit_hole_urdf(shape), hole, "fixed", temporary=True)
             holes.append(hole)
         holes_xy = [h[0][:2] for h in holes]
         locs = [hole_location(i, holes_xy, shapes) for i in range(N_OBJECTS)]
@@ -132,7 +123,8 @@ class AssemblingKitsSeq(Task):
         objects = []
         for shape, name in zip(shapes, color_names, strict=True):
             pose = self.require_pose(env, SHAPE_SIZE)
-            objects.append(_add_filled(env, assets.kit_shape_urdf(shape, rgba(name)), pose))
+            objects.append(env.add_object(assets.kit_shape_urdf(shape, rgba(name)), pose,
+                                          temporary=True))
         self.shapes, self.holes, self.shape_bodies, self.locations = shapes, holes, objects, locs
 
         for i in rng.permutation(N_OBJECTS):

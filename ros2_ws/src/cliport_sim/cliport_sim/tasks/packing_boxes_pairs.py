@@ -15,7 +15,7 @@ from cliport_sim.geometry import IDENTITY_QUAT, multiply
 from cliport_sim.tasks import register_task
 from cliport_sim.tasks.base import TaskSetupError
 from cliport_sim.tasks.kdtree import split_volume
-from cliport_sim.tasks.packing_common import CONTAINER_WALL, PackingTask, add_container, load_urdf
+from cliport_sim.tasks.packing_common import CONTAINER_WALL, PackingTask, add_container
 
 BOX_XY_RANGE = (0.05, 0.30)
 BOX_HEIGHT = 0.05
@@ -57,7 +57,8 @@ class PackingBoxesPairs(PackingTask):
         boxes, targets = [], []
         for leaf, color in zip(leaves, leaf_colors, strict=True):
             pose = self.require_pose(env, leaf.size)
-            boxes.append(load_urdf(env, assets.box_urdf(leaf.size, rgba(color)), pose))
+            urdf = assets.box_urdf(leaf.size, rgba(color))
+            boxes.append(env.add_object(urdf, pose, temporary=True))
             x, y, _ = leaf.center
             targets.append(multiply(box_pose, ((x, y, floor + leaf.size[2] / 2),
                                                IDENTITY_QUAT)))
@@ -75,4 +76,4 @@ class PackingBoxesPairs(PackingTask):
             size = leaves[int(k)].size
             color = others[int(rng.integers(len(others)))]
             pose = self.require_pose(env, size)
-            load_urdf(env, assets.box_urdf(size, rgba(color)), pose)
+            env.add_object(assets.box_urdf(size, rgba(color)), pose, temporary=True)

@@ -1,4 +1,4 @@
-"""What the three packing families share: the brown box, temp URDF loading, the pick.
+"""What the three packing families share: the brown box and the pick.
 
 The packing objects weigh 0.1 kg and are up to 0.1 m (boxes) or 0.15 m (objects) across.
 Held by the compliant suction tip far from their centre of mass, their weight and the
@@ -10,8 +10,6 @@ a far edge (the reference picks anywhere on the mask, spec 9.12).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from cliport_sim import assets
@@ -22,22 +20,11 @@ PICK_RADIUS = 0.015  # metres from the mask centroid
 CONTAINER_WALL = 0.002  # floor and wall thickness of the brown box (spec 4.4)
 
 
-def load_urdf(env, path: os.PathLike, pose: Pose, category: str = "rigid") -> int:
-    """Load a filled template, then delete it: PyBullet keeps what it parsed.
-
-    Without the delete, a long demo run would leave one temp file per object.
-    """
-    try:
-        return env.add_object(path, pose, category)
-    finally:
-        os.remove(path)
-
-
 def add_container(task: Task, env, size) -> Pose:
     """Place the fixed brown box of outer ``size`` at a free pose; returns that pose
     (the box's centre: its floor is on the table)."""
     pose = task.require_pose(env, size)
-    load_urdf(env, assets.container_urdf(size), pose, "fixed")
+    env.add_object(assets.container_urdf(size), pose, "fixed", temporary=True)
     return pose
 
 

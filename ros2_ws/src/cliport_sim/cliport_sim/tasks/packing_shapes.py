@@ -10,7 +10,7 @@ from __future__ import annotations
 from cliport_sim import assets
 from cliport_sim.colors import rgba
 from cliport_sim.tasks import register_task
-from cliport_sim.tasks.packing_common import PackingTask, add_container, load_urdf
+from cliport_sim.tasks.packing_common import PackingTask, add_container
 
 TRAIN_SHAPES = tuple(range(0, 14))
 EVAL_SHAPES = tuple(range(14, 20))
@@ -46,7 +46,8 @@ class PackingShapes(PackingTask):
         objects = []
         for shape, color in zip(shapes, colors, strict=True):
             pose = self.require_pose(env, assets.KIT_SHAPE_SIZE)
-            objects.append(load_urdf(env, assets.kit_shape_urdf(shape, rgba(color)), pose))
+            urdf = assets.kit_shape_urdf(shape, rgba(color))
+            objects.append(env.add_object(urdf, pose, temporary=True))
         self.add_goal([objects[0]], [box_pose], metric="zone",
                       zones=[(box_pose, box_size[:2])],
                       language=self.template.format(obj=assets.KIT_SHAPE_LABELS[shapes[0]]))
