@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pybullet as p
 
+from cliport_perception.calibration import quaternion_matrix
 from cliport_sim.geometry import Pose
 from cliport_sim.grippers import EndEffector, Spatula, Suction
 from cliport_sim.primitives import FAST_SPEED, MoveResult
@@ -103,15 +104,12 @@ def forward_kinematics(q: Sequence[float]) -> np.ndarray:
 
 
 def _quat_to_matrix(q: Sequence[float]) -> np.ndarray:
-    x, y, z, w = q
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    if not math.isfinite(n) or n < 1e-9:
+    """Rotation of an xyzw quaternion, normalised; a zero or non-finite one is an error."""
+    q = np.asarray(q, dtype=np.float64)
+    n = float(np.linalg.norm(q))
+    if q.shape != (4,) or not math.isfinite(n) or n < 1e-9:
         raise ValueError(f"orientation {tuple(q)} is not a valid quaternion")
-    x, y, z, w = x / n, y / n, z / n, w / n
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return quaternion_matrix(q / n)
 
 
 def _rotation_error(R_target: np.ndarray, R: np.ndarray) -> np.ndarray:
