@@ -193,6 +193,11 @@ class SeparatingPiles(Task):
         plan = self.planner.plan(zone, size, xy)
         if plan is None:
             return None
-        start, end = plan
+        # Keep both ends on the grid: a push starting just outside it cannot be labelled
+        # as a pixel, so its demo would be dropped (the primitive still backs up 2 cm).
+        ws = env.workspace
+        lo = np.array([ws.x_min, ws.y_min]) + ws.pixel_size / 2
+        hi = np.array([ws.x_max, ws.y_max]) - ws.pixel_size / 2
+        start, end = (np.clip(point, lo, hi) for point in plan)
         return Action(((float(start[0]), float(start[1]), 0.0), IDENTITY_QUAT),
                       ((float(end[0]), float(end[1]), 0.0), IDENTITY_QUAT), "push")
