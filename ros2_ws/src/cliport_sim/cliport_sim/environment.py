@@ -15,6 +15,7 @@ code the ROS perception node runs.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,17 +140,26 @@ class Environment:
         self.settle()
         return self.observe()
 
-    def step(self, action: Action | None) -> tuple[Observation, float, bool, dict]:
-        """Run one primitive, let the scene settle, score it."""
+    def step(self, action: Action | None, *, on_phase: Callable[[str], None] | None = None,
+             should_stop: Callable[[], bool] | None = None,
+             params: dict[str, float] | None = None) -> tuple[Observation, float, bool, dict]:
+        """Run one primitive, let the scene settle, score it.
+
+        ``on_phase`` and ``should_stop`` are handed to the primitive (the executor's feedback
+        and cancel); ``params`` override the task's primitive parameters (e.g. a slower
+        speed). A stopped primitive ends like a timed-out one, with
+        ``info["primitive"]["reason"] == "stopped"``.
+        """
         info: dict = {}
         if action is None:
             return self.observe(), 0.0, self.task.done(), self._info(info)
         self.steps += 1
-        params = dict(self.task.primitive_params)
+        params = {**self.task.primitive_params, **(params or {})}
+        hooks = {"on_phase": on_phase, "should_stop": should_stop}
         if action.primitive == "push":
-            result = push(self.robot, action.pose0, action.pose1, **params)
+            result = push(self.robot, action.pose0, action.pose1, **params, **hooks)
         else:
-            result = pick_place(self.robot, action.pose0, action.pose1, **params)
+            result = pick_place(self.robot, action.pose0, action.pose1, **params, **hooks)
         self._oracle_cache = None
         info["primitive"] = {"ok": result.ok, "grasped": result.grasped,
                              "reason": result.reason}

@@ -73,6 +73,24 @@ def test_a_motion_out_of_budget_ends_the_episode_without_reward(env):
     assert info["primitive"]["reason"] == "step_budget"
 
 
+def test_step_hands_phases_stop_and_params_to_the_primitive(env):
+    """The executor's hooks: phase callbacks, a stop predicate, parameter overrides."""
+    env.reset(8)
+    action = env.task.oracle(env)
+    phases: list[str] = []
+    _, reward, done, info = env.step(action, on_phase=phases.append,
+                                     should_stop=lambda: phases[-1] == "transfer")
+    assert phases == ["approach", "descend", "grasp", "lift", "transfer"]
+    assert done and reward == 0.0 and info["primitive"]["reason"] == "stopped"
+    slow, fast = [], []
+    for speed, log in ((0.01, fast), (0.005, slow)):
+        env.reset(8)
+        start = env.robot.sim_steps
+        env.step(env.task.oracle(env), params={"speed": speed})
+        log.append(env.robot.sim_steps - start)
+    assert slow[0] > fast[0] * 1.3  # lift, transfer and place at half the speed
+
+
 def test_actions_are_validated():
     with pytest.raises(ValueError, match="primitive"):
         Action(((0.5, 0, 0), (0, 0, 0, 1)), ((0.5, 0, 0), (0, 0, 0, 1)), "throw")
