@@ -27,6 +27,16 @@ class Phase(enum.IntEnum):
     RETREAT = 6
 
 
+PICK_PLACE_PHASES = (Phase.APPROACH, Phase.DESCEND, Phase.GRASP, Phase.LIFT, Phase.TRANSFER,
+                     Phase.PLACE, Phase.RETREAT)
+PUSH_PHASES = (Phase.APPROACH, Phase.DESCEND, Phase.TRANSFER, Phase.RETREAT)
+
+
+def phases_of(primitive: Primitive) -> tuple[Phase, ...]:
+    """The feedback phases a primitive goes through when nothing goes wrong."""
+    return PUSH_PHASES if primitive == Primitive.PUSH else PICK_PLACE_PHASES
+
+
 class ErrorCode(enum.IntEnum):
     NONE = 0
     INVALID_GOAL = 1
@@ -75,5 +85,5 @@ class Outcome:
         return cls(True, ErrorCode.NONE, "", reward)
 
     @classmethod
-    def fail(cls, code: ErrorCode, message: str) -> Outcome:
-        return cls(False, code, message, None)
+    def fail(cls, code: ErrorCode, message: str, reward: float | None = None) -> Outcome:
+        return cls(False, code, message, reward)

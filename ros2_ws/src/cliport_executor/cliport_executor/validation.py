@@ -15,6 +15,8 @@ import math
 from cliport_executor.config import ExecutorConfig
 from cliport_executor.request import ErrorCode, PickPlaceRequest, Primitive
 
+MIN_PUSH_LENGTH = 1e-3  # m
+
 
 class GoalError(ValueError):
     """A goal that must not be executed, with the error code that says why."""
@@ -46,6 +48,10 @@ def check_goal(req: PickPlaceRequest, cfg: ExecutorConfig) -> None:
                   f"{[p.name.lower() for p in Primitive]}") from None
     if not (math.isfinite(req.speed_scaling) and 0.0 <= req.speed_scaling <= 1.0):
         raise bad(f"speed_scaling must be in [0, 1] (0 = default), got {req.speed_scaling}")
+    if (req.primitive == Primitive.PUSH
+            and math.hypot(req.place.x - req.pick.x, req.place.y - req.pick.y) < MIN_PUSH_LENGTH):
+        raise bad(f"a push needs distinct start and end (at least {MIN_PUSH_LENGTH} m apart "
+                  f"in x-y): its direction is undefined")
 
 
 def check_workspace(req: PickPlaceRequest, cfg: ExecutorConfig) -> None:

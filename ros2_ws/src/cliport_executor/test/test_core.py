@@ -1,11 +1,13 @@
-"""Core (rclpy-free) parts of the executor: requests, validation, conversions, dry run."""
+"""Core (rclpy-free) parts of the executor: requests, validation, conversions, screening,
+configuration, dry run."""
 
+import dataclasses
 import math
 import threading
 
 import pytest
 
-from cliport_executor.backend import CancelToken, make_backend
+from cliport_executor.backend import available_backends, make_backend
 from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_executor.conversions import (
     goal_from_request,
@@ -22,8 +24,11 @@ from cliport_executor.request import (
     Primitive,
     SE2Pose,
 )
+from cliport_executor.screening import Decision, screen_goal
+from cliport_executor.supervision import Supervisor
 from cliport_executor.validation import GoalError, check_goal, check_workspace
 from cliport_msgs.action import PickPlace
+from cliport_perception.config import ConfigError
 
 CFG = load_executor_config()
 
@@ -47,6 +52,45 @@ def test_enums_match_message_constants():
 def test_shipped_config_loads():
     assert CFG.base_frame == "base" and CFG.backend == "dryrun"
     assert CFG.workspace.z_max == 0.3
+
+
+def test_shipped_yaml_equals_the_dataclass_defaults():
+    """One set of defaults: the YAML documents exactly what the dataclasses hold."""
+    assert CFG == dataclasses.replace(ExecutorConfig(), workspace=CFG.workspace)
+    assert CFG.moveit.planning_group == "fr3_arm" and CFG.moveit.tcp_link == "fr3_hand_tcp"
+    assert CFG.moveit.planning_frame == "fr3_link0"
+    assert CFG.motion.velocity_scaling <= 0.3 and CFG.motion.acceleration_scaling <= 0.3
+
+
+@pytest.mark.parametrize("section, values, needle", [
+    ("motion", {"velocity_scaling": 1.5}, "velocity_scaling"),
+    ("timeouts", {"grasp": 0.0}, "grasp"),
+    (None, {"busy_policy": "queue"}, "busy_policy"),
+    ("gripper", {"force": -1.0}, "force"),
+])
+def test_unsafe_config_values_are_errors(section, values, needle):
+    with pytest.raises(ConfigError, match=needle):
+        if section is None:
+            dataclasses.replace(ExecutorConfig(), **values)
+        else:
+            dataclasses.replace(getattr(ExecutorConfig(), section), **values)
+
+
+def test_screening_decisions():
+    good = goal_from_request(req())
+    assert screen_goal(good, CFG).decision == Decision.ACCEPT
+    far = goal_from_request(req(place=SE2Pose(1.5, 0.0, 0.02, 0.0)))
+    verdict = screen_goal(far, CFG)
+    assert verdict.decision == Decision.ABORT and verdict.code == ErrorCode.OUT_OF_WORKSPACE
+    strict = dataclasses.replace(CFG, reject_out_of_workspace=True)
+    assert screen_goal(far, strict).decision == Decision.REJECT
+    nan = goal_from_request(req())
+    nan.place.pose.position.z = math.nan
+    verdict = screen_goal(nan, CFG)
+    assert verdict.decision == Decision.REJECT and "non-finite" in verdict.message
+    same = goal_from_request(req(primitive=Primitive.PUSH, place=SE2Pose(0.5, 0.1, 0.0, 0.0)))
+    assert screen_goal(same, CFG).decision == Decision.REJECT  # push direction undefined
+    assert screen_goal(object(), CFG).decision == Decision.REJECT  # not even a goal
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.5, -2.0, math.pi - 1e-6])
@@ -105,14 +149,14 @@ def test_result_from_outcome():
 def test_dryrun_phases_and_cancel():
     backend = make_backend("dryrun", ExecutorConfig())
     seen = []
-    assert backend.execute(req(), lambda p, f: seen.append(p), CancelToken()).error_code \
+    assert backend.execute(req(), Supervisor(lambda p, f: seen.append(p))).error_code \
         == ErrorCode.HARDWARE  # not connected yet
     backend.connect()
-    assert backend.execute(req(), lambda p, f: seen.append((p, f)), CancelToken()).success
+    assert backend.execute(req(), Supervisor(lambda p, f: seen.append((p, f)))).success
     assert [p for p, _ in seen][0] == Phase.APPROACH and seen[-1] == (Phase.RETREAT, 1.0)
-    token = CancelToken()
-    threading.Timer(0.02, token.cancel).start()
-    out = backend.execute(req(), lambda p, f: None, token)
+    sup = Supervisor()
+    threading.Timer(0.02, sup.cancel).start()
+    out = backend.execute(req(), sup)
     assert not out.success and out.error_code == ErrorCode.CANCELED
     backend.disconnect()
 
@@ -120,3 +164,4 @@ def test_dryrun_phases_and_cancel():
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown executor backend 'ur10'"):
         make_backend("ur10", ExecutorConfig())
+    assert {"dryrun", "sim", "moveit"} <= set(available_backends())

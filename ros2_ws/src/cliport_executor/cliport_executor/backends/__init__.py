@@ -1,3 +1,2 @@
-"""Built-in arm backends; importing this package registers them by name."""
-
-from cliport_executor.backends import dryrun  # noqa: F401
+"""Built-in arm backends (``dryrun``, ``sim``, ``moveit``), each imported on demand by
+:func:`cliport_executor.backend.make_backend` so only the chosen one's dependencies load."""

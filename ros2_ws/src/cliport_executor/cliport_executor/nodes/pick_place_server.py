@@ -1,15 +1,27 @@
 """The ``pick_place`` action server: one ``PickPlace`` interface for every arm backend.
 
-Thin node: declares the parameters mirrored from ``config/executor.yaml``, converts
-messages, validates goals with the core checks and hands them to the configured
-``ArmBackend``. Malformed goals are rejected (and logged with the reason); goals
-outside the workspace are accepted and aborted with ``ERROR_OUT_OF_WORKSPACE`` so the
-client learns why. One goal runs at a time; a new goal while one runs is rejected.
+Thin node over the plain-Python core:
+
+* **goal callback** -> :func:`~cliport_executor.screening.screen_goal`: malformed goals
+  (non-finite numbers, tilted or non-unit orientation, unknown frame or primitive, bad
+  instruction or speed) are rejected and the reason logged; out-of-workspace goals are
+  accepted and aborted with ``ERROR_OUT_OF_WORKSPACE`` (or rejected, with
+  ``reject_out_of_workspace``). Then the :class:`~cliport_executor.gate.GoalGate` applies
+  the busy policy (``reject`` a goal while one runs, or ``preempt`` the running one).
+* **execute** -> the backend, under a :class:`~cliport_executor.supervision.Supervisor`
+  (feedback per phase, per-phase and goal timeouts). After any failure the backend's
+  ``safe_stop()`` brings the arm to rest. No exception leaves a callback: a fault becomes
+  ``ERROR_HARDWARE`` with its message and the node keeps serving.
+* **cancel** -> the supervisor: the backend stops at its next control period (a simulation
+  step; MoveIt: ``stop_execution`` at once) and the goal ends CANCELED.
+
+A backend that fails to connect does not end the node: goals are aborted with the reason
+and the connection is retried at the next goal.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import threading
 
 import rclpy
@@ -18,35 +30,48 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
-from cliport_executor.backend import CancelToken, make_backend
-from cliport_executor.config import load_executor_config
-from cliport_executor.conversions import request_from_goal, result_from_outcome
-from cliport_executor.request import ErrorCode, Outcome, Primitive
-from cliport_executor.validation import GoalError, check_goal, check_workspace
+from cliport_executor.backend import ArmBackend, make_backend
+from cliport_executor.config import ExecutorConfig, load_executor_config
+from cliport_executor.conversions import result_from_outcome
+from cliport_executor.gate import GoalGate
+from cliport_executor.request import ErrorCode, Outcome
+from cliport_executor.screening import Decision, screen_goal
+from cliport_executor.supervision import StopReason, Supervisor
 from cliport_perception.ros.params import declare_config
 
 ACTION_NAME = "pick_place"
 
 
+def goal_key(goal_handle) -> bytes:
+    return bytes(goal_handle.goal_id.uuid)
+
+
 class PickPlaceServer(Node):
-    def __init__(self) -> None:
-        super().__init__("pick_place_server")
-        self.config = declare_config(self, load_executor_config())
-        self.backend = make_backend(self.config.backend, self.config)
-        self.backend.connect()
-        self._busy = threading.Lock()
-        self._cancel: CancelToken | None = None
-        group = ReentrantCallbackGroup()
+    def __init__(self, *, context=None, parameter_overrides=None,
+                 backend: ArmBackend | None = None,
+                 defaults: ExecutorConfig | None = None) -> None:
+        super().__init__("pick_place_server", context=context,
+                         parameter_overrides=parameter_overrides)
+        self.config = declare_config(self, defaults or load_executor_config())
+        self._group = ReentrantCallbackGroup()
+        self.backend = backend or make_backend(self.config.backend, self.config, ros_node=self,
+                                               callback_group=self._group)
+        self.gate = GoalGate(self.config.busy_policy)
+        self._connect_lock = threading.Lock()
+        self._connected = False
+        self._connect_error = ""
+        self._connect()
         self._server = ActionServer(
             self, self._action_type(), ACTION_NAME,
             execute_callback=self._execute,
             goal_callback=self._on_goal,
+            handle_accepted_callback=self._on_accepted,
             cancel_callback=self._on_cancel,
-            callback_group=group,
+            callback_group=self._group,
         )
         self.get_logger().info(
             f"PickPlace server '{ACTION_NAME}' ready: backend={self.config.backend}, "
-            f"frame={self.config.base_frame}")
+            f"frame={self.config.base_frame}, busy_policy={self.config.busy_policy}")
 
     @staticmethod
     def _action_type():
@@ -54,80 +79,130 @@ class PickPlaceServer(Node):
 
         return PickPlace
 
+    # ------------------------------------------------------------------ backend
+    def _connect(self) -> bool:
+        with self._connect_lock:
+            if self._connected:
+                return True
+            try:
+                self.backend.connect()
+            except Exception as exc:  # noqa: BLE001 - report it to every goal instead
+                self._connect_error = f"backend {self.backend.name} cannot connect: {exc}"
+                self.get_logger().error(self._connect_error)
+                return False
+            self._connected = True
+            return True
+
+    # ------------------------------------------------------------------ callbacks
     def _on_goal(self, goal) -> GoalResponse:
         try:
-            req = request_from_goal(goal, self.config.max_tilt)
-            check_goal(req, self.config)
-        except GoalError as exc:
-            self.get_logger().warning(f"rejected PickPlace goal: {exc}")
+            verdict = screen_goal(goal, self.config)
+            if verdict.decision == Decision.REJECT:
+                self.get_logger().warning(f"rejected PickPlace goal ({verdict.code.name}): "
+                                          f"{verdict.message}")
+                return GoalResponse.REJECT
+            if not self.gate.reserve():
+                self.get_logger().warning("rejected PickPlace goal: another goal is running "
+                                          "(busy_policy: reject)")
+                return GoalResponse.REJECT
+            return GoalResponse.ACCEPT
+        except Exception as exc:  # noqa: BLE001 - never leave a client without an answer
+            self.get_logger().error(f"rejected PickPlace goal: screening failed: {exc!r}")
             return GoalResponse.REJECT
-        if self._busy.locked():
-            self.get_logger().warning("rejected PickPlace goal: another goal is executing")
-            return GoalResponse.REJECT
-        return GoalResponse.ACCEPT
+
+    def _on_accepted(self, goal_handle) -> None:
+        cfg = self.config
+        sup = Supervisor(self._feedback_fn(goal_handle), cfg.timeouts,
+                         feedback_period=cfg.feedback_period)
+        self.gate.claim(goal_key(goal_handle), sup)
+        goal_handle.execute()
 
     def _on_cancel(self, goal_handle) -> CancelResponse:
-        if self._cancel is not None:
-            self._cancel.cancel()
+        sup = self.gate.supervisor(goal_key(goal_handle))
+        if sup is not None:
+            sup.cancel()
         return CancelResponse.ACCEPT
 
-    def _execute(self, goal_handle):
+    def _feedback_fn(self, goal_handle):
         PickPlace = self._action_type()
-        with self._busy:
-            self._cancel = CancelToken()
-            try:
-                outcome = self._run(goal_handle, PickPlace)
-            except Exception as exc:  # noqa: BLE001 - a backend fault must not kill the node
-                self.get_logger().error(f"backend {self.backend.name} failed: {exc!r}")
-                outcome = Outcome.fail(ErrorCode.HARDWARE, f"backend error: {exc}")
-            finally:
-                canceled = self._cancel.canceled
-                self._cancel = None
-        result = result_from_outcome(outcome)
-        if canceled and goal_handle.is_cancel_requested:
-            result.error_code = int(ErrorCode.CANCELED)
-            result.success = False
-            goal_handle.canceled()
-        elif outcome.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        self.get_logger().info(
-            f"PickPlace done: success={outcome.success} code={ErrorCode(result.error_code).name} "
-            f"{outcome.message}")
-        return result
 
-    def _run(self, goal_handle, PickPlace) -> Outcome:
-        req = request_from_goal(goal_handle.request, self.config.max_tilt)
-        req = dataclasses.replace(req, primitive=Primitive(req.primitive))
-        try:
-            check_workspace(req, self.config)
-        except GoalError as exc:
-            return Outcome.fail(exc.code, str(exc))
-
-        def feedback(phase, progress: float) -> None:
+        def publish(phase, progress: float) -> None:
             msg = PickPlace.Feedback()
             msg.phase = int(phase)
             msg.progress = float(progress)
-            goal_handle.publish_feedback(msg)
+            try:
+                goal_handle.publish_feedback(msg)
+            except Exception as exc:  # noqa: BLE001 - a lost feedback must not stop the arm
+                self.get_logger().warning(f"feedback not published: {exc!r}")
+        return publish
 
-        return self.backend.execute(req, feedback, self._cancel)
+    def _execute(self, goal_handle):
+        key = goal_key(goal_handle)
+        sup = self.gate.supervisor(key) or Supervisor(None, self.config.timeouts)
+        arm_held = False
+        outcome: Outcome | None = None
+        try:
+            arm_held = self.gate.acquire_arm(self.config.timeouts.preempt_wait)
+            outcome = self._run(goal_handle, sup, arm_held)
+        except Exception as exc:  # noqa: BLE001 - a backend fault must not kill the node
+            self.get_logger().error(f"backend {self.backend.name} failed: {exc!r}")
+            outcome = Outcome.fail(ErrorCode.HARDWARE, f"backend error: {exc}")
+        finally:
+            if arm_held and (outcome is None or not outcome.success):
+                with contextlib.suppress(Exception):
+                    self.backend.safe_stop()
+            self.gate.release(key, arm_held=arm_held)
+        return self._finish(goal_handle, outcome, sup)
+
+    def _run(self, goal_handle, sup: Supervisor, arm_held: bool) -> Outcome:
+        if not arm_held:
+            return Outcome.fail(ErrorCode.HARDWARE, "the previous goal did not release the arm "
+                                                    f"within {self.config.timeouts.preempt_wait:g}"
+                                                    " s")
+        if sup.stopping:  # canceled or preempted while waiting for the arm
+            return sup.stop_outcome()
+        verdict = screen_goal(goal_handle.request, self.config)
+        if verdict.decision != Decision.ACCEPT:
+            return Outcome.fail(verdict.code, verdict.message)
+        if not self._connect():
+            return Outcome.fail(ErrorCode.HARDWARE, self._connect_error)
+        return self.backend.execute(verdict.request, sup)
+
+    def _finish(self, goal_handle, outcome: Outcome, sup: Supervisor):
+        result = result_from_outcome(outcome)
+        try:
+            if (outcome.error_code == ErrorCode.CANCELED and goal_handle.is_cancel_requested
+                    and sup.reason == StopReason.CANCELED):
+                goal_handle.canceled()
+            elif outcome.success:
+                goal_handle.succeed()
+            else:
+                goal_handle.abort()
+        except Exception as exc:  # noqa: BLE001 - e.g. the goal already left the active set
+            self.get_logger().warning(f"could not set the goal's final state: {exc!r}")
+        level = self.get_logger().info if outcome.success else self.get_logger().warning
+        level(f"PickPlace done: success={outcome.success} "
+              f"code={ErrorCode(outcome.error_code).name} {outcome.message}".rstrip())
+        return result
 
     def destroy_node(self) -> None:
-        self.backend.disconnect()
+        self.gate.stop_all(StopReason.SHUTDOWN, "the server is shutting down")
+        with contextlib.suppress(Exception):
+            self.backend.disconnect()
         super().destroy_node()
 
 
 def main(args=None) -> int:
     rclpy.init(args=args)
     node = PickPlaceServer()
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = MultiThreadedExecutor(num_threads=node.config.executor_threads)
     executor.add_node(node)
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        node.gate.stop_all(StopReason.SHUTDOWN, "the server is shutting down")
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
