@@ -56,7 +56,7 @@ def test_shipped_config_loads():
 
 def test_shipped_yaml_equals_the_dataclass_defaults():
     """One set of defaults: the YAML documents exactly what the dataclasses hold."""
-    assert CFG == dataclasses.replace(ExecutorConfig(), workspace=CFG.workspace)
+    assert dataclasses.replace(ExecutorConfig(), workspace=CFG.workspace) == CFG
     assert CFG.moveit.planning_group == "fr3_arm" and CFG.moveit.tcp_link == "fr3_hand_tcp"
     assert CFG.moveit.planning_frame == "fr3_link0"
     assert CFG.motion.velocity_scaling <= 0.3 and CFG.motion.acceleration_scaling <= 0.3
