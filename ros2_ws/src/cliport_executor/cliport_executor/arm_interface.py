@@ -1,0 +1,103 @@
+"""What the Cartesian primitives need from a real arm: motions and a tool.
+
+The MoveIt/Franka backend implements these with moveit_py (Pilz LIN, OMPL) and franka_msgs
+gripper actions; the tests implement them with a recording fake. Poses are
+:class:`ToolPose`: the TCP in the goal's base frame (table top at z = 0), pointing straight
+down, turned by ``yaw`` about the vertical; the implementation maps them to its planning
+frame. Implementations raise :class:`MotionError` with the error code the
+client should see; :meth:`Motion.stop` may be called from another thread at any time.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass
+
+from cliport_executor.request import ErrorCode
+
+
+@dataclass(frozen=True)
+class ToolPose:
+    """A top-down TCP pose: position (m) in the base frame and yaw (rad) about +z."""
+
+    x: float
+    y: float
+    z: float
+    yaw: float
+
+    def at_z(self, z: float) -> ToolPose:
+        return ToolPose(self.x, self.y, z, self.yaw)
+
+    def is_finite(self) -> bool:
+        return all(math.isfinite(v) for v in (self.x, self.y, self.z, self.yaw))
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Velocity and acceleration scaling factors in (0, 1] for one motion."""
+
+    velocity: float
+    acceleration: float
+
+    def __post_init__(self) -> None:
+        for name in ("velocity", "acceleration"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 < value <= 1.0):
+                raise ValueError(f"{name} scaling must be in (0, 1], got {value!r}")
+
+
+class MotionError(RuntimeError):
+    """A motion or tool action failed; ``code`` is PLANNING_FAILED, HARDWARE or TIMEOUT."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Motion(abc.ABC):
+    """Arm motions. Each call blocks until the motion ends (or :meth:`stop` cuts it short)."""
+
+    #: whether :meth:`move_linear` can stop on contact (needed by suction descents)
+    supports_contact: bool = False
+
+    @abc.abstractmethod
+    def move_free(self, target: ToolPose, scaling: Scaling) -> None:
+        """Collision-aware joint-space motion (OMPL) to ``target``."""
+
+    @abc.abstractmethod
+    def move_linear(self, target: ToolPose, scaling: Scaling, stop_on_contact: bool = False
+                    ) -> bool:
+        """Straight-line TCP motion (Pilz LIN) to ``target``; True if contact ended it."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Halt any motion now and refuse new ones until :meth:`resume`."""
+
+    @abc.abstractmethod
+    def resume(self) -> None:
+        """Allow motions again (at the start of the next goal)."""
+
+
+class Tool(abc.ABC):
+    """The end effector: a parallel gripper (Franka Hand) or a suction cup."""
+
+    #: ``"gripper"`` (close with force, no contact sensing needed) or ``"suction"``
+    kind: str = "gripper"
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Open the fingers / switch the suction off (releases a held object)."""
+
+    @abc.abstractmethod
+    def grasp(self) -> bool:
+        """Close with force / switch the suction on; True if an object is held."""
+
+    def close(self) -> None:  # noqa: B027 - a suction cup has nothing to close
+        """Close the fingers without expecting an object (a pusher for push)."""
+
+    def home(self) -> None:  # noqa: B027 - tools without homing need nothing
+        """Calibrate the fingers (Franka Hand homing); default: nothing to do."""
+
+    def stop(self) -> None:  # noqa: B027 - tools without motion need nothing
+        """Abort a tool action in flight (never releases what is already held)."""
