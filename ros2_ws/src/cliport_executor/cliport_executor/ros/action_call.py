@@ -11,6 +11,7 @@ goal rejected) or ``ERROR_TIMEOUT``.
 from __future__ import annotations
 
 import threading
+import time
 
 from rclpy.action import ActionClient
 
@@ -18,15 +19,19 @@ from cliport_executor.arm_interface import MotionError
 from cliport_executor.request import ErrorCode
 
 SERVER_WAIT = 2.0  # s to wait for an action server / service to appear before giving up
+INTERRUPT_POLL = 0.05  # s between checks of the cancel flag while waiting
 
 
-def wait_future(future, timeout: float, wake: threading.Event | None = None) -> bool:
-    """Block until ``future`` is done or ``timeout`` s pass (or ``wake`` is set)."""
-    done = wake or threading.Event()
+def wait_future(future, timeout: float, interrupt: threading.Event | None = None) -> bool:
+    """Block until ``future`` is done, ``timeout`` s pass or ``interrupt`` is set."""
+    done = threading.Event()
     future.add_done_callback(lambda _f: done.set())
-    if future.done():
-        return True
-    done.wait(timeout)
+    end = time.monotonic() + timeout
+    while not future.done():
+        remaining = end - time.monotonic()
+        if remaining <= 0 or (interrupt is not None and interrupt.is_set()):
+            break
+        done.wait(min(remaining, INTERRUPT_POLL))
     return future.done()
 
 
@@ -38,7 +43,7 @@ class ActionCall:
         self._client = ActionClient(node, action_type, name, callback_group=callback_group)
         self._lock = threading.Lock()
         self._handle = None
-        self._wake = threading.Event()
+        self._interrupt = threading.Event()
         self._canceled = False
 
     def __call__(self, goal, timeout: float):
@@ -47,10 +52,10 @@ class ActionCall:
             raise MotionError(ErrorCode.HARDWARE, f"no action server {self.name!r}")
         with self._lock:
             self._canceled = False
-            self._wake = threading.Event()
-            wake = self._wake
+            self._interrupt = threading.Event()
+            interrupt = self._interrupt
         sent = self._client.send_goal_async(goal)
-        if not wait_future(sent, timeout, wake) or self._canceled:
+        if not wait_future(sent, timeout, interrupt) or self._canceled:
             self._cancel_future(sent)
             raise self._failure(timeout, "accept the goal")
         handle = sent.result()
@@ -60,7 +65,7 @@ class ActionCall:
             self._handle = handle
         try:
             result = handle.get_result_async()
-            if not wait_future(result, timeout, wake) or self._canceled:
+            if not wait_future(result, timeout, interrupt) or self._canceled:
                 handle.cancel_goal_async()
                 raise self._failure(timeout, "finish")
             return result.result().result
@@ -73,7 +78,7 @@ class ActionCall:
         with self._lock:
             self._canceled = True
             handle = self._handle
-            self._wake.set()
+            self._interrupt.set()
         if handle is not None:
             handle.cancel_goal_async()
 
