@@ -152,7 +152,11 @@ class PickPlaceServer(Node):
                 with contextlib.suppress(Exception):
                     self.backend.safe_stop()
             self.gate.release(key, arm_held=arm_held)
-        return self._finish(goal_handle, outcome, sup)
+        try:
+            return self._finish(goal_handle, outcome, sup)
+        except Exception as exc:  # noqa: BLE001 - the client still gets a result
+            self.get_logger().error(f"finishing the goal failed: {exc!r}")
+            return result_from_outcome(outcome)
 
     def _run(self, goal_handle, sup: Supervisor, arm_held: bool) -> Outcome:
         if not arm_held:
@@ -180,9 +184,13 @@ class PickPlaceServer(Node):
                 goal_handle.abort()
         except Exception as exc:  # noqa: BLE001 - e.g. the goal already left the active set
             self.get_logger().warning(f"could not set the goal's final state: {exc!r}")
-        level = self.get_logger().info if outcome.success else self.get_logger().warning
-        level(f"PickPlace done: success={outcome.success} "
-              f"code={ErrorCode(outcome.error_code).name} {outcome.message}".rstrip())
+        summary = (f"PickPlace done: success={outcome.success} "
+                   f"code={ErrorCode(outcome.error_code).name} {outcome.message}").rstrip()
+        # One severity per call site: rclpy refuses a call site that changes severity.
+        if outcome.success:
+            self.get_logger().info(summary)
+        else:
+            self.get_logger().warning(summary)
         return result
 
     def destroy_node(self) -> None:
