@@ -8,7 +8,7 @@ import pytest
 from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 
-from cliport_bringup.graph import load_graph
+from cliport_bringup.graph import NodeSpec, load_graph
 from cliport_bringup.ros_testing import spin_until
 from cliport_executor.conversions import goal_from_request
 from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest, SE2Pose
@@ -108,3 +108,77 @@ def test_out_of_workspace_aborts_with_reason(client):
     assert res.status == GoalStatus.STATUS_ABORTED
     assert res.result.error_code == ErrorCode.OUT_OF_WORKSPACE
     assert "place" in res.result.message and "outside" in res.result.message
+
+
+def start_server(runner, node, **params):
+    runner.start_node(NodeSpec(name="pick_place_server", package="cliport_executor",
+                               executable="pick_place_server", parameters=[params]))
+    client = ActionClient(node, PickPlace, "pick_place")
+    assert spin_until(node, client.server_is_ready, 30, runner), "server did not come up"
+    return client
+
+
+def slow_goal(seconds_per_phase: float = 1.0):
+    goal = make_goal()
+    goal.speed_scaling = 0.05 / seconds_per_phase  # dry run: 0.05 s per phase at scaling 1
+    return goal
+
+
+def result_of(node, handle, runner, timeout=20):
+    fut = handle.get_result_async()
+    assert spin_until(node, fut.done, timeout, runner)
+    return fut.result()
+
+
+def test_busy_policy_reject_refuses_a_second_goal_while_one_runs(node_runner, ros_node):
+    ac = start_server(node_runner, ros_node, backend="dryrun", busy_policy="reject")
+    first = send(ros_node, ac, slow_goal(0.5), node_runner)
+    assert first.accepted
+    second = send(ros_node, ac, make_goal(), node_runner)
+    assert not second.accepted
+    assert result_of(ros_node, first, node_runner).status == GoalStatus.STATUS_SUCCEEDED
+    third = send(ros_node, ac, make_goal(), node_runner)  # free again
+    assert third.accepted
+    assert result_of(ros_node, third, node_runner).status == GoalStatus.STATUS_SUCCEEDED
+    ac.destroy()
+
+
+def test_busy_policy_preempt_aborts_the_running_goal_for_the_new_one(node_runner, ros_node):
+    ac = start_server(node_runner, ros_node, backend="dryrun", busy_policy="preempt")
+    feedback = []
+    first = send(ros_node, ac, slow_goal(2.0), node_runner, lambda fb: feedback.append(fb))
+    assert first.accepted
+    assert spin_until(ros_node, lambda: len(feedback) >= 1, 10, node_runner)
+    second = send(ros_node, ac, make_goal(), node_runner)
+    assert second.accepted
+    old = result_of(ros_node, first, node_runner)
+    assert old.status == GoalStatus.STATUS_ABORTED
+    assert old.result.error_code == ErrorCode.CANCELED and "preempted" in old.result.message
+    new = result_of(ros_node, second, node_runner)
+    assert new.status == GoalStatus.STATUS_SUCCEEDED
+    ac.destroy()
+
+
+def test_out_of_workspace_can_be_rejected_outright(node_runner, ros_node):
+    ac = start_server(node_runner, ros_node, backend="dryrun", reject_out_of_workspace=True)
+    assert not send(ros_node, ac, make_goal(pick=(0.5, 0.9, 0.02, 0.0)), node_runner).accepted
+    assert not send(ros_node, ac, make_goal(place=(0.5, 0.0, 0.5, 0.0)), node_runner).accepted
+    assert send(ros_node, ac, make_goal(), node_runner).accepted
+    ac.destroy()
+
+
+def test_a_backend_that_cannot_connect_leaves_the_server_serving(node_runner, ros_node):
+    """backend: moveit without MoveIt installed: goals abort with the reason, node stays up."""
+    ac = start_server(node_runner, ros_node, backend="moveit")
+    for _ in range(2):
+        handle = send(ros_node, ac, make_goal(), node_runner)
+        assert handle.accepted
+        res = result_of(ros_node, handle, node_runner)
+        assert res.status == GoalStatus.STATUS_ABORTED
+        assert res.result.error_code == ErrorCode.HARDWARE
+        assert "moveit_py is not installed" in res.result.message
+    bad = make_goal()
+    bad.pick.pose.position.y = math.inf
+    assert not send(ros_node, ac, bad, node_runner).accepted  # validation still first
+    node_runner.check_alive()
+    ac.destroy()
