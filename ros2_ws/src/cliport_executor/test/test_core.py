@@ -165,3 +165,48 @@ def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown executor backend 'ur10'"):
         make_backend("ur10", ExecutorConfig())
     assert {"dryrun", "sim", "moveit"} <= set(available_backends())
+
+
+@pytest.mark.parametrize("name", ["moveit_fr3", "moveit_panda", "sim"])
+def test_shipped_ros_params_files_are_valid_overrides(name):
+    """config/ros/*.params.yaml: every key is a real (dotted) config key of the right type."""
+    from cliport_perception.config import config_dir, from_dict, load_yaml, to_dict
+    from cliport_perception.ros.params import flatten, unflatten
+
+    params = load_yaml(config_dir("cliport_executor") / "ros" / f"{name}.params.yaml")
+    overrides = params["/**"]["ros__parameters"]
+    flat = flatten(to_dict(CFG))
+    assert set(overrides) <= set(flat), set(overrides) - set(flat)
+    cfg = from_dict(ExecutorConfig, unflatten({**flat, **overrides}))
+    if name == "moveit_panda":
+        assert (cfg.moveit.planning_group, cfg.moveit.tcp_link, cfg.moveit.planning_frame) == \
+            ("panda_arm", "panda_hand_tcp", "panda_link0")
+        assert cfg.recovery.controllers == ("panda_arm_controller",)
+    assert cfg.backend in ("moveit", "sim")
+
+
+def test_only_nodes_and_ros_modules_import_rclpy():
+    """Project rule: plain-Python cores, thin nodes. Checked on the source and at run time."""
+    import ast
+    import pathlib
+    import subprocess
+    import sys
+
+    import cliport_executor
+
+    root = pathlib.Path(cliport_executor.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] in ("nodes", "ros") or path.name.endswith("_node.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] == "rclpy" for n in names):
+                offenders.append(str(rel))
+    assert offenders == []
+    code = ("import sys; import cliport_executor.backends.sim, cliport_executor.backends.moveit, "
+            "cliport_executor.primitives, cliport_executor.screening, cliport_executor.gate; "
+            "assert 'rclpy' not in sys.modules, 'rclpy loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
