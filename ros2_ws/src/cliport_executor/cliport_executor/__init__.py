@@ -1,1 +1,1 @@
-"""cliport_executor: see the package README section in the repository README."""
+"""cliport_executor: one PickPlace action server for every arm backend (see README.md)."""

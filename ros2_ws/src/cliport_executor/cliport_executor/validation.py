@@ -5,7 +5,8 @@ Two levels, because ROS actions can only reject a goal without a reason:
 orientations, unknown primitive, empty or huge instruction, wrong frame) and the server
 rejects them; ``check_workspace`` finds well-formed goals the arm must not execute
 (outside the workspace box), which the server accepts and aborts with
-``ERROR_OUT_OF_WORKSPACE`` so the client learns why.
+``ERROR_OUT_OF_WORKSPACE`` so the client learns why (or rejects outright, with
+``reject_out_of_workspace: true``). :mod:`cliport_executor.screening` combines both.
 """
 
 from __future__ import annotations
