@@ -126,12 +126,12 @@ def test_block_ends_within_1cm_and_cancel_mid_motion_leaves_the_arm_stopped(ros_
             assert error < 0.01
             assert_phases_in_order(feedback)
 
-            # Carry it on to a free spot, canceled on the way (real-time pacing: ~1 s motion).
+            # Carry it on to a free spot, canceled on the way (real time, slowed: ~2 s motion).
             (x, y, z), _ = env.pose(block)
             free = env.task.random_pose(env, (0.04, 0.04, 0.04))[0]
             goal = goal_from_request(PickPlaceRequest(
                 "move the block out", SE2Pose(x, y, z + BLOCK_HALF, 0.0),
-                SE2Pose(free[0], free[1], 2 * BLOCK_HALF, -0.3)))
+                SE2Pose(free[0], free[1], 2 * BLOCK_HALF, -0.3), speed_scaling=0.3))
             seen = []
             fut = client.send_goal_async(goal, feedback_callback=lambda fb: seen.append(
                 fb.feedback.phase))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 import time
 
 import numpy as np
@@ -99,33 +98,41 @@ def test_a_block_placed_directly_is_carried_to_a_free_spot(env):
     assert math.dist(env.pose(block)[0][:2], goal[0][:2]) < 0.01
 
 
+class CancelInTransfer(Supervisor):
+    """The real supervisor, with a client that cancels ``after`` control periods into the
+    transfer (deterministic: counted in simulation steps, not wall time)."""
+
+    def __init__(self, robot, after: int) -> None:
+        super().__init__()
+        self.robot, self.after = robot, after
+        self.steps_at_cancel: int | None = None
+        self._polls = 0
+
+    def should_stop(self) -> bool:
+        if self.phase_now == Phase.TRANSFER and self.steps_at_cancel is None:
+            self._polls += 1
+            if self._polls > self.after:
+                self.steps_at_cancel = self.robot.sim_steps
+                self.cancel()
+        return super().should_stop()
+
+
 def test_cancel_mid_motion_stops_at_the_next_step_and_the_arm_stays_put(env):
-    backend = backend_for(env, 10001, real_time_factor=1.0)
+    backend = backend_for(env, 10001)
     block, bowl = block_and_bowl(env)
     robot = env.robot
-    steps_at_cancel = []
-    supervisors: list[Supervisor] = []
-
-    def cancel() -> None:
-        steps_at_cancel.append(robot.sim_steps)
-        supervisors[0].cancel()
-
-    def feedback(phase, _progress):  # a client that cancels 0.03 s into the transfer
-        if phase == Phase.TRANSFER:
-            threading.Timer(0.03, cancel).start()
-
-    supervisors.append(Supervisor(feedback))
-    out = backend.execute(to_bowl(env, block, bowl), supervisors[0])
+    sup = CancelInTransfer(robot, after=20)
+    pick_x = env.pose(block)[0][0]
+    out = backend.execute(to_bowl(env, block, bowl), sup)
     assert not out.success and out.error_code == ErrorCode.CANCELED
-    assert "transfer" in out.message
-    assert robot.sim_steps - steps_at_cancel[0] <= 1  # at most one more control period
+    assert out.message == "canceled by the client during transfer"
+    assert robot.sim_steps - sup.steps_at_cancel == 0  # no further simulation step
     assert robot.ee.held_object == block  # nothing dropped from the air
     moving = max(abs(s[1]) for s in p.getJointStates(robot.body, robot.joints,
                                                      physicsClientId=env.client))
     assert moving > 0.5  # stopped mid-motion (joints still turning at the cancel), and
     tip0 = np.array(robot.tip_pose()[0])
-    (px, _, _), _ = env.pose(block)
-    assert min(px, bowl[0][0]) < tip0[0] < max(px, bowl[0][0])  # between pick and place
+    assert min(pick_x, bowl[0][0]) < tip0[0] < max(pick_x, bowl[0][0])  # between pick, place
     for _ in range(240):  # half a second of physics with nobody commanding anything new
         robot.step()
     drift = float(np.linalg.norm(np.array(robot.tip_pose()[0]) - tip0))
@@ -143,7 +150,7 @@ def test_a_phase_overrunning_its_timeout_ends_timeout(env):
     out, feedback, _ = run(backend, to_bowl(env, block, bowl),
                            timeouts=Timeouts(approach=0.05))
     assert out.error_code == ErrorCode.TIMEOUT and "approach exceeded" in out.message
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 2.0
     assert [ph for ph, _ in feedback] == [Phase.APPROACH]
 
 
