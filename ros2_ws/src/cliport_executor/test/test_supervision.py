@@ -123,7 +123,7 @@ def test_wait_returns_early_on_cancel():
     threading.Timer(0.05, sup.cancel).start()
     start = time.monotonic()
     assert sup.wait(5.0)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 2.0
 
 
 # ---------------------------------------------------------------------------------- gate
