@@ -11,11 +11,18 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/config", glob("config/*")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/clip", glob("config/clip/*.json")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
     description="Two-stream CLIPort policy: models, training, evaluation, inference.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "cliport-train = cliport_policy.train:main",
+            "cliport-eval = cliport_policy.evaluate:main",
+            "policy_node = cliport_policy.nodes.policy_node:main",
+        ],
+    },
 )

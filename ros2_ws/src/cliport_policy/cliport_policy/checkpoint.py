@@ -1,0 +1,143 @@
+"""Checkpoints: the trainable weights, optimiser states and the config that built them.
+
+What is stored: ``format``, ``model`` (the :class:`ModelConfig` as a dict), ``attention`` and
+``transport`` state dicts (never the frozen CLIP, spec 9.2: the reference saves three
+copies of it in every file), the CLIP weights' fingerprint, ``step``, optional optimiser
+states, training config and metrics. Files are written atomically (temporary name, fsync,
+rename), so a crash mid-save leaves the previous file intact. Loading checks everything and
+raises :class:`CheckpointError` naming the file and the problem: unreadable or truncated file,
+not a policy checkpoint, another format version, missing or unexpected weights, shapes that
+do not fit the architecture, or CLIP weights other than the ones it was trained with.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cliport_policy.agents import Agent, make_agent
+from cliport_policy.clip_encoder import FrozenCLIP
+from cliport_policy.config import ConfigError, ModelConfig, model_config_from_dict, to_dict
+
+FORMAT = "cliport_policy.checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the file and why."""
+
+
+def save_checkpoint(path: str | os.PathLike, agent: Agent, step: int,
+                    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+                    extra: dict[str, Any] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": FORMAT,
+        "model": to_dict(agent.config),
+        "clip_fingerprint": agent.clip.fingerprint if agent.clip is not None else None,
+        "step": int(step),
+        "attention": {k: v.detach().cpu() for k, v in agent.attention.state_dict().items()},
+        "transport": {k: v.detach().cpu() for k, v in agent.transport.state_dict().items()},
+        "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
+        "extra": extra or {},
+    }
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The raw checkpoint dict, validated for format (no weights loaded into a model)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
+                              f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(state, dict) or "format" not in state:
+        raise CheckpointError(f"{path}: not a cliport_policy checkpoint (no 'format' entry)")
+    if state["format"] != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {state['format']!r}, this version "
+                              f"reads {FORMAT!r}")
+    for key in ("model", "attention", "transport", "step"):
+        if key not in state:
+            raise CheckpointError(f"{path}: checkpoint has no {key!r} entry")
+    return state
+
+
+def checkpoint_model_config(path: str | os.PathLike) -> ModelConfig:
+    state = read_checkpoint(path)
+    try:
+        return model_config_from_dict(state["model"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its model config is not valid here: {exc}") from exc
+
+
+def _load_module(module: torch.nn.Module, weights: dict, what: str, path: Path) -> None:
+    own = module.state_dict()
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: {what} weights do not match the architecture: "
+                              f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                              f"unexpected {unexpected[:5]}"
+                              f"{'...' if len(unexpected) > 5 else ''}")
+    bad = [f"{k} {tuple(weights[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
+           if tuple(weights[k].shape) != tuple(v.shape)]
+    if bad:
+        raise CheckpointError(f"{path}: {what} weight shapes do not fit: {bad[:5]}")
+    module.load_state_dict(weights)
+
+
+def load_into(agent: Agent, path: str | os.PathLike, state: dict | None = None) -> dict:
+    """Load a checkpoint's weights into ``agent`` (same architecture and CLIP); returns it."""
+    path = Path(path)
+    state = state or read_checkpoint(path)
+    if to_dict(agent.config) != state["model"]:
+        raise CheckpointError(f"{path}: trained with model config {state['model']}, the agent "
+                              f"has {to_dict(agent.config)}")
+    want = state.get("clip_fingerprint")
+    have = agent.clip.fingerprint if agent.clip is not None else None
+    if want != have:
+        raise CheckpointError(f"{path}: trained with CLIP weights {want}, these are {have} "
+                              f"(model.clip.pretrained = {agent.config.clip.pretrained!r})")
+    _load_module(agent.attention, state["attention"], "attention", path)
+    _load_module(agent.transport, state["transport"], "transport", path)
+    return state
+
+
+def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu",
+               clip: FrozenCLIP | None = None, clip_pretrained: str | None = None) -> Agent:
+    """Build the agent a checkpoint describes and load its weights.
+
+    ``clip_pretrained`` overrides where the frozen CLIP weights come from (e.g. a local
+    file on a machine without a network); the fingerprint check still applies.
+    """
+    path = Path(path)
+    state = read_checkpoint(path)
+    try:
+        cfg = model_config_from_dict(state["model"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its model config is not valid here: {exc}") from exc
+    if clip_pretrained:
+        from dataclasses import replace
+
+        cfg = replace(cfg, clip=replace(cfg.clip, pretrained=clip_pretrained))
+        state = dict(state, model=to_dict(cfg))
+    agent = make_agent(cfg, clip)
+    load_into(agent, path, state)
+    return agent.to(device).eval()

@@ -1,0 +1,107 @@
+"""Policy configuration (``config/policy.yaml``, ``config/tiny.yaml``) as typed dataclasses.
+
+The YAML files are loaded strictly (unknown keys and wrong types are errors naming the file
+and key) by the perception package's loader; a checkpoint stores the ``ModelConfig`` it was
+trained with, so an agent is always rebuilt with the architecture its weights belong to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml, to_dict
+
+LANG_FUSIONS = ("mult", "add", "film")
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """The frozen CLIP encoder shared by the pick, key and query streams."""
+
+    model: str = "RN50"
+    pretrained: str = "openai"  # open_clip tag, local weights file, or "random"
+    seed: int = 0
+    context_length: int = 77
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    agent: str = "cliport"
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    spatial_width: int = 64
+    lang_fusion: str = "mult"
+    decoder_batchnorm: bool = False
+    pick_rotations: int = 1
+    place_rotations: int = 36
+    crop_size: int = 64
+    kernel_dim: int = 3
+
+    def __post_init__(self) -> None:
+        if self.lang_fusion not in LANG_FUSIONS:
+            raise ConfigError(f"model.lang_fusion must be one of {LANG_FUSIONS}, "
+                              f"got {self.lang_fusion!r}")
+        if self.spatial_width < 2 or self.spatial_width % 2:
+            raise ConfigError(f"model.spatial_width must be an even number >= 2, "
+                              f"got {self.spatial_width}")
+        if self.pick_rotations < 1 or self.place_rotations < 1:
+            raise ConfigError("model.pick_rotations and model.place_rotations must be >= 1")
+        if self.crop_size < 2 or self.crop_size % 2:
+            raise ConfigError(f"model.crop_size must be even, got {self.crop_size}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 8
+    lr: float = 1e-4
+    steps: int = 20000
+    save_steps: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000)
+    last_every: int = 500
+    log_every: int = 50
+    val_every: int = 1000
+    val_samples: int = 50
+    amp: bool = True
+    augment: bool = True
+    theta_sigma: float = 60.0
+    translation_sigma: float = 26.67
+    absolute_words: tuple[str, ...] = ("left", "right", "top", "bottom", "front", "back",
+                                       "middle", "upper", "lower")
+    num_workers: int = 0
+    seed: int = 0
+    cache_episodes: int = 256
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.steps < 1 or self.last_every < 1:
+            raise ConfigError("train.batch_size, train.steps and train.last_every must be >= 1")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def named_config(name: str) -> Path:
+    """``tiny`` -> the package's ``config/tiny.yaml``; a path is returned as it is."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return config_path("cliport_policy", f"{name}.yaml")
+
+
+def load_policy_config(path: str | Path | None = None) -> PolicyConfig:
+    """Load ``path`` (or a named config such as ``tiny``; default ``policy``)."""
+    path = named_config(str(path) if path is not None else "policy")
+    data = load_yaml(path)
+    return from_dict(PolicyConfig, data, where=str(path))
+
+
+def model_config_from_dict(data: dict) -> ModelConfig:
+    return from_dict(ModelConfig, data, where="checkpoint model config")
+
+
+__all__ = ["ClipConfig", "ModelConfig", "TrainConfig", "PolicyConfig", "load_policy_config",
+           "model_config_from_dict", "named_config", "to_dict", "ConfigError"]

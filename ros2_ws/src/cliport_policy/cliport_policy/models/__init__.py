@@ -1,0 +1,1 @@
+"""Networks of the policy (torch only; no rclpy, no simulator)."""

@@ -1,0 +1,44 @@
+"""Decision (grid cells + rotation bins) -> SE(2) poses in the arm's base frame.
+
+Positions are cell centres of the perception grid (:class:`~cliport_perception.workspace.
+Workspace`), z is the heightmap at the cell (a cell no camera saw reads as the table). Yaws
+follow the reference's labels (spec 2.1): pick bin ``r0`` of ``k0`` is theta0 = 2 pi r0 / k0,
+place bin ``r1`` of ``k1`` is theta1 = 2 pi r1 / k1 relative to the pick, and the commanded
+yaws are ``-theta0`` and ``-(theta0 + theta1)`` (image rotations are mirrored world yaws).
+This is the inverse of :func:`cliport_sim.dataset.action_labels`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cliport_perception.workspace import Workspace
+
+Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
+
+
+def _quat_yaw(yaw: float) -> tuple[float, float, float, float]:
+    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
+
+
+def cell_position(workspace: Workspace, heightmap: np.ndarray, u: int, v: int
+                  ) -> tuple[float, float, float]:
+    if not workspace.in_grid(u, v):
+        raise ValueError(f"cell ({u}, {v}) lies outside the grid {workspace.shape}")
+    x, y = workspace.pixel_to_xy(u, v)
+    h = float(heightmap[u, v])
+    return (x, y, workspace.z_min + (h if math.isfinite(h) else 0.0))
+
+
+def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int, int, int],
+                   place: tuple[int, int, int], pick_rotations: int = 1,
+                   place_rotations: int = 36) -> tuple[Pose, Pose]:
+    """(pick pose, place pose) of (u, v, bin) cells; z from ``heightmap`` (metres)."""
+    theta0 = 2.0 * math.pi * int(pick[2]) / pick_rotations
+    theta1 = 2.0 * math.pi * int(place[2]) / place_rotations
+    pick_pose = (cell_position(workspace, heightmap, pick[0], pick[1]), _quat_yaw(-theta0))
+    place_pose = (cell_position(workspace, heightmap, place[0], place[1]),
+                  _quat_yaw(-(theta0 + theta1)))
+    return pick_pose, place_pose

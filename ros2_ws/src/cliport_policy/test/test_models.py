@@ -1,0 +1,126 @@
+"""Shapes and exactness of the networks (random weights)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cliport_policy.models.attention import Attention
+from cliport_policy.models.lingunet import CLIPLingUNetLat
+from cliport_policy.models.resnet import ResNet43_8s, ResNet45_10s
+from cliport_policy.models.rotation import rotate, rotated_crops
+from cliport_policy.models.transport import fft_correlate
+
+
+def n_params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_paper_size_parameter_counts():
+    # spec section 7: ResNet43_8s ~9.8M, ResNet45_10s ~39.5M trainable parameters
+    assert abs(n_params(ResNet43_8s(6, 1)) / 1e6 - 9.8) < 0.1
+    assert abs(n_params(ResNet45_10s(6, 1)) / 1e6 - 39.5) < 0.1
+    # the decoder at RN50 widths: ~52.9M
+    dec = CLIPLingUNetLat((256, 512, 1024, 2048), 1024, 1, ResNet45_10s.lateral_channels(64))
+    assert abs(n_params(dec) / 1e6 - 52.9) < 1.5
+
+
+@pytest.mark.parametrize("shape", [(320, 320), (384, 224), (64, 64)])
+def test_resnets_keep_the_input_size(shape):
+    x = torch.randn(2, 6, *shape)
+    assert ResNet43_8s(6, 3, width=8)(x).shape == (2, 3, *shape)
+    out, lat = ResNet45_10s(6, 3, width=8)(x)
+    assert out.shape == (2, 3, *shape)
+    h, w = shape
+    expect = [(128, h // 16), (64, h // 8), (32, h // 4), (16, h // 2), (8, h), (4, 2 * h)]
+    assert [(t.shape[1], t.shape[2]) for t in lat] == expect
+
+
+@pytest.mark.parametrize("fusion", ["mult", "add", "film"])
+def test_lingunet_output_and_language_dependence(tiny_agent, fusion):
+    clip = tiny_agent.clip
+    dec = CLIPLingUNetLat(clip.channels, clip.text_dim, 3, ResNet45_10s.lateral_channels(8),
+                          fusion)
+    x = torch.rand(1, 6, 320, 320) * 255
+    _, lat = ResNet45_10s(6, 3, 8)(x)
+    feats = clip.image_features(x[:, :3])
+    g = clip.encode_text(["put the red blocks in a blue bowl", "put the green blocks in a "
+                          "yellow bowl"])
+    out = dec([f.expand(2, -1, -1, -1) for f in feats], g, [t.expand(2, -1, -1, -1) for t in lat],
+              (320, 320))
+    assert out.shape == (2, 3, 320, 320)
+    assert not torch.allclose(out[0], out[1])  # the sentence changes the map
+
+
+def test_attention_shapes_and_rotations(tiny_agent):
+    img = torch.rand(2, 6, 320, 160) * 255
+    g = tiny_agent.text_features(["a", "b"])
+    fcn = tiny_agent.attention.fcn
+    assert Attention(fcn, 1)(img, g).shape == (2, 1, 320, 160)
+    assert Attention(fcn, 4)(img, g).shape == (2, 4, 320, 160)
+
+
+def test_rotate_by_90_degrees_is_exact_and_counter_clockwise():
+    img = torch.arange(25.0).view(1, 1, 5, 5)
+    out = rotate(img, torch.tensor([90.0]))
+    # counter-clockwise as displayed: the right column becomes the top row
+    assert torch.allclose(out[0, 0], torch.rot90(img[0, 0], 1, (0, 1)), atol=1e-4)
+    assert torch.allclose(rotate(img, torch.tensor([0.0])), img, atol=1e-5)
+
+
+def test_rotated_crops_follow_the_convention():
+    img = torch.randn(1, 2, 120, 100)
+    pivot = torch.tensor([[60, 40]])
+    crops = rotated_crops(img, pivot, torch.tensor([0.0, 90.0]), 16)
+    assert crops.shape == (2, 2, 16, 16)
+    assert torch.allclose(crops[0], img[0, :, 52:68, 32:48], atol=1e-5)
+    # bin at +90 deg: crop[8 + dy, 8 + dx] = img[py + dx, px - dy]
+    for dy in range(-8, 8):
+        for dx in range(-8, 8):
+            assert torch.allclose(crops[1, :, 8 + dy, 8 + dx], img[0, :, 60 + dx, 40 - dy],
+                                  atol=1e-4)
+
+
+def test_crops_off_the_image_read_zeros():
+    img = torch.ones(1, 1, 40, 40)
+    crop = rotated_crops(img, torch.tensor([[0, 0]]), torch.tensor([0.0]), 8)[0, 0]
+    assert crop[4:, 4:].min() == 1 and crop[:4].max() == 0 and crop[:, :4].max() == 0
+
+
+def test_fft_correlation_equals_a_valid_convolution():
+    torch.manual_seed(0)
+    key = torch.randn(2, 3, 40, 30, dtype=torch.float64)
+    kernels = torch.randn(2, 4, 3, 8, 8, dtype=torch.float64)
+    out = fft_correlate(key.float(), kernels.float(), (32, 22))
+    ref = torch.stack([F.conv2d(key[b:b + 1], kernels[b])[0, :, :32, :22] for b in range(2)])
+    assert out.shape == (2, 4, 32, 22)
+    assert (out.double() - ref).abs().max() < 1e-4 * ref.abs().max()
+    with pytest.raises(ValueError):
+        fft_correlate(key.float(), kernels.float(), (40, 30))
+
+
+def test_self_correlation_peaks_at_the_crop_centre(tiny_agent):
+    # transport alignment (spec 9.5): an image correlated with its own crop at bin 0 peaks at
+    # the crop's centre pixel
+    torch.manual_seed(1)
+    h, w, c = 96, 64, 16
+    feat = torch.randn(1, 3, h, w)
+    pad = c // 2
+    key = F.pad(feat, [pad] * 4)
+    for u, v in [(40, 30), (10, 5), (90, 60)]:
+        crop = rotated_crops(feat, torch.tensor([[u, v]]), torch.tensor([0.0]), c)
+        out = fft_correlate(key, crop.view(1, 1, 3, c, c), (h, w))[0, 0]
+        assert divmod(int(out.argmax()), w) == (u, v)
+
+
+def test_transport_shapes(tiny_agent):
+    img = torch.rand(2, 6, 320, 160) * 255
+    g = tiny_agent.text_features(["a", "b"])
+    with torch.no_grad():
+        out = tiny_agent.transport(img, torch.tensor([[10, 10], [300, 150]]), g)
+    assert out.shape == (2, 36, 320, 160)
+    assert torch.isfinite(out).all()
+    assert math.isclose(tiny_agent.transport.angles("cpu")[1].item(), 10.0)
