@@ -1,0 +1,240 @@
+"""The policy node's typed configuration and its refusal rules, as plain functions (no rclpy).
+
+``config/policy_node.yaml`` (section ``policy_node``) is loaded strictly into
+:class:`PolicyNodeConfig`; the node mirrors every field as a ROS parameter. The checks the node
+applies before and after acting are here so they can be unit-tested without ROS:
+
+* :func:`clean_instruction`: strip; refuse empty, over-long, and any control, format,
+  surrogate, private-use, unassigned or line/paragraph-separator character (``\\x07``,
+  ``\\x1b``, zero-width and bidi marks, ...). Spaces inside are kept.
+* :func:`check_heightmap_header`: a heightmap must have arrived, be in ``base_frame`` and be
+  at most ``max_heightmap_age`` s old (or ahead of) the node clock.
+* :func:`check_heightmap`: the decoded grid has the expected shape, some finite height and,
+  when a valid mask is present, at least one seen cell.
+* :func:`check_poses`: a decision's poses are finite and inside the heightmap's workspace box.
+
+Each raises :class:`Refusal` with the reason the node logs and publishes on its status topic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_perception.heightmap_msg import HeightmapFrame
+from cliport_perception.workspace import Workspace
+
+MODES = ("publish", "execute")
+BUSY_POLICIES = ("queue_latest", "reject")
+# Unicode categories refused in an instruction: Cc control, Cf format (zero-width, bidi
+# overrides), Cs surrogates, Co private use, Cn unassigned, Zl / Zp line / paragraph separators.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+PREVIEW_CHARS = 60  # characters of an instruction echoed in logs and status messages
+
+
+class Refusal(ValueError):
+    """An instruction the node will not act on; ``str(exc)`` is the reason."""
+
+
+@dataclass(frozen=True)
+class PolicyNodeTopics:
+    heightmap: str = "heightmap"
+    instruction: str = "instruction"
+    decision: str = "policy/decision"
+    pick_heatmap: str = "policy/pick_heatmap"
+    place_heatmap: str = "policy/place_heatmap"
+    markers: str = "policy/markers"
+    status: str = "policy/status"
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value.strip():
+                raise ConfigError(f"policy_node.topics.{name} must not be empty")
+
+
+@dataclass(frozen=True)
+class PolicyNodeConfig:
+    checkpoint: str = ""
+    device: str = "cpu"
+    clip_pretrained: str = ""
+    threads: int = 0
+    mode: str = "publish"
+    busy_policy: str = "queue_latest"
+    base_frame: str = "base"
+    grid_shape: tuple[int, int] = (320, 160)
+    max_instruction_length: int = 256
+    max_heightmap_age: float = 2.0
+    speed_scaling: float = 0.0
+    action_name: str = "pick_place"
+    server_wait: float = 2.0
+    goal_timeout: float = 300.0
+    publish_heatmaps: bool = True
+    publish_markers: bool = True
+    topics: PolicyNodeTopics = field(default_factory=PolicyNodeTopics)
+
+    def __post_init__(self) -> None:
+        def bad(msg: str) -> ConfigError:
+            return ConfigError(f"policy_node.{msg}")
+
+        if self.mode not in MODES:
+            raise bad(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.busy_policy not in BUSY_POLICIES:
+            raise bad(f"busy_policy must be one of {BUSY_POLICIES}, got {self.busy_policy!r}")
+        if not self.device.strip():
+            raise bad("device must not be empty (cpu, cuda, cuda:0, ...)")
+        if not self.base_frame.strip():
+            raise bad("base_frame must not be empty")
+        if not self.action_name.strip():
+            raise bad("action_name must not be empty")
+        if self.threads < 0:
+            raise bad(f"threads must be >= 0 (0 = torch's default), got {self.threads}")
+        rows, cols = self.grid_shape
+        if rows < 0 or cols < 0 or (rows == 0) != (cols == 0):
+            raise bad(f"grid_shape must be two positive integers, or [0, 0] for any grid; "
+                      f"got {list(self.grid_shape)}")
+        if self.max_instruction_length < 1:
+            raise bad(f"max_instruction_length must be >= 1, got {self.max_instruction_length}")
+        for name in ("max_heightmap_age", "server_wait"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise bad(f"{name} must be a finite number >= 0, got {value}")
+        if not (math.isfinite(self.goal_timeout) and self.goal_timeout > 0):
+            raise bad(f"goal_timeout must be > 0, got {self.goal_timeout}")
+        if not (math.isfinite(self.speed_scaling) and 0.0 <= self.speed_scaling <= 1.0):
+            raise bad(f"speed_scaling must be in [0, 1] (0 = the arm's default), got "
+                      f"{self.speed_scaling}")
+
+
+def default_config_file() -> Path:
+    return config_path("cliport_policy", "policy_node.yaml")
+
+
+def load_node_config(path: str | Path | None = None) -> PolicyNodeConfig:
+    return load_config(PolicyNodeConfig, path or default_config_file(), section="policy_node")
+
+
+# --------------------------------------------------------------------------- checkpoint
+
+
+def checkpoint_problem(cfg: PolicyNodeConfig) -> str | None:
+    """Why the configured checkpoint cannot be loaded before trying, or None."""
+    if not cfg.checkpoint.strip():
+        return ("no checkpoint configured: set the 'checkpoint' parameter to a policy .ckpt "
+                "file (e.g. --ros-args -p checkpoint:=/path/to/last.ckpt)")
+    path = Path(cfg.checkpoint).expanduser()
+    if not path.is_file():
+        return f"checkpoint {str(path)!r} does not exist (parameter 'checkpoint')"
+    return None
+
+
+# --------------------------------------------------------------------------- instruction
+
+
+def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """``text`` shortened for logs (the repr of a refused one shows its control characters)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def clean_instruction(raw: str, max_length: int) -> str:
+    """The stripped instruction, or Refusal when it is empty, too long or not printable."""
+    if not isinstance(raw, str):
+        raise Refusal(f"instruction must be a string, got {type(raw).__name__}")
+    text = raw.strip()
+    if not text:
+        raise Refusal("instruction is empty")
+    if len(text) > max_length:
+        raise Refusal(f"instruction has {len(text)} characters; at most {max_length} are "
+                      f"accepted (parameter max_instruction_length)")
+    for i, ch in enumerate(text):
+        category = unicodedata.category(ch)
+        if category in REFUSED_CATEGORIES:
+            raise Refusal(f"instruction has a non-printable character U+{ord(ch):04X} "
+                          f"({unicodedata.name(ch, category)}) at position {i}")
+    return text
+
+
+# --------------------------------------------------------------------------- heightmap
+
+
+def check_heightmap_header(frame_id: str | None, stamp_ns: int | None, now_ns: int,
+                           cfg: PolicyNodeConfig) -> None:
+    """Refusal unless a heightmap has arrived, in ``base_frame``, fresh enough.
+
+    ``frame_id`` None means no heightmap has arrived yet.
+    """
+    if frame_id is None or stamp_ns is None:
+        raise Refusal(f"no heightmap received yet on '{cfg.topics.heightmap}'")
+    if frame_id != cfg.base_frame:
+        raise Refusal(f"the latest heightmap is in frame {frame_id!r}, not the base frame "
+                      f"{cfg.base_frame!r}")
+    if cfg.max_heightmap_age > 0:
+        age = (now_ns - stamp_ns) * 1e-9
+        if age > cfg.max_heightmap_age:
+            raise Refusal(f"the latest heightmap is stale: {age:.2f} s old (max_heightmap_age "
+                          f"{cfg.max_heightmap_age:g} s)")
+        if age < -cfg.max_heightmap_age:
+            raise Refusal(f"the latest heightmap is stamped {-age:.2f} s in the future "
+                          f"(do the clocks agree?)")
+
+
+def check_heightmap(frame: HeightmapFrame, now_ns: int, cfg: PolicyNodeConfig) -> None:
+    """Refusal for a heightmap the policy must not act on (header, grid, content)."""
+    check_heightmap_header(frame.frame_id, frame.stamp_ns, now_ns, cfg)
+    want = tuple(cfg.grid_shape)
+    if want != (0, 0) and frame.heightmap.shape != want:
+        raise Refusal(f"the heightmap grid is {frame.heightmap.shape[0]}x"
+                      f"{frame.heightmap.shape[1]}; the policy expects {want[0]}x{want[1]} "
+                      f"(parameter grid_shape)")
+    if frame.heightmap.size == 0 or not np.isfinite(frame.heightmap).any():
+        raise Refusal("the heightmap has no finite height (all NaN or empty)")
+    if frame.valid is not None and not frame.valid.any():
+        raise Refusal("the heightmap's valid mask is empty: no camera saw any cell")
+
+
+# --------------------------------------------------------------------------- decision
+
+Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
+
+
+def check_poses(workspace: Workspace, pick: Pose, place: Pose) -> None:
+    """Refusal when a pose is non-finite or outside the workspace box (edges included)."""
+    for name, (pos, quat) in (("pick", pick), ("place", place)):
+        if not all(math.isfinite(v) for v in (*pos, *quat)):
+            raise Refusal(f"the decision's {name} pose is not finite: {pos} {quat}")
+        if not workspace.contains(*pos):
+            x, y, z = pos
+            raise Refusal(f"the decision's {name} pose ({x:.3f}, {y:.3f}, {z:.3f}) lies outside "
+                          f"the workspace x [{workspace.x_min}, {workspace.x_max}], y "
+                          f"[{workspace.y_min}, {workspace.y_max}], z [{workspace.z_min}, "
+                          f"{workspace.z_max}]")
+
+
+# --------------------------------------------------------------------------- status
+
+EVENTS = ("ready", "load_failed", "accepted", "queued", "superseded", "refused", "decided",
+          "server_unavailable", "goal_accepted", "goal_rejected", "goal_succeeded",
+          "goal_failed", "goal_timeout")
+
+
+def status_text(event: str, job: int | None = None, instruction: str | None = None,
+                **fields: Any) -> str:
+    """One status message: a single-line JSON object with ``event`` first.
+
+    ``job`` numbers the instructions the node received (0 for node-level events).
+    """
+    if event not in EVENTS:
+        raise ValueError(f"unknown status event {event!r}; known: {EVENTS}")
+    data: dict[str, Any] = {"event": event}
+    if job is not None:
+        data["job"] = int(job)
+    if instruction is not None:
+        data["instruction"] = preview(instruction)
+    data.update(fields)
+    return json.dumps(data, ensure_ascii=True, sort_keys=False)

@@ -1,0 +1,513 @@
+"""``policy_node``: latest ``Heightmap`` + an instruction -> a pick-and-place decision.
+
+Thin node over the plain-Python core (:mod:`cliport_policy.node_config` for the config and
+the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
+
+* **Heightmaps**: only the newest message is kept (best-effort subscription of depth 1, one
+  reference); nothing is decoded until an instruction needs it, and reception runs on the
+  executor thread, so it never waits for the policy.
+* **Instructions** (``std_msgs/String``) are checked on arrival: stripped; empty, over-long
+  or non-printable ones are refused; so is any instruction while the policy is not loaded,
+  no heightmap has arrived, or the latest is in another frame or stale. Every refusal is
+  logged and published on the status topic with its reason; the node keeps serving.
+* **Acting** runs on one worker thread, so the single-threaded executor keeps receiving
+  while the policy thinks (~0.5-1 s tiny model on a CPU, seconds at paper size). The worker
+  takes the *latest* heightmap when it starts (re-checked: frame, age, grid shape, some
+  finite height, a non-empty valid mask), acts, and refuses a decision whose poses fall
+  outside the heightmap's workspace. It then publishes ``PickPlaceDecision``, the pick and
+  place heatmap overlays (rgb8) and RViz markers.
+* **Busy** (loading, acting, or -- in execute mode -- a goal in flight): with
+  ``busy_policy: queue_latest`` one instruction waits (``queued``), and a newer one replaces
+  it (the older is ``superseded``); with ``reject`` it is refused.
+* **execute mode**: the decision becomes a ``PickPlace`` goal (poses in ``base_frame``,
+  primitive pick_place, ``speed_scaling``), sent from the executor thread through an rclpy
+  ``ActionClient`` (a guard condition hands it over: the client is not thread-safe). Accept,
+  reject and result are published on the status topic; a missing server (after
+  ``server_wait``) is reported and the node moves on; a goal running past ``goal_timeout`` is
+  canceled. The next instruction is acted on only after the goal ends, on a fresh heightmap.
+* **Checkpoint**: loaded by the worker at start-up. A missing, empty or unloadable checkpoint
+  does not end the node: it logs the error once and refuses every instruction with that
+  reason (``load_failed`` on status), so a running graph shows why it does nothing. A wrong
+  parameter (unknown mode, bad type) is a configuration error: the node exits with code 2
+  and the message.
+
+Status messages are single-line JSON objects (``event``, ``job``, ``instruction``, then the
+event's fields; see :func:`cliport_policy.node_config.status_text`), published reliable and
+transient-local (the last 50 reach a subscriber that joins late and asks for them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import rclpy
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
+from rclpy.exceptions import InvalidParameterTypeException, ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+
+from cliport_msgs.action import PickPlace
+from cliport_msgs.msg import Heightmap, PickPlaceDecision
+from cliport_perception.config import ConfigError
+from cliport_perception.heightmap_msg import from_msg
+from cliport_perception.ros.params import declare_config
+from cliport_policy.node_config import (
+    PolicyNodeConfig,
+    Refusal,
+    check_heightmap,
+    check_heightmap_header,
+    check_poses,
+    checkpoint_problem,
+    clean_instruction,
+    load_node_config,
+    preview,
+    status_text,
+)
+from cliport_policy.poses import decision_poses
+from cliport_policy.ros.messages import (
+    decision_markers,
+    decision_msg,
+    heatmap_image,
+    pick_place_goal,
+)
+
+SERVER_POLL = 0.05  # s between checks for the action server
+# Only the newest heightmap matters: depth 1, and best effort so that any publisher (reliable
+# like perception's, or best effort) connects.
+HEIGHTMAP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+# Status keeps its last events for late subscribers (a UI started after a failed load).
+STATUS_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+ERROR_NAMES = {getattr(PickPlace.Result, n): n[len("ERROR_"):] for n in dir(PickPlace.Result)
+               if n.startswith("ERROR_")}
+STATUS_NAMES = {getattr(GoalStatus, n): n[len("STATUS_"):] for n in dir(GoalStatus)
+                if n.startswith("STATUS_")}
+
+
+@dataclass(eq=False)
+class Job:
+    """One accepted instruction."""
+
+    id: int
+    instruction: str
+
+
+def _stamp_ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class PolicyNode(Node):
+    def __init__(self, *, context=None, parameter_overrides=None,
+                 defaults: PolicyNodeConfig | None = None, agent=None) -> None:
+        """``agent``: use this agent instead of loading ``checkpoint`` (tests, embedding)."""
+        super().__init__("policy", context=context, parameter_overrides=parameter_overrides)
+        self.config = cfg = declare_config(self, defaults or load_node_config())
+        self._given_agent = agent
+        t = cfg.topics
+        self._status_pub = self.create_publisher(String, t.status, STATUS_QOS)
+        self._decision_pub = self.create_publisher(PickPlaceDecision, t.decision, 10)
+        self._pick_pub = self._place_pub = self._marker_pub = None
+        if cfg.publish_heatmaps:
+            self._pick_pub = self.create_publisher(Image, t.pick_heatmap, 2)
+            self._place_pub = self.create_publisher(Image, t.place_heatmap, 2)
+        if cfg.publish_markers:
+            self._marker_pub = self.create_publisher(MarkerArray, t.markers, 2)
+
+        self._hm_lock = threading.Lock()
+        self._latest: Heightmap | None = None
+        self.heightmaps_received = 0
+        self._ids = itertools.count(1)
+
+        # Worker state, all under self._cv.
+        self._cv = threading.Condition()
+        self._state = "loading"  # loading | ready | failed
+        self._load_error = ""
+        self._agent = None
+        self._pending: Job | None = None
+        self._acting: Job | None = None
+        self._executing: Job | None = None
+        self._to_send: tuple[Job, object] | None = None
+        self._goal_handle = None
+        self._goal_timer = None
+        self._stopping = False
+
+        self._client = None
+        self._send_gc = None
+        if cfg.mode == "execute":
+            self._client = ActionClient(self, PickPlace, cfg.action_name)
+            self._send_gc = self.create_guard_condition(self._send_goal)
+
+        self.create_subscription(Heightmap, t.heightmap, self._on_heightmap, HEIGHTMAP_QOS)
+        self.create_subscription(String, t.instruction, self._on_instruction, 10)
+        self._worker = threading.Thread(target=self._work, name="policy-worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"policy node up: mode={cfg.mode}, busy_policy={cfg.busy_policy}, "
+            f"{t.heightmap} + {t.instruction} -> {t.decision}, status on {t.status}"
+            + (f", goals to '{cfg.action_name}'" if cfg.mode == "execute" else ""))
+
+    # ------------------------------------------------------------------ status + logs
+    # One log severity per call site (rclpy refuses a call site that changes severity).
+    def _info(self, event: str, job: Job | None = None, instruction: str | None = None,
+              **fields) -> None:
+        text = self._publish_status(event, job, instruction, fields)
+        self.get_logger().info(text)
+
+    def _warn(self, event: str, job: Job | None = None, instruction: str | None = None,
+              **fields) -> None:
+        text = self._publish_status(event, job, instruction, fields)
+        self.get_logger().warning(text)
+
+    def _error(self, event: str, job: Job | None = None, instruction: str | None = None,
+               **fields) -> None:
+        text = self._publish_status(event, job, instruction, fields)
+        self.get_logger().error(text)
+
+    def _publish_status(self, event, job, instruction, fields) -> str:
+        if isinstance(job, Job) and instruction is None:
+            instruction = job.instruction
+        ident = job.id if isinstance(job, Job) else job
+        text = status_text(event, ident, instruction, **fields)
+        try:
+            self._status_pub.publish(String(data=text))
+        except Exception as exc:  # noqa: BLE001 - e.g. during shutdown; the log still has it
+            self.get_logger().debug(f"status not published: {exc!r}")
+        return text
+
+    # ------------------------------------------------------------------ subscriptions
+    def _on_heightmap(self, msg: Heightmap) -> None:
+        with self._hm_lock:
+            self._latest = msg
+            self.heightmaps_received += 1
+
+    def _latest_header(self) -> tuple[str | None, int | None]:
+        with self._hm_lock:
+            msg = self._latest
+        if msg is None:
+            return None, None
+        return msg.header.frame_id, _stamp_ns(msg.header.stamp)
+
+    def _on_instruction(self, msg: String) -> None:
+        ident = next(self._ids)
+        try:
+            text = clean_instruction(msg.data, self.config.max_instruction_length)
+        except Refusal as exc:
+            self._warn("refused", ident, msg.data, reason=str(exc))
+            return
+        try:
+            with self._cv:
+                state, load_error = self._state, self._load_error
+            if state == "failed":
+                raise Refusal(f"no policy loaded: {load_error}")
+            frame_id, stamp_ns = self._latest_header()
+            check_heightmap_header(frame_id, stamp_ns, self.get_clock().now().nanoseconds,
+                                   self.config)
+        except Refusal as exc:
+            self._warn("refused", ident, text, reason=str(exc))
+            return
+        job = Job(ident, text)
+        superseded = None
+        with self._cv:
+            busy = self._busy_reason()
+            if busy is None:
+                self._pending = job
+            elif self.config.busy_policy == "queue_latest":
+                superseded, self._pending = self._pending, job
+            self._cv.notify_all()
+        if busy is None:
+            self._info("accepted", job)
+        elif self.config.busy_policy == "reject":
+            self._warn("refused", job, reason=f"busy: {busy} (busy_policy: reject)")
+        else:
+            if superseded is not None:
+                self._warn("superseded", superseded, reason=f"a newer instruction (job "
+                           f"{job.id}) replaced it while it waited")
+            self._info("queued", job, reason=f"waiting: {busy}")
+
+    def _busy_reason(self) -> str | None:
+        """Why a new instruction cannot start now (call with self._cv held)."""
+        if self._state == "loading":
+            return "the policy is still loading its checkpoint"
+        if self._acting is not None:
+            return f"deciding job {self._acting.id} ({preview(self._acting.instruction, 40)!r})"
+        if self._executing is not None:
+            return (f"the arm is executing job {self._executing.id} "
+                    f"({preview(self._executing.instruction, 40)!r})")
+        if self._pending is not None:
+            return f"job {self._pending.id} is about to start"
+        return None
+
+    # ------------------------------------------------------------------ worker thread
+    def _work(self) -> None:
+        try:
+            self._serve()
+        except Exception as exc:  # noqa: BLE001 - a dead worker must not look like a busy one
+            reason = f"the policy worker stopped: {type(exc).__name__}: {exc}"
+            with self._cv:
+                self._state, self._load_error = "failed", reason
+                waiting, self._pending = self._pending, None
+            self._error("load_failed", 0, reason=reason)
+            if waiting is not None:
+                self._warn("refused", waiting, reason=f"no policy loaded: {reason}")
+
+    def _serve(self) -> None:
+        if not self._load():
+            return
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._stopping or (
+                    self._pending is not None and self._executing is None))
+                if self._stopping:
+                    return
+                job, self._pending = self._pending, None
+                self._acting = job
+            try:
+                self._act(job)
+            except Refusal as exc:
+                self._warn("refused", job, reason=str(exc))
+            except Exception as exc:  # noqa: BLE001 - the node keeps serving
+                self._error("refused", job, reason=f"the policy failed: "
+                            f"{type(exc).__name__}: {exc}")
+            finally:
+                with self._cv:
+                    self._acting = None
+                    self._cv.notify_all()
+
+    def _load(self) -> bool:
+        cfg = self.config
+        started = time.monotonic()
+        agent = self._given_agent
+        problem = None if agent is not None else checkpoint_problem(cfg)
+        if problem is None and agent is None:
+            try:
+                import torch
+
+                from cliport_policy.checkpoint import CheckpointError, load_agent
+
+                if cfg.threads > 0:
+                    torch.set_num_threads(cfg.threads)
+                try:
+                    agent = load_agent(Path(cfg.checkpoint).expanduser(), device=cfg.device,
+                                       clip_pretrained=cfg.clip_pretrained or None)
+                except CheckpointError as exc:
+                    problem = str(exc)
+            except Exception as exc:  # noqa: BLE001 - e.g. an unavailable device
+                problem = (f"cannot load checkpoint {cfg.checkpoint!r} on {cfg.device!r}: "
+                           f"{type(exc).__name__}: {exc}")
+        with self._cv:
+            if problem is None:
+                self._agent, self._state = agent, "ready"
+                waiting = None
+            else:
+                self._load_error, self._state = problem, "failed"
+                waiting, self._pending = self._pending, None
+            self._cv.notify_all()
+        if problem is not None:
+            self._error("load_failed", 0, reason=problem)
+            if waiting is not None:
+                self._warn("refused", waiting, reason=f"no policy loaded: {problem}")
+            return False
+        self._info("ready", 0, checkpoint=cfg.checkpoint if self._given_agent is None
+                   else "(agent given)", agent=agent.config.agent,
+                   device=cfg.device, load_time=round(time.monotonic() - started, 3))
+        return True
+
+    def _act(self, job: Job) -> None:
+        cfg = self.config
+        with self._hm_lock:
+            msg = self._latest  # the newest heightmap when acting starts, not when queued
+        if msg is None:
+            check_heightmap_header(None, None, 0, cfg)  # raises: none received
+        check_heightmap_header(msg.header.frame_id, _stamp_ns(msg.header.stamp),
+                               self.get_clock().now().nanoseconds, cfg)  # before decoding
+        try:
+            frame = from_msg(msg)
+        except ValueError as exc:
+            raise Refusal(f"the latest heightmap cannot be decoded: {exc}") from exc
+        check_heightmap(frame, self.get_clock().now().nanoseconds, cfg)
+
+        agent = self._agent
+        started = time.perf_counter()
+        decision = agent.act(frame.colormap, frame.heightmap, job.instruction)
+        inference_time = time.perf_counter() - started
+        pick, place = decision_poses(frame.workspace, frame.heightmap, decision.pick,
+                                     decision.place, agent.config.pick_rotations,
+                                     agent.config.place_rotations)
+        try:
+            check_poses(frame.workspace, pick, place)
+        except Refusal as exc:
+            raise Refusal(f"{exc} (pick cell {list(decision.pick[:2])}, place cell "
+                          f"{list(decision.place[:2])})") from exc
+
+        hm_stamp = msg.header.stamp
+        out = decision_msg(decision, pick, place, instruction=job.instruction,
+                           policy=agent.config.agent,
+                           n_rotations=agent.config.place_rotations, frame_id=cfg.base_frame,
+                           stamp=self.get_clock().now().to_msg(), heightmap_stamp=hm_stamp,
+                           inference_time=inference_time)
+        self._decision_pub.publish(out)
+        if self._pick_pub is not None:
+            self._pick_pub.publish(heatmap_image(frame.colormap, decision.pick_heatmap,
+                                                 decision.pick[:2], out.header))
+            self._place_pub.publish(heatmap_image(frame.colormap, decision.place_heatmap,
+                                                  decision.place[:2], out.header))
+        if self._marker_pub is not None:
+            self._marker_pub.publish(decision_markers(pick, place, job.instruction, out.header))
+        self._info("decided", job, pick=list(decision.pick), place=list(decision.place),
+                   pick_xyz=[round(v, 4) for v in pick[0]],
+                   place_xyz=[round(v, 4) for v in place[0]],
+                   pick_score=round(decision.pick_score, 6),
+                   place_score=round(decision.place_score, 6),
+                   inference_time=round(inference_time, 3))
+        if cfg.mode == "execute":
+            goal = pick_place_goal(job.instruction, pick, place, cfg.base_frame, hm_stamp,
+                                   cfg.speed_scaling)
+            self._start_goal(job, goal)
+
+    # ------------------------------------------------------------------ execute mode
+    def _start_goal(self, job: Job, goal) -> None:
+        """On the worker: wait for the server, then hand the goal to the executor thread."""
+        deadline = time.monotonic() + self.config.server_wait
+        while not self._client.server_is_ready():
+            if time.monotonic() >= deadline or self._stopping:
+                self._warn("server_unavailable", job, reason=(
+                    f"no PickPlace action server '{self.config.action_name}' after "
+                    f"{self.config.server_wait:g} s; the decision was published, not executed"))
+                return
+            time.sleep(SERVER_POLL)
+        with self._cv:
+            self._executing = job
+            self._to_send = (job, goal)
+        self._send_gc.trigger()
+
+    def _send_goal(self) -> None:
+        """Guard-condition callback (executor thread): send the handed-over goal."""
+        with self._cv:
+            item, self._to_send = self._to_send, None
+        if item is None:
+            return
+        job, goal = item
+        try:
+            future = self._client.send_goal_async(goal)
+        except Exception as exc:  # noqa: BLE001
+            self._error("goal_failed", job, reason=f"sending the goal failed: {exc!r}")
+            self._end_goal(job)
+            return
+        future.add_done_callback(lambda f: self._on_goal_response(job, f))
+
+    def _on_goal_response(self, job: Job, future) -> None:
+        try:
+            handle = future.result()
+        except Exception as exc:  # noqa: BLE001
+            self._error("goal_failed", job, reason=f"no answer to the goal: {exc!r}")
+            self._end_goal(job)
+            return
+        if handle is None or not handle.accepted:
+            self._warn("goal_rejected", job, reason="the executor rejected the goal (malformed "
+                       "or busy; its log has the reason)")
+            self._end_goal(job)
+            return
+        with self._cv:
+            if self._executing is not job:  # shut down meanwhile
+                handle.cancel_goal_async()
+                return
+            self._goal_handle = handle
+            self._goal_timer = self.create_timer(self.config.goal_timeout,
+                                                 lambda: self._on_goal_timeout(job))
+        self._info("goal_accepted", job)
+        handle.get_result_async().add_done_callback(lambda f: self._on_result(job, f))
+
+    def _on_result(self, job: Job, future) -> None:
+        with self._cv:
+            current = self._executing is job
+        if not current:
+            return  # timed out (and canceled) before
+        try:
+            wrapped = future.result()
+            status, result = wrapped.status, wrapped.result
+        except Exception as exc:  # noqa: BLE001
+            self._error("goal_failed", job, reason=f"no result: {exc!r}")
+            self._end_goal(job)
+            return
+        fields = {"status": STATUS_NAMES.get(status, str(status)),
+                  "error_code": ERROR_NAMES.get(result.error_code, str(result.error_code)),
+                  "message": result.message}
+        if result.has_reward:
+            fields["reward"] = round(float(result.reward), 6)
+        if status == GoalStatus.STATUS_SUCCEEDED and result.success:
+            self._info("goal_succeeded", job, **fields)
+        else:
+            self._warn("goal_failed", job, **fields)
+        self._end_goal(job)
+
+    def _on_goal_timeout(self, job: Job) -> None:
+        with self._cv:
+            if self._executing is not job:
+                return
+            handle = self._goal_handle
+        if handle is not None:
+            handle.cancel_goal_async()
+        self._warn("goal_timeout", job, reason=f"the goal ran longer than goal_timeout "
+                   f"{self.config.goal_timeout:g} s; cancel requested")
+        self._end_goal(job)
+
+    def _end_goal(self, job: Job) -> None:
+        with self._cv:
+            if self._executing is job:
+                self._executing = None
+                self._goal_handle = None
+            timer, self._goal_timer = self._goal_timer, None
+            self._cv.notify_all()
+        if timer is not None:
+            timer.cancel()
+            self.destroy_timer(timer)
+
+    # ------------------------------------------------------------------ shutdown
+    def destroy_node(self) -> None:
+        with self._cv:
+            self._stopping = True
+            handle = self._goal_handle
+            self._cv.notify_all()
+        if handle is not None:
+            with contextlib.suppress(Exception):  # best effort during shutdown
+                handle.cancel_goal_async()  # do not leave the arm running for nobody
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    executor = None
+    try:
+        node = PolicyNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (ConfigError, InvalidParameterTypeException, ParameterException) as exc:
+        print(f"policy_node: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""ROS message conversions of the policy's outputs (message packages only, no rclpy)."""
