@@ -112,7 +112,7 @@ class Agent(nn.Module):
             clip = FrozenCLIP(config.clip)
         self._clip = (clip if needs_clip else None,)  # outside the module tree
         pick, key, query = _AGENTS[config.agent](config, self.clip)
-        self.attention = Attention(pick, config.pick_rotations)
+        self.attention = Attention(pick, config.pick_rotations, config.pick_pad_square)
         self.transport = Transport(key, query, config.place_rotations, config.crop_size)
         init_weights(self.attention, output_scale=PICK_OUTPUT_SCALE)
         init_weights(self.transport, output_scale=TRANSPORT_OUTPUT_SCALE)

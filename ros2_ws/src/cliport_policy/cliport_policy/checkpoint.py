@@ -107,7 +107,11 @@ def load_into(agent: Agent, path: str | os.PathLike, state: dict | None = None) 
     """Load a checkpoint's weights into ``agent`` (same architecture and CLIP); returns it."""
     path = Path(path)
     state = state or read_checkpoint(path)
-    if to_dict(agent.config) != state["model"]:
+    try:  # keys added since the checkpoint was written take their (behaviour-keeping) default
+        trained = model_config_from_dict(state["model"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its model config is not valid here: {exc}") from exc
+    if trained != agent.config:
         raise CheckpointError(f"{path}: trained with model config {state['model']}, the agent "
                               f"has {to_dict(agent.config)}")
     want = state.get("clip_fingerprint")

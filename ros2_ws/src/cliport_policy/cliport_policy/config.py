@@ -33,6 +33,10 @@ class ModelConfig:
     lang_fusion: str = "mult"
     decoder_batchnorm: bool = False
     pick_rotations: int = 1
+    # Pad the pick input to a square with raw zeros, as the reference does so rotations
+    # keep every cell. With one pick rotation nothing is rotated: false halves the pick's
+    # compute (the fully convolutional nets then see 320x160, not 320x320).
+    pick_pad_square: bool = True
     place_rotations: int = 36
     crop_size: int = 64
     kernel_dim: int = 3

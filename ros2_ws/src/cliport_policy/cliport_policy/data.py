@@ -15,7 +15,10 @@ import numpy as np
 import torch
 
 from cliport_policy.agents import image_tensor
-from cliport_sim.dataset import Dataset
+from cliport_sim.dataset import Dataset, rotation_bin
+from cliport_sim.geometry import yaw_of
+
+STORED_ROTATIONS = 36  # the episode store's place_rot labels (cliport_sim.dataset)
 
 
 @dataclass
@@ -35,13 +38,19 @@ class Batch:
 
 
 class Sampler:
-    """Random (task, episode, step) samples from one or more datasets."""
+    """Random (task, episode, step) samples from one or more datasets.
 
-    def __init__(self, datasets: Sequence[Dataset], rng: np.random.Generator) -> None:
+    ``place_rotations``: the model's number of place rotation bins; labels are re-binned
+    from the stored poses when it differs from the stored labels' 36.
+    """
+
+    def __init__(self, datasets: Sequence[Dataset], rng: np.random.Generator,
+                 place_rotations: int = STORED_ROTATIONS) -> None:
         self.datasets = [d for d in datasets]
         if not self.datasets or any(len(d) == 0 for d in self.datasets):
             raise ValueError("every training dataset needs at least one episode")
         self.rng = rng
+        self.place_rotations = place_rotations
 
     def draw(self) -> tuple[int, int, int]:
         task = int(self.rng.integers(len(self.datasets)))
@@ -52,7 +61,7 @@ class Sampler:
 
     def batch(self, size: int) -> Batch:
         return collate([(t, self.datasets[t].sample(e, s)) for t, e, s in
-                        (self.draw() for _ in range(size))])
+                        (self.draw() for _ in range(size))], self.place_rotations)
 
 
 def all_samples(datasets: Sequence[Dataset]) -> list[tuple[int, int, int]]:
@@ -61,7 +70,8 @@ def all_samples(datasets: Sequence[Dataset]) -> list[tuple[int, int, int]]:
             for s in range(ds.n_steps(e))]
 
 
-def collate(items: Sequence[tuple[int, dict]]) -> Batch:
+def collate(items: Sequence[tuple[int, dict]], place_rotations: int = STORED_ROTATIONS
+            ) -> Batch:
     steps = [s for _, s in items]
     img = image_tensor(np.stack([s["colormap"] for s in steps]),
                        np.stack([s["heightmap"] for s in steps]))
@@ -69,5 +79,15 @@ def collate(items: Sequence[tuple[int, dict]]) -> Batch:
     def long(key: str) -> torch.Tensor:
         return torch.as_tensor(np.stack([np.asarray(s[key]) for s in steps]).astype(np.int64))
 
+    place_rot = long("place_rot")
+    if place_rotations != STORED_ROTATIONS:
+        place_rot = torch.tensor([_place_bin(s, place_rotations) for s in steps])
     return Batch(img, [s["instruction"] for s in steps], long("pick_pix"), long("place_pix"),
-                 long("pick_rot"), long("place_rot"), [t for t, _ in items])
+                 long("pick_rot"), place_rot, [t for t, _ in items])
+
+
+def _place_bin(step: dict, n_rotations: int) -> int:
+    """The place rotation bin of a stored action for a model with ``n_rotations`` bins
+    (theta1 = yaw(pose0) - yaw(pose1), as :func:`cliport_sim.dataset.action_labels`)."""
+    theta = yaw_of(np.asarray(step["pose0"])[3:]) - yaw_of(np.asarray(step["pose1"])[3:])
+    return rotation_bin(theta, n_rotations)

@@ -1,7 +1,13 @@
 """Decision (grid cells + rotation bins) -> SE(2) poses in the arm's base frame.
 
 Positions are cell centres of the perception grid (:class:`~cliport_perception.workspace.
-Workspace`), z is the heightmap at the cell (a cell no camera saw reads as the table). Yaws
+Workspace`). The pick z is the heightmap at the pick cell (the top of what is picked; a cell
+no camera saw reads as the table). The place z follows the executor's ``PickPlace`` contract
+- where the picked point should end - so it is the surface at the place cell plus the
+picked object's height above the table (the pick z): a block picked at its 4 cm top and put
+in a bowl whose floor reads 5 mm is released with its top at 4.5 cm. (The reference sends the
+bare surface height; its suction primitive descends to contact either way, but a gripper
+that moves to the commanded z would release the object its own height too low.) Yaws
 follow the reference's labels (spec 2.1): pick bin ``r0`` of ``k0`` is theta0 = 2 pi r0 / k0,
 place bin ``r1`` of ``k1`` is theta1 = 2 pi r1 / k1 relative to the pick, and the commanded
 yaws are ``-theta0`` and ``-(theta0 + theta1)`` (image rotations are mirrored world yaws).
@@ -35,10 +41,11 @@ def cell_position(workspace: Workspace, heightmap: np.ndarray, u: int, v: int
 def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int, int, int],
                    place: tuple[int, int, int], pick_rotations: int = 1,
                    place_rotations: int = 36) -> tuple[Pose, Pose]:
-    """(pick pose, place pose) of (u, v, bin) cells; z from ``heightmap`` (metres)."""
+    """(pick pose, place pose) of (u, v, bin) cells; z from ``heightmap`` (metres above
+    ``workspace.z_min``) as described in the module docstring."""
     theta0 = 2.0 * math.pi * int(pick[2]) / pick_rotations
     theta1 = 2.0 * math.pi * int(place[2]) / place_rotations
-    pick_pose = (cell_position(workspace, heightmap, pick[0], pick[1]), _quat_yaw(-theta0))
-    place_pose = (cell_position(workspace, heightmap, place[0], place[1]),
-                  _quat_yaw(-(theta0 + theta1)))
-    return pick_pose, place_pose
+    pick_xyz = cell_position(workspace, heightmap, pick[0], pick[1])
+    x, y, surface = cell_position(workspace, heightmap, place[0], place[1])
+    place_xyz = (x, y, surface + max(pick_xyz[2] - workspace.z_min, 0.0))
+    return (pick_xyz, _quat_yaw(-theta0)), (place_xyz, _quat_yaw(-(theta0 + theta1)))

@@ -105,13 +105,14 @@ def _open_datasets(dirs: list[Path], n_demos: int | None, cache: int) -> list[Da
 
 
 @torch.no_grad()
-def validate(agent: Agent, val: list[tuple[int, dict]], batch_size: int) -> dict[str, float]:
+def validate(agent: Agent, val: list[tuple[int, dict]], batch_size: int,
+             place_rotations: int = 36) -> dict[str, float]:
     """Mean losses and argmax errors (pixels, rotation bins) on fixed validation samples."""
     agent.eval()
     sums: dict[str, float] = {}
     n = 0
     for i in range(0, len(val), batch_size):
-        b = collate(val[i:i + batch_size]).to(agent.device)
+        b = collate(val[i:i + batch_size], place_rotations).to(agent.device)
         lp, lq = agent.losses(b.img, b.instructions, b.pick, b.place, b.pick_rot, b.place_rot)
         decisions = agent.act_batch(b.img, b.instructions)
         k = len(b.instructions)
@@ -172,11 +173,12 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
             log.info("resumed %s at step %d", last, step)
     attention, transport = dist.wrap(agent.attention), dist.wrap(agent.transport)
     datasets = _open_datasets(train_dirs, n_demos, tc.cache_episodes)
-    sampler = Sampler(datasets, rng)
+    sampler = Sampler(datasets, rng, config.model.place_rotations)
     val_items: list[tuple[int, dict]] = []
     if val_dirs and dist.main:
         vds = _open_datasets(val_dirs, None, 0)
         val_items = [(t, vds[t].sample(e, s)) for t, e, s in all_samples(vds)][:tc.val_samples]
+    n_rot = config.model.place_rotations
     writer = _tensorboard(out / "tb") if dist.main else None
     per_rank = max(1, tc.batch_size // dist.world)
     amp = tc.amp and dev.type == "cuda"
@@ -215,8 +217,8 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
             _append_json(out / "train_log.jsonl", {**metrics, "samples_per_second": rate,
                                                    "seconds": elapsed})
         if val_items and (step % tc.val_every == 0 or step in tc.save_steps):
-            metrics.update({f"val_{k}": v for k, v in validate(agent, val_items,
-                                                                per_rank).items()})
+            metrics.update({f"val_{k}": v for k, v in validate(agent, val_items, per_rank,
+                                                                n_rot).items()})
             if writer is not None:
                 for k, v in metrics.items():
                     if k.startswith("val_"):

@@ -103,6 +103,15 @@ def test_one_hot_label_argmax_pose_round_trip_is_exact(demos):
     assert checked >= 5
 
 
+def test_place_z_is_where_the_picked_top_ends():
+    ws = Workspace()
+    hmap = np.zeros((320, 160), np.float32)
+    hmap[100, 50] = 0.04  # a 4 cm block
+    hmap[200, 80] = 0.005  # a bowl floor
+    pick, place = decision_poses(ws, hmap, (100, 50, 0), (200, 80, 0))
+    assert pick[0][2] == pytest.approx(0.04) and place[0][2] == pytest.approx(0.045)
+
+
 def test_decision_poses_yaw_sign_and_out_of_grid():
     ws = Workspace()
     hmap = np.zeros((320, 160), np.float32)

@@ -184,12 +184,26 @@ def load_egl(client: int) -> bool:
     spec = importlib.util.find_spec("eglRenderer")
     if spec is None or spec.origin is None:
         return False
+    _load_triton_first()
     with quiet_stdout():  # the plugin prints its GL banner from C
         plugin = p.loadPlugin(spec.origin, "_eglRendererPlugin", physicsClientId=client)
     if plugin < 0:
         return False
     _egl_client = client
     return True
+
+
+def _load_triton_first() -> None:
+    """Import triton (torch's GPU compiler, when installed) before Mesa's LLVM is loaded.
+
+    Both bundle LLVM. Once the EGL plugin has pulled in Mesa's llvmpipe, a later ``import
+    triton`` - which ``import torchvision`` / ``open_clip`` trigger through torch._dynamo -
+    segfaults the process (seen: a policy created after a simulator in one process). Loaded
+    in the other order both work.
+    """
+    if importlib.util.find_spec("triton") is not None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("triton")
 
 
 def release_egl(client: int) -> None:

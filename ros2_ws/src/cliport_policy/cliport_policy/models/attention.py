@@ -2,7 +2,8 @@
 
 The image is zero-padded (raw zeros, as the reference) to a square so rotations keep every
 cell; with ``k > 1`` the ``k`` rotated copies run through the FCN as one batch and are rotated
-back. With ``k = 1`` (suction) no rotation is done at all. Output logits are laid out
+back. With ``k = 1`` (suction) no rotation is done at all, and ``pad_square=False`` skips the
+padding too (half the compute; the reference pads anyway). Output logits are laid out
 ``[B, k, H, W]`` and the training label uses the *same* layout (the reference flattens
 logits as (H, W, k) but labels as (k, H, W), wrong for k > 1, spec 9.6).
 """
@@ -17,17 +18,18 @@ from cliport_policy.models.rotation import rotate
 
 
 class Attention(nn.Module):
-    def __init__(self, fcn: nn.Module, n_rotations: int = 1) -> None:
+    def __init__(self, fcn: nn.Module, n_rotations: int = 1, pad_square: bool = True) -> None:
         super().__init__()
         self.fcn = fcn
         self.n_rotations = n_rotations
+        self.pad_square = pad_square or n_rotations > 1
 
     def forward(self, img: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
         """``img`` [B, 6, H, W] raw, ``g`` [B, D] -> logits [B, k, H, W]."""
         b, _, h, w = img.shape
         side = max(h, w)
-        pt, pl = (side - h) // 2, (side - w) // 2
-        x = F.pad(img, [pl, side - w - pl, pt, side - h - pt])
+        pt, pl = ((side - h) // 2, (side - w) // 2) if self.pad_square else (0, 0)
+        x = F.pad(img, [pl, side - w - pl, pt, side - h - pt]) if self.pad_square else img
         k = self.n_rotations
         if k == 1:
             out = self.fcn(x, g)
