@@ -46,6 +46,8 @@ def test_goal_feedback_and_result(client):
     assert handle.accepted
     res_fut = handle.get_result_async()
     assert spin_until(node, res_fut.done, 15, runner)
+    # feedback may trail the result (two topics): wait for the last one
+    spin_until(node, lambda: bool(feedback) and feedback[-1].progress >= 1.0 - 1e-6, 5.0, runner)
     res = res_fut.result()
     assert res.status == GoalStatus.STATUS_SUCCEEDED
     assert res.result.success and res.result.error_code == ErrorCode.NONE

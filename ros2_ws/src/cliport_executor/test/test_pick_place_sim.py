@@ -64,6 +64,10 @@ def send_and_wait(node, client, goal, runner=None, timeout=30.0):
     assert handle.accepted
     res = handle.get_result_async()
     assert spin_until(node, res.done, timeout, runner)
+    # Feedback and result travel on different topics: under load the last feedback messages
+    # can arrive after the result, so give them a moment (up to the final progress of 1).
+    spin_until(node, lambda: bool(feedback) and feedback[-1].progress >= 1.0 - 1e-6, 5.0,
+               runner)
     return res.result(), feedback
 
 

@@ -25,10 +25,8 @@ from cliport_policy.models.streams import SemanticFCN, SpatialFCN, TwoStreamFCN
 from cliport_policy.models.transport import Transport
 
 # Initial scale of the logit-producing layers (see models.resnet.init_weights): both give
-# near-uniform first softmax maps (logit spread ~0.003 pick, ~0.04 place). Larger random
-# transport logits (spread ~1 at 0.05) are worse than uniform, so the first Adam steps push
-# key and query features below zero, where the ReLU of the conv stream fusion kills them
-# for good (measured: the place loss then stays at log(36 * 320 * 160) forever).
+# near-uniform first softmax maps. For the transport that is the stream-fusion conv of key and
+# query; their product summed over 3 x 64 x 64 terms starts with a spread of ~0.05.
 PICK_OUTPUT_SCALE = 0.02
 TRANSPORT_OUTPUT_SCALE = 0.01
 

@@ -58,6 +58,7 @@ class ModelConfig:
 class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-4
+    transport_lr: float = 0.0  # the transport's Adam lr; 0 = ``lr``
     steps: int = 20000
     save_steps: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000)
     last_every: int = 500
@@ -78,8 +79,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.steps < 1 or self.last_every < 1:
             raise ConfigError("train.batch_size, train.steps and train.last_every must be >= 1")
-        if self.lr <= 0:
-            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if self.lr <= 0 or self.transport_lr < 0:
+            raise ConfigError(f"train.lr must be positive and train.transport_lr >= 0, got "
+                              f"{self.lr}, {self.transport_lr}")
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     agent.train()
     pick_params, place_params = trainable_parameters(agent)
     optimizers = {"attention": torch.optim.Adam(pick_params, lr=tc.lr),
-                  "transport": torch.optim.Adam(place_params, lr=tc.lr)}
+                  "transport": torch.optim.Adam(place_params, lr=tc.transport_lr or tc.lr)}
     rng = np.random.default_rng([tc.seed, dist.rank])
     step = 0
     last = ckpt_dir / LAST

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from cliport_policy.models.attention import Attention
 from cliport_policy.models.lingunet import CLIPLingUNetLat
-from cliport_policy.models.resnet import ResNet43_8s, ResNet45_10s
+from cliport_policy.models.resnet import ResNet43_8s, ResNet45_10s, init_weights
 from cliport_policy.models.rotation import rotate, rotated_crops
 from cliport_policy.models.transport import fft_correlate
 
@@ -44,6 +44,7 @@ def test_lingunet_output_and_language_dependence(tiny_agent, fusion):
     clip = tiny_agent.clip
     dec = CLIPLingUNetLat(clip.channels, clip.text_dim, 3, ResNet45_10s.lateral_channels(8),
                           fusion)
+    init_weights(dec)  # as the agent builds it
     x = torch.rand(1, 6, 320, 320) * 255
     _, lat = ResNet45_10s(6, 3, 8)(x)
     feats = clip.image_features(x[:, :3])

@@ -23,6 +23,10 @@ def init_weights(module: nn.Module, residual_scale: float = 0.1, output_scale: f
 
     Layers that produce logits (``output_layers()`` of the FCNs) start ``output_scale``
     times smaller, so the first softmax maps are nearly uniform instead of peaked at random.
+    Where a ReLU precedes the last layer (the transport's conv stream fusion) only that last
+    layer is scaled: shrinking the streams' heads instead left ReLU inputs so small that the
+    first Adam steps could push them all below zero, killing the transport for good (its loss
+    then stays at log(k H W)).
     """
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -33,9 +37,16 @@ def init_weights(module: nn.Module, residual_scale: float = 0.1, output_scale: f
         for m in module.modules():
             if isinstance(m, (ConvBlock, IdentityBlock)):
                 m.conv3.weight.mul_(residual_scale)
-        for m in module.modules():
-            for layer in getattr(m, "output_layers", lambda: [])():
-                layer.weight.mul_(output_scale)
+        for layer in _outermost_output_layers(module):
+            layer.weight.mul_(output_scale)
+
+
+def _outermost_output_layers(module: nn.Module) -> list[nn.Module]:
+    """``output_layers()`` of the outermost modules that define it (a two-stream FCN names
+    its fusion conv, not its streams' heads)."""
+    if hasattr(module, "output_layers"):
+        return list(module.output_layers())
+    return [layer for child in module.children() for layer in _outermost_output_layers(child)]
 
 
 def _up2(x: torch.Tensor) -> torch.Tensor:

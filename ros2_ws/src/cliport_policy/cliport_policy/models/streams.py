@@ -88,6 +88,11 @@ class TwoStreamFCN(nn.Module):
             raise ValueError(f"unknown stream fusion {stream_fusion!r}")
         self.fuse = nn.Conv2d(2 * out, out, 1, bias=False) if stream_fusion == "conv" else None
 
+    def output_layers(self) -> list[nn.Module]:
+        if self.fuse is not None:
+            return [self.fuse]
+        return self.spatial.output_layers() + self.semantic.output_layers()
+
     def forward(self, img: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
         x1, lateral = self.spatial(spatial_normalise(img))
         feats = self._shared.clip.image_features(_rgb(img))
