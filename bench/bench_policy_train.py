@@ -25,12 +25,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_policy_act import omp_passive  # bench/ is on sys.path (run.py)
 
 BATCH = 8
 INSTRUCTIONS = ("put the red block in the blue bowl", "put the green block in the yellow bowl",
@@ -74,19 +74,6 @@ def demo_batches(path: str, rng: np.random.Generator, n_batches: int):
 
     sampler = Sampler([Dataset(Path(path))], rng)
     return [sampler.batch(BATCH) for _ in range(n_batches)]
-
-
-def omp_passive() -> str:
-    """Idle OpenMP threads sleep instead of spinning (libgomp's default is to spin).
-
-    On 2 shared cores a spinning 2-thread team waits at every barrier for a descheduled
-    peer: a tiny-config act() measured 10-19 s with the default and 0.9 s with PASSIVE
-    under the same load. Must be set before torch starts its OpenMP runtime; it applies to
-    ours and the baseline alike (one process)."""
-    applied = "torch" not in sys.modules
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    policy = os.environ["OMP_WAIT_POLICY"]
-    return policy if applied else f"{policy} (not applied: torch was already imported)"
 
 
 def run(quick: bool) -> dict[str, Any]:
