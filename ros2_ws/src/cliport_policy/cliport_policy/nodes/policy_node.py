@@ -134,7 +134,8 @@ class PolicyNode(Node):
         self._state = "loading"  # loading | ready | failed
         self._load_error = ""
         self._agent = None
-        self._pending: Job | None = None
+        self._starting: Job | None = None  # accepted while idle: runs next, never superseded
+        self._pending: Job | None = None  # queued behind a busy worker (queue_latest)
         self._acting: Job | None = None
         self._executing: Job | None = None
         self._to_send: tuple[Job, object] | None = None
@@ -221,7 +222,7 @@ class PolicyNode(Node):
         with self._cv:
             busy = self._busy_reason()
             if busy is None:
-                self._pending = job
+                self._starting = job
             elif self.config.busy_policy == "queue_latest":
                 superseded, self._pending = self._pending, job
             self._cv.notify_all()
@@ -244,8 +245,8 @@ class PolicyNode(Node):
         if self._executing is not None:
             return (f"the arm is executing job {self._executing.id} "
                     f"({preview(self._executing.instruction, 40)!r})")
-        if self._pending is not None:
-            return f"job {self._pending.id} is about to start"
+        if self._starting is not None:
+            return f"job {self._starting.id} is about to start"
         return None
 
     # ------------------------------------------------------------------ worker thread
@@ -256,10 +257,11 @@ class PolicyNode(Node):
             reason = f"the policy worker stopped: {type(exc).__name__}: {exc}"
             with self._cv:
                 self._state, self._load_error = "failed", reason
-                waiting, self._pending = self._pending, None
+                waiting = [j for j in (self._starting, self._pending) if j is not None]
+                self._starting = self._pending = None
             self._error("load_failed", 0, reason=reason)
-            if waiting is not None:
-                self._warn("refused", waiting, reason=f"no policy loaded: {reason}")
+            for job in waiting:
+                self._warn("refused", job, reason=f"no policy loaded: {reason}")
 
     def _serve(self) -> None:
         if not self._load():
@@ -267,10 +269,14 @@ class PolicyNode(Node):
         while True:
             with self._cv:
                 self._cv.wait_for(lambda: self._stopping or (
-                    self._pending is not None and self._executing is None))
+                    (self._starting or self._pending) is not None
+                    and self._executing is None))
                 if self._stopping:
                     return
-                job, self._pending = self._pending, None
+                if self._starting is not None:
+                    job, self._starting = self._starting, None
+                else:
+                    job, self._pending = self._pending, None
                 self._acting = job
             try:
                 self._act(job)
@@ -308,15 +314,16 @@ class PolicyNode(Node):
         with self._cv:
             if problem is None:
                 self._agent, self._state = agent, "ready"
-                waiting = None
+                waiting = []
             else:
                 self._load_error, self._state = problem, "failed"
-                waiting, self._pending = self._pending, None
+                waiting = [j for j in (self._starting, self._pending) if j is not None]
+                self._starting = self._pending = None
             self._cv.notify_all()
         if problem is not None:
             self._error("load_failed", 0, reason=problem)
-            if waiting is not None:
-                self._warn("refused", waiting, reason=f"no policy loaded: {problem}")
+            for job in waiting:
+                self._warn("refused", job, reason=f"no policy loaded: {problem}")
             return False
         self._info("ready", 0, checkpoint=cfg.checkpoint if self._given_agent is None
                    else "(agent given)", agent=agent.config.agent,
