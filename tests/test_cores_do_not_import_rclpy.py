@@ -12,7 +12,8 @@ import pathlib
 
 import pytest
 
-PACKAGES = ["cliport_perception", "cliport_policy", "cliport_executor", "cliport_sim"]
+PACKAGES = ["cliport_perception", "cliport_policy", "cliport_executor", "cliport_sim",
+            "cliport_calibration"]
 
 
 def rclpy_importers(package: str) -> list[str]:

@@ -10,6 +10,11 @@ Format (written by the hand-eye calibration tool, read by the perception node)::
 
 Keyed by the optical frame id, so the node matches images to extrinsics by the frame the
 driver stamps on them, with no extra naming layer to get wrong.
+
+A single-camera hand-eye result (``format: cliport_handeye/1``, written by
+``cliport-handeye``; ``cliport_calibration.result_file``) is read too: its
+``parent_frame -> child_frame`` transform composed with ``optical_in_child`` is the optical
+frame's extrinsic. Eye-in-hand results are refused: such a camera moves with the arm.
 """
 
 from __future__ import annotations
@@ -63,8 +68,27 @@ class Calibration:
                            f"calibrated frames: {sorted(self.extrinsics)}") from None
 
 
+HANDEYE_FORMAT = "cliport_handeye/1"
+
+
+def _handeye_calibration(path, data: dict) -> Calibration:
+    if data.get("calibration_type") != "eye_to_hand":
+        raise ConfigError(f"{path}: a {data.get('calibration_type')!r} calibration moves with the "
+                          f"arm; perception fuses fixed cameras (eye_to_hand) only")
+    try:
+        optical = data["optical_in_child"]
+        T = (pose_matrix(data["translation"], data["rotation_xyzw"])
+             @ pose_matrix(optical["translation"], optical["rotation_xyzw"]))
+        return Calibration(base_frame=str(data["parent_frame"]),
+                           extrinsics={str(data["optical_frame"]): T})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: malformed hand-eye calibration: {exc!r}") from exc
+
+
 def load_calibration(path: str | Path) -> Calibration:
     data = load_yaml(path)
+    if data.get("format") == HANDEYE_FORMAT:
+        return _handeye_calibration(path, data)
     unknown = set(data) - {"base_frame", "extrinsics"}
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
