@@ -21,6 +21,7 @@ setup(
         "console_scripts": [
             "cliport-handeye = cliport_calibration.cli:main",
             "handeye_sampler = cliport_calibration.nodes.handeye_sampler_node:main",
+            "handeye_sim_rig = cliport_calibration.nodes.sim_rig_node:main",
         ],
     },
 )

@@ -130,3 +130,16 @@ def detect(image: np.ndarray, K: np.ndarray, dist: np.ndarray | None, board_cfg:
     if T[2, 3] <= 0:
         raise NoBoard("board pose behind the camera")
     return BoardDetection(T, n, rms, img)
+
+
+def project_board(cfg: BoardConfig, T_cam_board: np.ndarray, K: np.ndarray,
+                  size: tuple[int, int], background: int = 128) -> np.ndarray:
+    """A pinhole view of the flat board (exact homography): synthetic input for tests."""
+    cv2 = require_opencv()
+    ppm, margin = 4000.0, 200
+    image = board_image(cfg, ppm, margin_px=margin)
+    # board-image pixel (u, v) -> board point ((u - margin) / ppm, (v - margin) / ppm, 0)
+    A = np.array([[1 / ppm, 0, -margin / ppm], [0, 1 / ppm, -margin / ppm], [0, 0, 1]])
+    T = np.asarray(T_cam_board, dtype=np.float64)
+    H = np.asarray(K, dtype=np.float64) @ np.column_stack([T[:3, 0], T[:3, 1], T[:3, 3]]) @ A
+    return cv2.warpPerspective(image, H, size, flags=cv2.INTER_AREA, borderValue=background)

@@ -101,3 +101,38 @@ class HandEyeConfig:
 def load_handeye_config(path: str | Path | None = None) -> HandEyeConfig:
     path = path or config_path("cliport_calibration", "handeye.yaml")
     return load_config(HandEyeConfig, path, section="handeye")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """The sample-collection node (``handeye_sampler``); ``config/handeye_sampler.yaml``."""
+
+    handeye_config: str = ""  # HandEyeConfig YAML; "" = the package's config/handeye.yaml
+    image_topic: str = "/camera/camera/color/image_raw"
+    camera_info_topic: str = "/camera/camera/color/camera_info"
+    # Where the effector pose in the robot base comes from: a PoseStamped topic (FR3:
+    # franka_robot_state_broadcaster's current_pose) or TF (needs tf2_ros; a ROS install).
+    robot_pose_source: str = "topic"
+    robot_pose_topic: str = "/franka_robot_state_broadcaster/current_pose"
+    max_sync_s: float = 0.05  # robot pose and image stamps must be this close
+    pose_buffer: int = 500  # robot poses kept to match against image stamps
+    calibration_dir: str = "calibration"  # samples and the result are written here
+    camera_serial: str = ""
+    robot_type: str = ""
+    # The driver's tracking_base_frame -> optical frame (x y z qx qy qz qw), used when it
+    # cannot be looked up in TF (robot_pose_source: topic). Identity when they coincide.
+    optical_in_child: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.robot_pose_source not in ("topic", "tf"):
+            raise ConfigError(f"robot_pose_source must be 'topic' or 'tf', got "
+                              f"{self.robot_pose_source!r}")
+        if len(self.optical_in_child) != 7:
+            raise ConfigError("optical_in_child needs 7 numbers: x y z qx qy qz qw")
+        if not 0.0 < self.max_sync_s <= 1.0:
+            raise ConfigError(f"max_sync_s must be in (0, 1] s, got {self.max_sync_s}")
+
+
+def load_sampler_config(path: str | Path | None = None) -> SamplerConfig:
+    path = path or config_path("cliport_calibration", "handeye_sampler.yaml")
+    return load_config(SamplerConfig, path, section="handeye_sampler")

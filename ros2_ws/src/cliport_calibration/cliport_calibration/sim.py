@@ -154,7 +154,7 @@ class SimRig:
         return self._cameras.render(self.client, camera, rng=rng, noise=noise, shadow=False).color
 
 
-def _scaled_camera(name: str, scale: float):
+def scaled_camera(name: str, scale: float):
     from cliport_sim.cameras import REALSENSE_D415
 
     by_name = {c.name: c for c in REALSENSE_D415}
@@ -201,7 +201,7 @@ def run_sim_calibration(cfg: SimCalibrationConfig | None = None) -> SimCalibrati
     cfg = cfg or SimCalibrationConfig()
     rng = np.random.default_rng(cfg.seed)
     eye_to_hand = cfg.calibration_type == "eye_to_hand"
-    camera = _scaled_camera(cfg.camera, cfg.scale)
+    camera = scaled_camera(cfg.camera, cfg.scale)
     K = sim_camera_matrix(camera)
     mount = transforms.from_pose(*(EYE_TO_HAND_MOUNT if eye_to_hand else EYE_IN_HAND_MOUNT))
     truth = (transforms.from_pose(camera.position, camera.quaternion) if eye_to_hand else mount)

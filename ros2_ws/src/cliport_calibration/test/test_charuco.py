@@ -11,15 +11,7 @@ K = np.array([[900.0, 0, 640], [0, 900.0, 480], [0, 0, 1]])
 
 
 def warped_board(T_cam_board, size=(1280, 960)):
-    """Project the printed board image into a pinhole camera (exact homography)."""
-    import cv2
-
-    ppm = 4000.0
-    image = charuco.board_image(BOARD, ppm, margin_px=200)
-    # board-image pixel (u, v) -> board point ((u - 200) / ppm, (v - 200) / ppm, 0)
-    A = np.array([[1 / ppm, 0, -200 / ppm], [0, 1 / ppm, -200 / ppm], [0, 0, 1]])
-    H = K @ np.column_stack([T_cam_board[:3, 0], T_cam_board[:3, 1], T_cam_board[:3, 3]]) @ A
-    return cv2.warpPerspective(image, H, size, flags=cv2.INTER_AREA, borderValue=128)
+    return charuco.project_board(BOARD, T_cam_board, K, size)
 
 
 def test_the_pose_of_a_projected_board_is_recovered():

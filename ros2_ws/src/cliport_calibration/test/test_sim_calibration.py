@@ -10,8 +10,8 @@ from cliport_calibration.sim import (
     EYE_TO_HAND_MOUNT,
     SimCalibrationConfig,
     SimRig,
-    _scaled_camera,
     run_sim_calibration,
+    scaled_camera,
 )
 
 
@@ -35,7 +35,7 @@ def test_robot_pose_noise_of_a_real_arm_still_calibrates():
 
 def test_the_rendered_board_is_detected_where_it_was_put():
     cfg = SimCalibrationConfig()
-    camera = _scaled_camera("front", cfg.scale)
+    camera = scaled_camera("front", cfg.scale)
     K = np.asarray(camera.intrinsics).reshape(3, 3)
     T_base_cam = transforms.from_pose(camera.position, camera.quaternion)
     with SimRig(cfg.board) as rig:
