@@ -26,6 +26,7 @@ from cliport_calibration.handeye import CalibrationError
 from cliport_calibration.session import CameraImage, CaptureError, SamplerSession
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
 from cliport_perception.ros.params import declare_config
+from cliport_perception.sources.calibration_file import resolve_file
 
 
 def _stamp_ns(header) -> int:
@@ -41,7 +42,8 @@ class HandEyeSampler(Node):
     def __init__(self) -> None:
         super().__init__("handeye_sampler")
         self.cfg = cfg = declare_config(self, load_sampler_config())
-        self.handeye = load_handeye_config(cfg.handeye_config or None)
+        self.handeye = load_handeye_config(resolve_file(cfg.handeye_config)
+                                           if cfg.handeye_config else None)
         self.session = SamplerSession(self.handeye, cfg)
         self._info: CameraInfo | None = None
         self._warned_frame = False
