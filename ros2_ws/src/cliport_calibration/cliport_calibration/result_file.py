@@ -88,8 +88,13 @@ def result_to_yaml(result: HandEyeResult, cfg: HandEyeConfig, *,
         "intrinsics": intrinsics.to_yaml() if intrinsics else None,
         "robot_type": robot_type,
         "board": to_dict(cfg.board),
-        "date": date or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "date": date or _now_iso(),
     }
+
+
+def _now_iso() -> str:
+    # timezone.utc, not datetime.UTC (3.11): this module also runs on Humble's Python 3.10.
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017
 
 
 HEADER = ("# Hand-eye calibration written by cliport-handeye. The transform is parent_frame ->\n"
