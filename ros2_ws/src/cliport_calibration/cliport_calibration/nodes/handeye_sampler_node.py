@@ -17,6 +17,7 @@ import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
 
@@ -27,6 +28,13 @@ from cliport_calibration.session import CameraImage, CaptureError, SamplerSessio
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
 from cliport_perception.ros.params import declare_config
 from cliport_perception.sources.calibration_file import resolve_file
+
+
+def _any_publisher(depth: int) -> QoSProfile:
+    """Best effort: matches reliable and best-effort publishers alike. franka_ros2 v3.3+
+    publishes current_pose best effort, so a reliable subscriber would never see it."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT,
+                      history=HistoryPolicy.KEEP_LAST)
 
 
 def _stamp_ns(header) -> int:
@@ -57,9 +65,11 @@ class HandEyeSampler(Node):
             self._tf = Buffer()
             self._tf_listener = TransformListener(self._tf, self)
         else:
-            self.create_subscription(PoseStamped, cfg.robot_pose_topic, self._on_pose, 50)
-        self.create_subscription(CameraInfo, cfg.camera_info_topic, self._on_info, 5)
-        self.create_subscription(Image, cfg.image_topic, self._on_image, 2)
+            self.create_subscription(PoseStamped, cfg.robot_pose_topic, self._on_pose,
+                                     _any_publisher(50))
+        self.create_subscription(CameraInfo, cfg.camera_info_topic, self._on_info,
+                                 _any_publisher(5))
+        self.create_subscription(Image, cfg.image_topic, self._on_image, _any_publisher(2))
         self.create_service(Trigger, "~/capture", self._capture)
         self.create_service(Trigger, "~/solve", self._solve)
         self.create_service(Trigger, "~/clear", self._clear)
