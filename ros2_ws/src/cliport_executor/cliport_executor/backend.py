@@ -53,6 +53,7 @@ BUILTIN_BACKENDS = {
     "dryrun": "cliport_executor.backends.dryrun",
     "sim": "cliport_executor.backends.sim",
     "moveit": "cliport_executor.backends.moveit",
+    "libfranka": "cliport_executor.backends.libfranka",
 }
 
 

@@ -223,6 +223,28 @@ class RecoveryConfig:
 
 
 @dataclass(frozen=True)
+class LibfrankaConfig:
+    """A Franka Panda (FER) driven directly through panda-py (libfranka 0.9.2), no ROS driver.
+
+    The FER stops at robot system 4.2.x and libfranka 0.9, which franka_ros2 Jazzy cannot
+    use (ros-stack §0.1). Gripper, yaw folding and motion heights come from ``gripper``,
+    ``moveit.tcp_yaw_offset`` / ``moveit.neutral_yaw`` and ``motion``.
+    ``goal_to_robot`` is (x, y, z, yaw) of ``base_frame`` in the robot's base (panda_link0).
+    """
+
+    hostname: str = "172.16.0.2"
+    goal_to_robot: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    # panda-py speed factors (fraction of its limits) at scaling 1: transfers / linear moves.
+    max_speed_factor: float = 0.2
+    realtime: bool = True  # False: libfranka RealtimeConfig.kIgnore (no RT kernel; test only)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.max_speed_factor <= 0.5:
+            raise ConfigError(f"libfranka.max_speed_factor must be in (0, 0.5], got "
+                              f"{self.max_speed_factor}")
+
+
+@dataclass(frozen=True)
 class ExecutorConfig:
     base_frame: str = "base"
     backend: str = "dryrun"
@@ -241,6 +263,7 @@ class ExecutorConfig:
     moveit: MoveItConfig = field(default_factory=MoveItConfig)
     gripper: GripperConfig = field(default_factory=GripperConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    libfranka: LibfrankaConfig = field(default_factory=LibfrankaConfig)
 
     def __post_init__(self) -> None:
         if self.busy_policy not in BUSY_POLICIES:

@@ -164,10 +164,10 @@ def test_dryrun_phases_and_cancel():
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown executor backend 'ur10'"):
         make_backend("ur10", ExecutorConfig())
-    assert {"dryrun", "sim", "moveit"} <= set(available_backends())
+    assert {"dryrun", "sim", "moveit", "libfranka"} <= set(available_backends())
 
 
-@pytest.mark.parametrize("name", ["moveit_fr3", "moveit_panda", "sim"])
+@pytest.mark.parametrize("name", ["moveit_fr3", "moveit_panda", "sim", "libfranka_fer"])
 def test_shipped_ros_params_files_are_valid_overrides(name):
     """config/ros/*.params.yaml: every key is a real (dotted) config key of the right type."""
     from cliport_perception.config import config_dir, from_dict, load_yaml, to_dict
@@ -182,7 +182,7 @@ def test_shipped_ros_params_files_are_valid_overrides(name):
         assert (cfg.moveit.planning_group, cfg.moveit.tcp_link, cfg.moveit.planning_frame) == \
             ("panda_arm", "panda_hand_tcp", "panda_link0")
         assert cfg.recovery.controllers == ("panda_arm_controller",)
-    assert cfg.backend in ("moveit", "sim")
+    assert cfg.backend in ("moveit", "sim", "libfranka")
 
 
 def test_core_modules_load_without_rclpy():
