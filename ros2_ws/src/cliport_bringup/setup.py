@@ -23,6 +23,7 @@ setup(
         "console_scripts": [
             "cliport-run = cliport_bringup.runner:main",
             "cliport-topic = cliport_bringup.ros_topic_cli:main",
+            "sim = cliport_bringup.nodes.sim_node:main",
         ],
     },
 )

@@ -49,9 +49,9 @@ def goal_key(goal_handle) -> bytes:
 class PickPlaceServer(Node):
     def __init__(self, *, context=None, parameter_overrides=None,
                  backend: ArmBackend | None = None,
-                 defaults: ExecutorConfig | None = None) -> None:
+                 defaults: ExecutorConfig | None = None, **node_kwargs) -> None:
         super().__init__("pick_place_server", context=context,
-                         parameter_overrides=parameter_overrides)
+                         parameter_overrides=parameter_overrides, **node_kwargs)
         self.config = declare_config(self, defaults or load_executor_config())
         self._group = ReentrantCallbackGroup()
         self.backend = backend or make_backend(self.config.backend, self.config, ros_node=self,

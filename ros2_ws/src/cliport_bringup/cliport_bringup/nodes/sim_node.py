@@ -1,0 +1,186 @@
+"""``sim``: the PyBullet world published like a real setup, with the arm behind ``PickPlace``.
+
+One process, two nodes on one executor:
+
+* ``sim`` publishes, per camera (front, left, right), what realsense2_camera publishes:
+  ``/<camera>/color/image_raw`` (rgb8), ``/<camera>/color/camera_info``,
+  ``/<camera>/aligned_depth_to_color/image_raw`` (16UC1, millimetres) and its camera_info,
+  stamped together, frame ``<camera>_color_optical_frame`` (the extrinsics are in
+  ``cliport_perception/config/calibration_sim_reference.yaml``); ``sim/status`` (JSON:
+  seed, step, rewards, done, lang_goal) and ``sim/instruction`` (the episode's instruction,
+  latched); ``sim/oracle`` (cliport_msgs/PickPlaceDecision, the task oracle's next action,
+  latched); service ``sim/reset`` (std_srvs/Trigger) starts the next episode.
+* ``pick_place_server`` is the executor's action server with the ``sim`` backend on the
+  same world: each goal is one step of the episode, its reward in the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from cliport_bringup.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
+from cliport_executor.config import load_executor_config
+from cliport_executor.nodes.pick_place_server import PickPlaceServer
+from cliport_executor.supervision import StopReason
+from cliport_perception.image_conversion import array_to_image
+
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def camera_info(model, stamp, frame_id: str) -> CameraInfo:
+    info = CameraInfo(width=int(model.width), height=int(model.height))
+    info.header.stamp, info.header.frame_id = stamp, frame_id
+    info.k = [float(model.fx), 0.0, float(model.cx), 0.0, float(model.fy), float(model.cy),
+              0.0, 0.0, 1.0]
+    info.p = [float(model.fx), 0.0, float(model.cx), 0.0, 0.0, float(model.fy),
+              float(model.cy), 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.d = [0.0] * 5
+    info.distortion_model = "plumb_bob"
+    return info
+
+
+class SimNode(Node):
+    def __init__(self) -> None:
+        super().__init__("sim")
+        p = self.declare_parameter
+        self.world_cfg = SimWorldConfig(
+            task=p("task", SimWorldConfig.task).value, mode=p("mode", SimWorldConfig.mode).value,
+            seed=int(p("seed", SimWorldConfig.seed).value),
+            cameras=tuple(p("cameras", list(SimWorldConfig.cameras)).value),
+            camera_noise=bool(p("camera_noise", False).value))
+        rate = float(p("camera_rate", 2.0).value)
+        self.cams = []
+        for name in self.world_cfg.cameras:
+            pubs = tuple(self.create_publisher(t, f"/{name}/{topic}", qos_profile_sensor_data)
+                         for t, topic in ((Image, "color/image_raw"),
+                                          (CameraInfo, "color/camera_info"),
+                                          (Image, "aligned_depth_to_color/image_raw"),
+                                          (CameraInfo, "aligned_depth_to_color/camera_info")))
+            self.cams.append((name, pubs))
+        self.status_pub = self.create_publisher(String, "sim/status", LATCHED)
+        self.instruction_pub = self.create_publisher(String, "sim/instruction", LATCHED)
+        self.oracle_pub = None
+        try:
+            from cliport_msgs.msg import PickPlaceDecision
+
+            self._decision = PickPlaceDecision
+            self.oracle_pub = self.create_publisher(PickPlaceDecision, "sim/oracle", LATCHED)
+        except ImportError:  # pragma: no cover - cliport_msgs is always built by make setup
+            self._decision = None
+        self.create_service(Trigger, "sim/reset", self._reset)
+        self.world = SimWorld(self.world_cfg, frame_period=1.0 / rate,
+                              on_frames=self._publish_cameras,
+                              clock_ns=lambda: self.get_clock().now().nanoseconds)
+        self._last_step = -1
+        self.create_timer(0.5, self._publish_status)
+        self._announce()
+
+    # ------------------------------------------------------------------ publishing
+    def _publish_cameras(self, frames, stamp_ns: int) -> None:
+        """On the world thread, between goals (while one runs the cameras are silent)."""
+        msg_stamp = Time(nanoseconds=stamp_ns).to_msg()
+        for (name, (color_pub, color_info_pub, depth_pub, depth_info_pub)), frame in zip(
+                self.cams, frames, strict=True):
+            frame_id = f"{name}_color_optical_frame"
+            info = camera_info(frame.camera, msg_stamp, frame_id)
+            color_pub.publish(array_to_image(frame.color, "rgb8", frame_id=frame_id,
+                                             stamp=msg_stamp))
+            color_info_pub.publish(info)
+            depth_pub.publish(array_to_image(self.world.depth_u16(frame.depth), "16UC1",
+                                             frame_id=frame_id, stamp=msg_stamp))
+            depth_info_pub.publish(info)
+
+    def _publish_status(self) -> None:
+        ep = self.world.episode
+        if ep.step != self._last_step:
+            self._last_step = ep.step
+            self._announce()
+
+    def _announce(self) -> None:
+        ep = self.world.episode
+        self.status_pub.publish(String(data=json.dumps({"task": self.world_cfg.task,
+                                                        **ep.as_dict()})))
+        self.instruction_pub.publish(String(data=ep.lang_goal))
+        self._publish_oracle()
+
+    def _publish_oracle(self) -> None:
+        if self.oracle_pub is None or self.world.episode.done:
+            return
+        action = self.world.oracle()
+        if action is None:
+            return
+        msg = self._decision()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = "base"
+        msg.instruction = self.world.episode.lang_goal
+        for pose, field in ((action.pose0, msg.pick), (action.pose1, msg.place)):
+            field.header = msg.header
+            (field.pose.position.x, field.pose.position.y, field.pose.position.z) = (
+                float(v) for v in pose[0])
+            o = field.pose.orientation
+            o.x, o.y, o.z, o.w = (float(v) for v in pose[1])
+        msg.policy = f"oracle:{action.primitive}"
+        ws = self.world.env.workspace
+        msg.pick_u, msg.pick_v = (int(v) for v in ws.xy_to_pixel(*action.pose0[0][:2]))
+        msg.place_u, msg.place_v = (int(v) for v in ws.xy_to_pixel(*action.pose1[0][:2]))
+        self.oracle_pub.publish(msg)
+
+    def _reset(self, _request, response):
+        try:
+            ep = self.world.reset()
+        except Exception as exc:  # noqa: BLE001 - report it, keep serving
+            response.success, response.message = False, f"reset failed: {exc}"
+            return response
+        self._last_step = ep.step
+        self._announce()
+        response.success = True
+        response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
+        return response
+
+    def destroy_node(self) -> None:
+        self.world.close()
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    sim = SimNode()
+    defaults = load_executor_config()
+    defaults = dataclasses.replace(defaults, backend="sim",
+                                   sim=dataclasses.replace(defaults.sim,
+                                                           task=sim.world_cfg.task,
+                                                           mode=sim.world_cfg.mode))
+    # Its own name and defaults: the process's --ros-args (the sim node's name remap and
+    # parameters) are not for it.
+    server = PickPlaceServer(backend=WorldSimBackend(defaults, world=sim.world),
+                             defaults=defaults, use_global_arguments=False)
+    executor = MultiThreadedExecutor(num_threads=server.config.executor_threads)
+    executor.add_node(server)
+    executor.add_node(sim)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        server.gate.stop_all(StopReason.SHUTDOWN, "the simulation is shutting down")
+        executor.shutdown()
+        server.destroy_node()
+        sim.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
