@@ -75,3 +75,19 @@ def test_oracle_step_through_the_sim_stack(node_runner, ros_node):
     f = reset.call_async(Trigger.Request())
     assert spin_until(ros_node, f.done, 60, node_runner) and f.result().success
     assert "seed 10003" in f.result().message
+
+
+def test_sim_loop_runs_whole_oracle_episodes(node_runner):
+    """cliport-sim-loop against the running stack: two episodes (the second after
+    sim/reset), every step through PickPlace, both succeed."""
+    import os
+    import subprocess
+    import sys
+
+    node_runner.start(load_graph("sim"))
+    r = subprocess.run([sys.executable, "-m", "cliport_bringup.sim_loop", "--episodes", "2",
+                        "--domain-id", os.environ["ROS_DOMAIN_ID"]],
+                       capture_output=True, text=True, timeout=200, env=node_runner.env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "success 2/2 (100 %)" in r.stdout
+    assert "episode 1: seed 10003" in r.stdout and "step 1: reward +" in r.stdout
