@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 REQ=requirements
-PKGS="cliport_perception cliport_policy cliport_executor cliport_sim cliport_calibration cliport_bringup"
+PKGS="cliport_perception cliport_policy cliport_executor cliport_sim cliport_calibration cliport_teleop cliport_bringup"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -41,6 +41,21 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa.so.0'; then
   else
     echo "warning: Mesa EGL is missing (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri);" \
          "the simulator will render with the slower TinyRenderer" >&2
+  fi
+fi
+
+# Headless chromium + chromedriver for the teleop page's browser test. Optional: without
+# them that test is skipped with its reason.
+if ! command -v chromedriver >/dev/null || ! { command -v chromium >/dev/null \
+     || command -v chromium-browser >/dev/null; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium + chromedriver (the teleop page's browser test)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends chromium chromium-driver >/dev/null \
+      || echo "warning: chromium could not be installed; the browser test will be skipped" >&2
+  else
+    echo "warning: chromium / chromedriver are missing (apt-get install chromium" \
+         "chromium-driver); the teleop browser test will be skipped" >&2
   fi
 fi
 
@@ -83,7 +98,7 @@ done
 import rclpy, torch, open_clip, pybullet, numpy
 from cliport_msgs.action import PickPlace
 import cliport_perception, cliport_policy, cliport_executor, cliport_sim, cliport_bringup
-import cliport_calibration, cv2, std_srvs
+import cliport_calibration, cliport_teleop, cv2, std_srvs
 print('torch', torch.__version__, '| numpy', numpy.__version__, '| rclpy ok | cliport_msgs ok')
 " 2>&1 | grep -v '^pybullet build time'
 echo "$want" > "$STAMP"

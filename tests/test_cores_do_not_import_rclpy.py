@@ -13,7 +13,7 @@ import pathlib
 import pytest
 
 PACKAGES = ["cliport_perception", "cliport_policy", "cliport_executor", "cliport_sim",
-            "cliport_calibration"]
+            "cliport_calibration", "cliport_teleop"]
 
 
 def rclpy_importers(package: str) -> list[str]:

@@ -28,7 +28,8 @@ def test_calibration_graphs_name_installed_executables():
                 assert path.is_file()
 
 
-@pytest.mark.parametrize("name", ["handeye_sim", "calibration_tf", "calibrate_fr3", "sim"])
+@pytest.mark.parametrize("name", ["handeye_sim", "calibration_tf", "calibrate_fr3", "sim",
+                                  "teleop_sim"])
 def test_calibration_launch_files_build(name):
     """Where launch_ros exists (a ROS install) the launch files build a description."""
     pytest.importorskip("launch_ros")

@@ -1,0 +1,1 @@
+../ros2_ws/src/cliport_bringup/launch/teleop_sim.launch.py

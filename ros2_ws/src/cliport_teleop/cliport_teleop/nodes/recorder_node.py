@@ -1,0 +1,136 @@
+"""``teleop_recorder``: the web page for demonstrations by hand, recording as it goes.
+
+Subscribes the ``Heightmap``, serves the page (``http://<host>:<port>/``), sends each of the
+operator's steps as a ``PickPlace`` goal to the executor, and records accepted steps in the
+sim dataset format. Works against the sim stack and the real stack alike: it only needs a
+heightmap and a PickPlace server.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+from cliport_msgs.action import PickPlace
+from cliport_msgs.msg import Heightmap
+from cliport_perception.heightmap_msg import from_msg
+from cliport_perception.image_conversion import ImageConversionError, image_to_array
+from cliport_perception.ros.params import declare_config
+from cliport_teleop.config import load_recorder_config
+from cliport_teleop.session import Step, TeleopSession
+from cliport_teleop.web import WebServer
+
+
+def _pose_stamped(pose, frame_id: str, stamp):
+    from geometry_msgs.msg import PoseStamped
+
+    msg = PoseStamped()
+    msg.header.frame_id, msg.header.stamp = frame_id, stamp
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pose[0])
+    o = msg.pose.orientation
+    o.x, o.y, o.z, o.w = (float(v) for v in pose[1])
+    return msg
+
+
+class TeleopRecorder(Node):
+    def __init__(self) -> None:
+        super().__init__("teleop_recorder")
+        self.cfg = cfg = declare_config(self, load_recorder_config())
+        self.session = TeleopSession(cfg)
+        self.client = ActionClient(self, PickPlace, cfg.action_name)
+        self.create_subscription(Heightmap, cfg.heightmap_topic, self._on_heightmap, 2)
+        for camera in cfg.view_cameras:
+            for kind, template in (("color", cfg.color_topic), ("depth", cfg.depth_topic)):
+                self.create_subscription(
+                    Image, template.format(camera=camera),
+                    lambda m, c=camera, k=kind: self._on_view(c, k, m), qos_profile_sensor_data)
+        self.create_timer(0.05, self._send_pending)
+        self.web = WebServer(self.session, cfg.host, cfg.port)
+        self.get_logger().info(f"teleop page at {self.web.url}; episodes go to "
+                               f"{self.session.root} ({self.session.writer.n_episodes} there)")
+
+    def _on_heightmap(self, msg: Heightmap) -> None:
+        try:
+            frame = from_msg(msg)
+        except ValueError as exc:
+            self.get_logger().warn(f"ignored a malformed heightmap: {exc}",
+                                   throttle_duration_sec=5.0)
+            return
+        stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+        self.session.on_heightmap(frame, stamp)
+
+    def _on_view(self, camera: str, kind: str, msg) -> None:
+        try:
+            image = image_to_array(msg)
+        except ImageConversionError as exc:
+            self.get_logger().warn(f"ignored a {kind} image of {camera}: {exc}",
+                                   throttle_duration_sec=5.0)
+            return
+        if kind == "depth" and image.dtype != np.uint16:  # 32FC1 metres -> millimetres
+            image = np.clip(np.nan_to_num(image * 1000.0), 0, 65535).astype(np.uint16)
+        self.session.on_view(camera, kind, np.ascontiguousarray(image))
+
+    def _send_pending(self) -> None:
+        step = self.session.take_goal()
+        if step is None:
+            return
+        if not self.client.wait_for_server(timeout_sec=self.cfg.server_timeout):
+            self.session.on_goal_failed(f"the executor is not available (no PickPlace server "
+                                        f"on {self.cfg.action_name})")
+            return
+        goal = PickPlace.Goal(instruction=step.instruction)
+        stamp = self.get_clock().now().to_msg()
+        goal.pick = _pose_stamped(step.pose0, step.frame.frame_id, stamp)
+        goal.place = _pose_stamped(step.pose1, step.frame.frame_id, stamp)
+        future = self.client.send_goal_async(
+            goal, feedback_callback=lambda fb: self.session.on_feedback(
+                fb.feedback.phase, fb.feedback.progress))
+        future.add_done_callback(lambda f, s=step: self._on_goal_response(f, s))
+
+    def _on_goal_response(self, future, step: Step) -> None:
+        try:
+            handle = future.result()
+        except Exception as exc:  # noqa: BLE001 - report it on the page
+            self.session.on_goal_failed(f"sending the goal failed: {exc}")
+            return
+        if not handle.accepted:
+            self.session.on_goal_failed("the executor rejected the goal (see its log)")
+            return
+        handle.get_result_async().add_done_callback(self._on_result)
+
+    def _on_result(self, future) -> None:
+        try:
+            r = future.result().result
+        except Exception as exc:  # noqa: BLE001
+            self.session.on_goal_failed(f"no result from the executor: {exc}")
+            return
+        self.session.on_result(r.success, r.message, r.reward, r.has_reward)
+
+    def destroy_node(self) -> None:
+        self.web.close()
+        self.session.close()
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = TeleopRecorder()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
