@@ -85,7 +85,7 @@ def test_sim_loop_runs_whole_oracle_episodes(node_runner):
     import sys
 
     node_runner.start(load_graph("sim"))
-    r = subprocess.run([sys.executable, "-m", "cliport_bringup.sim_loop", "--episodes", "2",
+    r = subprocess.run([sys.executable, "-m", "cliport_bringup.nodes.sim_loop", "--episodes", "2",
                         "--domain-id", os.environ["ROS_DOMAIN_ID"]],
                        capture_output=True, text=True, timeout=200, env=node_runner.env)
     assert r.returncode == 0, r.stdout + r.stderr

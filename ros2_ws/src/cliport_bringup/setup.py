@@ -25,7 +25,7 @@ setup(
             "cliport-run = cliport_bringup.runner:main",
             "cliport-topic = cliport_bringup.ros_topic_cli:main",
             "sim = cliport_bringup.nodes.sim_node:main",
-            "cliport-sim-loop = cliport_bringup.sim_loop:main",
+            "cliport-sim-loop = cliport_bringup.nodes.sim_loop:main",
         ],
     },
 )

@@ -21,8 +21,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from cliport_executor.backend import register_backend
 from cliport_executor.backends.sim import SimBackend
 from cliport_executor.config import ExecutorConfig
@@ -41,7 +39,6 @@ class SimWorldConfig:
     seed_stride: int = 2
     cameras: tuple[str, ...] = ("front", "left", "right")
     camera_noise: bool = False
-    depth_scale: float = 0.001  # metres per 16UC1 unit (RealSense: millimetres)
 
 
 @dataclass
@@ -157,11 +154,6 @@ class SimWorld:
         ep.done = bool(self.env.task.done() or self.env.steps >= self.env.task.max_steps)
         ep.last_message = outcome.message
         return ep
-
-    def depth_u16(self, depth_m: np.ndarray) -> np.ndarray:
-        """Metres -> the RealSense 16UC1 encoding (0 = no depth)."""
-        d = np.where(np.isfinite(depth_m) & (depth_m > 0), depth_m / self.cfg.depth_scale, 0)
-        return np.clip(np.rint(d), 0, 65535).astype(np.uint16)
 
     def close(self) -> None:
         if not self._stop.is_set():

@@ -11,7 +11,6 @@ without a TF lookup.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ import yaml
 from cliport_calibration import transforms
 from cliport_calibration.config import CALIBRATION_TYPES, HandEyeConfig
 from cliport_calibration.handeye import HandEyeResult
-from cliport_perception.config import to_dict
+from cliport_perception.calibration import pose_matrix
+from cliport_perception.config import ConfigError, to_dict
 
 FORMAT = "cliport_handeye/1"
 REQUIRED = ("format", "calibration_type", "parent_frame", "child_frame", "translation",
@@ -123,16 +123,9 @@ def write(path: str | Path, data: dict[str, Any]) -> Path:
 
 def _pose(where: str, translation, rotation) -> np.ndarray:
     try:
-        t = [float(v) for v in translation]
-        q = [float(v) for v in rotation]
-    except (TypeError, ValueError) as exc:
-        raise CalibrationFileError(f"{where}: translation/rotation_xyzw must be numbers") from exc
-    if len(t) != 3 or len(q) != 4 or not all(math.isfinite(v) for v in t + q):
-        raise CalibrationFileError(f"{where}: need 3 finite translation and 4 rotation values")
-    norm = math.sqrt(sum(v * v for v in q))
-    if abs(norm - 1.0) > 1e-3:
-        raise CalibrationFileError(f"{where}: rotation_xyzw {q} is not a unit quaternion")
-    return transforms.from_pose(t, [v / norm for v in q])
+        return pose_matrix(translation, rotation)
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise CalibrationFileError(f"{where}: {exc}") from exc
 
 
 @dataclass(frozen=True)

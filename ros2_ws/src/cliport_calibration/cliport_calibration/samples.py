@@ -7,41 +7,36 @@ when the file is read back, so a session can be re-solved or continued after a r
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from cliport_calibration.handeye import Sample
+from cliport_sim.dataset import append_jsonl, drop_partial_line
 
 
 class SampleFileError(ValueError):
     """A sample file line is malformed (not a torn last line)."""
 
 
+def to_row(sample: Sample) -> dict:
+    return {"T_base_effector": [float(v) for v in sample.T_base_effector.reshape(-1)],
+            "T_cam_board": [float(v) for v in sample.T_cam_board.reshape(-1)],
+            "stamp_ns": int(sample.stamp_ns), "n_corners": int(sample.n_corners),
+            "reprojection_rms_px": float(sample.reprojection_rms_px)}
+
+
 def to_json(sample: Sample) -> str:
-    return json.dumps({
-        "T_base_effector": [float(v) for v in sample.T_base_effector.reshape(-1)],
-        "T_cam_board": [float(v) for v in sample.T_cam_board.reshape(-1)],
-        "stamp_ns": int(sample.stamp_ns), "n_corners": int(sample.n_corners),
-        "reprojection_rms_px": float(sample.reprojection_rms_px)})
+    return json.dumps(to_row(sample))
 
 
 def append(path: str | Path, sample: Sample) -> int:
     """Append one sample durably; returns the number of lines (samples) now in the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = to_json(sample) + "\n"
-    if path.exists() and path.stat().st_size:
-        data = path.read_bytes()
-        if not data.endswith(b"\n"):  # a torn line from a crash: drop it before appending
-            with path.open("r+b") as f:
-                f.truncate(data.rfind(b"\n") + 1)
-    with path.open("a") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    drop_partial_line(path)  # a torn line from a crash: drop it before appending
+    append_jsonl(path, to_row(sample))
     with path.open("rb") as f:
         return sum(1 for line in f if line.strip())
 

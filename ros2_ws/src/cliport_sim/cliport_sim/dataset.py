@@ -476,7 +476,8 @@ def _read_jsonl(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
+def append_jsonl(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line and fsync it (an index line, a calibration sample)."""
     data = (json.dumps(row, sort_keys=True) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -486,7 +487,7 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def _drop_partial_line(path: Path) -> bool:
+def drop_partial_line(path: Path) -> bool:
     """Cut a last line without a newline (a write killed midway); True if one was cut."""
     if not path.exists():
         return False
@@ -553,7 +554,7 @@ class EpisodeWriter:
             path.unlink()
             self.removed.append(path.name)
         for name in (INDEX_NAME, ATTEMPTS_NAME):
-            if _drop_partial_line(self.root / name):
+            if drop_partial_line(self.root / name):
                 self.problems.append(f"{self.root / name}: cut a half-written last line")
         self.entries = _read_jsonl(self.root / INDEX_NAME, self.problems)
         self.attempts = _read_jsonl(self.root / ATTEMPTS_NAME, self.problems)
@@ -617,7 +618,7 @@ class EpisodeWriter:
         entry = {"index": index, "seed": seed, "file": name, "bytes": size,
                  "n_steps": episode.n_steps, "reward": float(episode.reward.sum()),
                  "views": views is not None}
-        _append_jsonl(self.root / INDEX_NAME, entry)
+        append_jsonl(self.root / INDEX_NAME, entry)
         self.entries.append(entry)
         self.good.append(entry)
         return self.root / name
@@ -627,7 +628,7 @@ class EpisodeWriter:
         if seed in self.seeds_tried:
             raise DatasetError(f"{self.root}: seed {seed} is already recorded")
         row = {"seed": int(seed), "reward": float(reward), "reason": str(reason)}
-        _append_jsonl(self.root / ATTEMPTS_NAME, row)
+        append_jsonl(self.root / ATTEMPTS_NAME, row)
         self.attempts.append(row)
 
 

@@ -77,7 +77,7 @@ def seeds(mode: str, first: int | None = None) -> Iterator[int]:
         seed += SEED_STRIDE
 
 
-def _depth_mm(depth: np.ndarray) -> np.ndarray:
+def depth_mm(depth: np.ndarray) -> np.ndarray:
     """Float metres -> uint16 millimetres, 0 where missing or out of range (RealSense style)."""
     d = np.nan_to_num(np.asarray(depth, np.float64), nan=0.0, posinf=0.0, neginf=0.0) * 1000.0
     mm = np.round(d)
@@ -143,7 +143,7 @@ def run_demo(env: Any, seed: int, *, save_views: bool = False,
     views = None
     if save_views:
         views = Views(np.stack([[f.color for f in o.frames] for o in observations]),
-                      np.stack([[_depth_mm(f.depth) for f in o.frames] for o in observations]))
+                      np.stack([[depth_mm(f.depth) for f in o.frames] for o in observations]))
     first = [f.color for f in observations[0].frames] if keep_first_frames else None
     return DemoResult(seed, total, episode, views, first_frames=first,
                       seconds=time.perf_counter() - t0)

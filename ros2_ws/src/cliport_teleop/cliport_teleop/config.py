@@ -22,15 +22,10 @@ class RecorderConfig:
     server_timeout: float = 2.0
     n_rotations: int = 36
     # Raw RGB-D next to the fused maps (an episode's <name>-views.npz): the cameras whose
-    # colour + aligned depth to record, comma-separated, on perception's topic layout;
-    # "" = maps only. (A string: an empty ROS list parameter has no type.)
-    views_cameras: str = ""
+    # colour + aligned depth to record, on perception's topic layout; empty = maps only.
+    views_cameras: tuple[str, ...] = ()
     color_topic: str = "/{camera}/color/image_raw"
     depth_topic: str = "/{camera}/aligned_depth_to_color/image_raw"
-
-    @property
-    def view_cameras(self) -> list[str]:
-        return [c.strip() for c in self.views_cameras.split(",") if c.strip()]
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

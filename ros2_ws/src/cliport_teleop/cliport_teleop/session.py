@@ -87,7 +87,7 @@ class TeleopSession:
         self.phase, self.progress = "", 0.0
         self.messages: deque[dict[str, Any]] = deque(maxlen=20)
         self._seq = 0
-        self._views: dict[str, dict[str, np.ndarray]] = {c: {} for c in cfg.view_cameras}
+        self._views: dict[str, dict[str, np.ndarray]] = {c: {} for c in cfg.views_cameras}
         if self.writer.removed:
             self._say("info", f"cleaned up after an interrupted run: {self.writer.removed}")
 

@@ -40,7 +40,7 @@ def test_record_kill_restart_continue(node_runner, ros_node, tmp_path):
     ros_node.create_subscription(PickPlaceDecision, "/sim/oracle", oracles.append, latched)
     node_runner.start(load_graph("sim"))
     port = free_port()
-    cams = "front,left,right"
+    cams = ["front", "left", "right"]
     proc = node_runner.start_node(recorder_spec(tmp_path, port, views_cameras=cams))
     page = Page(port)
     assert wait(ros_node, node_runner, lambda: oracles and (s := page.state()) and s["grid"]

@@ -33,6 +33,8 @@ from cliport_executor.config import load_executor_config
 from cliport_executor.nodes.pick_place_server import PickPlaceServer
 from cliport_executor.supervision import StopReason
 from cliport_perception.image_conversion import array_to_image
+from cliport_policy.ros.messages import pose_stamped
+from cliport_sim.demos import depth_mm
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -98,7 +100,7 @@ class SimNode(Node):
             color_pub.publish(array_to_image(frame.color, "rgb8", frame_id=frame_id,
                                              stamp=msg_stamp))
             color_info_pub.publish(info)
-            depth_pub.publish(array_to_image(self.world.depth_u16(frame.depth), "16UC1",
+            depth_pub.publish(array_to_image(depth_mm(frame.depth), "16UC1",
                                              frame_id=frame_id, stamp=msg_stamp))
             depth_info_pub.publish(info)
 
@@ -125,12 +127,8 @@ class SimNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = "base"
         msg.instruction = self.world.episode.lang_goal
-        for pose, field in ((action.pose0, msg.pick), (action.pose1, msg.place)):
-            field.header = msg.header
-            (field.pose.position.x, field.pose.position.y, field.pose.position.z) = (
-                float(v) for v in pose[0])
-            o = field.pose.orientation
-            o.x, o.y, o.z, o.w = (float(v) for v in pose[1])
+        msg.pick = pose_stamped(action.pose0, "base", msg.header.stamp)
+        msg.place = pose_stamped(action.pose1, "base", msg.header.stamp)
         msg.policy = f"oracle:{action.primitive}"
         ws = self.world.env.workspace
         msg.pick_u, msg.pick_v = (int(v) for v in ws.xy_to_pixel(*action.pose0[0][:2]))

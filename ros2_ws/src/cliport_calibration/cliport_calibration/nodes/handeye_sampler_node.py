@@ -13,9 +13,7 @@ the reason and the node keeps serving.
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -27,6 +25,8 @@ from cliport_calibration.handeye import CalibrationError
 from cliport_calibration.session import CameraImage, CaptureError, SamplerSession
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
 from cliport_perception.ros.params import declare_config
+from cliport_perception.ros.spin import run_node
+from cliport_perception.ros.topic_source import stamp_ns
 from cliport_perception.sources.calibration_file import resolve_file
 
 
@@ -35,10 +35,6 @@ def _any_publisher(depth: int) -> QoSProfile:
     publishes current_pose best effort, so a reliable subscriber would never see it."""
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT,
                       history=HistoryPolicy.KEEP_LAST)
-
-
-def _stamp_ns(header) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 def _pose_matrix(pose) -> np.ndarray:
@@ -86,7 +82,7 @@ class HandEyeSampler(Node):
             self.get_logger().warn(f"robot pose is in {msg.header.frame_id!r}, expected "
                                    f"{self.handeye.robot_base_frame!r}")
         try:
-            self.session.on_robot_pose(_stamp_ns(msg.header), _pose_matrix(msg.pose))
+            self.session.on_robot_pose(stamp_ns(msg.header), _pose_matrix(msg.pose))
         except ValueError as exc:
             self.get_logger().warn(f"ignored robot pose: {exc}")
 
@@ -104,7 +100,7 @@ class HandEyeSampler(Node):
             return
         self.session.on_image(CameraImage(
             array, np.asarray(info.k, dtype=np.float64).reshape(3, 3),
-            np.asarray(info.d, dtype=np.float64), _stamp_ns(msg.header), msg.header.frame_id,
+            np.asarray(info.d, dtype=np.float64), stamp_ns(msg.header), msg.header.frame_id,
             int(msg.width), int(msg.height), info.distortion_model or "plumb_bob"))
 
     def _lookup(self, parent: str, child: str, stamp_ns: int | None) -> np.ndarray:
@@ -157,18 +153,7 @@ class HandEyeSampler(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = HandEyeSampler()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(HandEyeSampler, args)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ Lets the whole ``handeye_sampler`` workflow run, and be tested, without hardware
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import Trigger
@@ -29,6 +27,7 @@ from cliport_calibration.sim import (
     sim_camera_matrix,
 )
 from cliport_perception.image_conversion import array_to_image
+from cliport_perception.ros.spin import run_node
 
 
 class HandEyeSimRig(Node):
@@ -111,18 +110,7 @@ class HandEyeSimRig(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = HandEyeSimRig()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(HandEyeSimRig, args)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ warning summarises problems. Bad frames are logged and skipped; the node keeps s
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -24,6 +22,7 @@ from cliport_perception.heightmap_msg import HeightmapFrame, to_msg
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.perception_config import load_perception_config
 from cliport_perception.ros.params import declare_config
+from cliport_perception.ros.spin import run_node
 from cliport_perception.ros.topic_source import TopicSource
 from cliport_perception.sources.base import SourceError
 from cliport_perception.sources.calibration_file import load_source_calibration
@@ -122,18 +121,7 @@ class PerceptionNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PerceptionNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(PerceptionNode, args)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ heightmap and a PickPlace server.
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -21,20 +19,12 @@ from cliport_msgs.msg import Heightmap
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
 from cliport_perception.ros.params import declare_config
+from cliport_perception.ros.spin import run_node
+from cliport_perception.ros.topic_source import stamp_ns
+from cliport_policy.ros.messages import pose_stamped
 from cliport_teleop.config import load_recorder_config
 from cliport_teleop.session import Step, TeleopSession
 from cliport_teleop.web import WebServer
-
-
-def _pose_stamped(pose, frame_id: str, stamp):
-    from geometry_msgs.msg import PoseStamped
-
-    msg = PoseStamped()
-    msg.header.frame_id, msg.header.stamp = frame_id, stamp
-    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in pose[0])
-    o = msg.pose.orientation
-    o.x, o.y, o.z, o.w = (float(v) for v in pose[1])
-    return msg
 
 
 class TeleopRecorder(Node):
@@ -44,7 +34,7 @@ class TeleopRecorder(Node):
         self.session = TeleopSession(cfg)
         self.client = ActionClient(self, PickPlace, cfg.action_name)
         self.create_subscription(Heightmap, cfg.heightmap_topic, self._on_heightmap, 2)
-        for camera in cfg.view_cameras:
+        for camera in cfg.views_cameras:
             for kind, template in (("color", cfg.color_topic), ("depth", cfg.depth_topic)):
                 self.create_subscription(
                     Image, template.format(camera=camera),
@@ -61,8 +51,7 @@ class TeleopRecorder(Node):
             self.get_logger().warn(f"ignored a malformed heightmap: {exc}",
                                    throttle_duration_sec=5.0)
             return
-        stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-        self.session.on_heightmap(frame, stamp)
+        self.session.on_heightmap(frame, stamp_ns(msg.header))
 
     def _on_view(self, camera: str, kind: str, msg) -> None:
         try:
@@ -85,8 +74,8 @@ class TeleopRecorder(Node):
             return
         goal = PickPlace.Goal(instruction=step.instruction)
         stamp = self.get_clock().now().to_msg()
-        goal.pick = _pose_stamped(step.pose0, step.frame.frame_id, stamp)
-        goal.place = _pose_stamped(step.pose1, step.frame.frame_id, stamp)
+        goal.pick = pose_stamped(step.pose0, step.frame.frame_id, stamp)
+        goal.place = pose_stamped(step.pose1, step.frame.frame_id, stamp)
         future = self.client.send_goal_async(
             goal, feedback_callback=lambda fb: self.session.on_feedback(
                 fb.feedback.phase, fb.feedback.progress))
@@ -118,18 +107,7 @@ class TeleopRecorder(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TeleopRecorder()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(TeleopRecorder, args)
 
 
 if __name__ == "__main__":
