@@ -45,6 +45,10 @@ def test_oracle_step_through_the_sim_stack(node_runner, ros_node):
     before = from_msg(got["hm"][-1])
     assert before.heightmap.max() > 0.03  # blocks and bowls on the table, fused from 3 views
     oracle = got["oracle"][-1]
+    # the status names the decision made for its scene (clients match by stamp)
+    assert spin_until(ros_node, lambda: got["status"], 10, node_runner)
+    stamp = oracle.header.stamp
+    assert got["status"][-1]["oracle_stamp_ns"] == stamp.sec * 1_000_000_000 + stamp.nanosec
     # the oracle's pick cell holds a block in the fused heightmap
     assert before.heightmap[oracle.pick_u, oracle.pick_v] > 0.02
 

@@ -51,6 +51,9 @@ class EpisodeState:
     done: bool = False
     max_steps: int = 0
     last_message: str = ""
+    # Changes with every change of the scene (a reset, an executed goal), across episodes:
+    # what an oracle decision or a camera frame was made for.
+    scene: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -71,6 +74,8 @@ class SimWorld:
         self.env: Environment | None = None
         self.episode: EpisodeState | None = None
         self._next_seed = cfg.seed
+        self._scene = 0
+        self._oracle: tuple[int, Any] | None = None  # (scene, action): one draw per scene
         self._jobs: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         ready: Future = Future()
@@ -126,8 +131,9 @@ class SimWorld:
         seed = self._next_seed if seed is None else int(seed)
         self._next_seed = seed + self.cfg.seed_stride
         self.env.reset(seed)
+        self._scene += 1
         self.episode = EpisodeState(seed, self.env.lang_goal,
-                                    max_steps=int(self.env.task.max_steps))
+                                    max_steps=int(self.env.task.max_steps), scene=self._scene)
         return self.episode
 
     def _frames(self, stamp_ns: int) -> list[RGBDFrame]:
@@ -140,9 +146,25 @@ class SimWorld:
     def frames(self, stamp_ns: int = 0) -> list[RGBDFrame]:
         return self.call(self._frames, stamp_ns)
 
+    def _oracle_here(self):
+        scene = self.episode.scene
+        if self._oracle is None or self._oracle[0] != scene:
+            self._oracle = (scene, None if self.episode.done
+                            else self.env.task.oracle(self.env))
+        return self._oracle[1]
+
     def oracle(self):
-        """The task's scripted oracle action for the current scene (None: nothing to do)."""
-        return self.call(lambda: self.env.task.oracle(self.env))
+        """The task's scripted oracle action for the current scene (None: nothing to do).
+
+        Drawn once per scene: the oracle samples its pick cell from the episode's generator,
+        so asking again (each status announcement does) must not draw again, or an episode
+        would depend on how often it was asked, i.e. on timing."""
+        return self.call(self._oracle_here)
+
+    def snapshot(self) -> tuple[EpisodeState, Any]:
+        """The episode (a copy) and the oracle action for that same scene, taken together on
+        the world thread, so a goal cannot run between the two."""
+        return self.call(lambda: (dataclasses.replace(self.episode), self._oracle_here()))
 
     def record(self, outcome: Outcome) -> EpisodeState:
         """Book one executed goal into the episode (on the world thread)."""
@@ -153,6 +175,8 @@ class SimWorld:
         ep.lang_goal = self.env.lang_goal  # sequential tasks move on to the next sub-goal
         ep.done = bool(self.env.task.done() or self.env.steps >= self.env.task.max_steps)
         ep.last_message = outcome.message
+        self._scene += 1
+        ep.scene = self._scene
         return ep
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """``cliport-sim-loop``: whole episodes through the running sim stack, with the oracle.
 
-Each step waits for the sim node's oracle decision for the current scene (``sim/oracle``),
+Each step waits for the sim node's oracle decision for the current scene (``sim/oracle``,
+the one whose stamp ``sim/status`` names),
 sends it as a ``PickPlace`` goal to the executor, and books the result; an episode ends
 when ``sim/status`` says done (or a step fails or times out), and ``sim/reset`` starts the
 next. Prints one line per step and a success summary; exits 1 when an episode failed.
@@ -69,23 +70,36 @@ class Loop:
         r = result.result().result
         return r.success, float(r.reward) if r.has_reward else 0.0, r.message
 
+    def current_oracle(self):
+        """The oracle decision the latest status names (its stamp), or None yet.
+
+        Matched by stamp, not by arrival: a decision announced for the scene before a goal
+        may arrive after the goal was sent, and must not be taken for the next scene."""
+        want = self.status.get("oracle_stamp_ns") if self.status else None
+        if want is None:
+            return None
+        for decision in reversed(self.oracles):
+            stamp = decision.header.stamp
+            if stamp.sec * 1_000_000_000 + stamp.nanosec == want:
+                return decision
+        return None
+
     def episode(self, index: int) -> bool:
         status = self.status
         print(f"episode {index}: seed {status['seed']}, {status['task']}: "
               f"\"{status['lang_goal']}\"", flush=True)
         while not self.status["done"]:
-            # The oracle list is emptied before each goal, so what arrives is for this scene.
-            if not self.spin_until(lambda: bool(self.oracles) or self.status["done"],
-                                   self.step_timeout):
+            if not self.spin_until(lambda: self.current_oracle() is not None
+                                   or self.status["done"], self.step_timeout):
                 print("  no oracle decision: the oracle found nothing to do", flush=True)
                 break
             if self.status["done"]:
                 break
-            oracle = self.oracles.pop()
+            oracle = self.current_oracle()
             self.oracles.clear()
-            step_before = self.status["step"]
+            scene_before = self.status["scene"]
             ok, reward, message = self.step(oracle)
-            self.spin_until(lambda s=step_before: self.status["step"] > s, 5.0)
+            self.spin_until(lambda s=scene_before: self.status["scene"] != s, 5.0)
             print(f"  step {self.status['step']}: reward {reward:+.3f} "
                   f"(total {self.status['total_reward']:.3f})"
                   f"{'' if ok else ' FAILED: ' + message}", flush=True)
@@ -102,7 +116,7 @@ class Loop:
         future = self.reset_client.call_async(self.Trigger.Request())
         old = self.status
         ok = self.spin_until(future.done, 60) and future.result().success
-        self.spin_until(lambda: self.status is not old and self.status["step"] == 0, 5.0)
+        self.spin_until(lambda: self.status["scene"] != old["scene"], 5.0)
         return ok
 
 

@@ -7,8 +7,10 @@ One process, two nodes on one executor:
   ``/<camera>/aligned_depth_to_color/image_raw`` (16UC1, millimetres) and its camera_info,
   stamped together, frame ``<camera>_color_optical_frame`` (the extrinsics are in
   ``cliport_perception/config/calibration_sim_reference.yaml``); ``sim/status`` (JSON:
-  seed, step, rewards, done, lang_goal) and ``sim/instruction`` (the episode's instruction,
-  latched); ``sim/oracle`` (cliport_msgs/PickPlaceDecision, the task oracle's next action,
+  seed, step, rewards, done, lang_goal, ``scene`` (changes with every reset and goal) and
+  ``oracle_stamp_ns``, the stamp of the oracle decision for that scene) and
+  ``sim/instruction`` (the episode's instruction, latched); ``sim/oracle``
+  (cliport_msgs/PickPlaceDecision, the task oracle's next action, one per scene,
   latched); service ``sim/reset`` (std_srvs/Trigger) starts the next episode.
 * ``pick_place_server`` is the executor's action server with the ``sim`` backend on the
   same world: each goal is one step of the episode, its reward in the result.
@@ -77,15 +79,16 @@ class SimNode(Node):
         try:
             from cliport_msgs.msg import PickPlaceDecision
 
-            self._decision = PickPlaceDecision
+            self._decision_type = PickPlaceDecision
             self.oracle_pub = self.create_publisher(PickPlaceDecision, "sim/oracle", LATCHED)
         except ImportError:  # pragma: no cover - cliport_msgs is always built by make setup
-            self._decision = None
+            self._decision_type = None
+        self._decision = None  # (scene, PickPlaceDecision): the one decision per scene
         self.create_service(Trigger, "sim/reset", self._reset)
         self.world = SimWorld(self.world_cfg, frame_period=1.0 / rate,
                               on_frames=self._publish_cameras,
                               clock_ns=lambda: self.get_clock().now().nanoseconds)
-        self._last_step = -1
+        self._last_scene = -1
         self.create_timer(0.5, self._publish_status)
         self._announce()
 
@@ -105,35 +108,44 @@ class SimNode(Node):
             depth_info_pub.publish(info)
 
     def _publish_status(self) -> None:
-        ep = self.world.episode
-        if ep.step != self._last_step:
-            self._last_step = ep.step
+        if self.world.episode.scene != self._last_scene:
             self._announce()
 
     def _announce(self) -> None:
-        ep = self.world.episode
-        self.status_pub.publish(String(data=json.dumps({"task": self.world_cfg.task,
-                                                        **ep.as_dict()})))
-        self.instruction_pub.publish(String(data=ep.lang_goal))
-        self._publish_oracle()
+        """Status, instruction and the oracle's decision for one scene, taken together.
 
-    def _publish_oracle(self) -> None:
-        if self.oracle_pub is None or self.world.episode.done:
-            return
-        action = self.world.oracle()
-        if action is None:
-            return
-        msg = self._decision()
+        The decision is made (and stamped) once per scene, and the status names its stamp
+        (``oracle_stamp_ns``): a client matches the two instead of trusting arrival order,
+        so a decision announced just before a goal ran is never taken for the next scene."""
+        ep, action = self.world.snapshot()
+        self._last_scene = ep.scene
+        decision = self._oracle_decision(ep, action)
+        stamp_ns = (Time.from_msg(decision.header.stamp).nanoseconds
+                    if decision is not None else None)
+        self.status_pub.publish(String(data=json.dumps({"task": self.world_cfg.task,
+                                                        **ep.as_dict(),
+                                                        "oracle_stamp_ns": stamp_ns})))
+        self.instruction_pub.publish(String(data=ep.lang_goal))
+        if decision is not None:
+            self.oracle_pub.publish(decision)
+
+    def _oracle_decision(self, ep, action):
+        if self.oracle_pub is None or action is None:
+            return None
+        if self._decision is not None and self._decision[0] == ep.scene:
+            return self._decision[1]
+        msg = self._decision_type()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = "base"
-        msg.instruction = self.world.episode.lang_goal
+        msg.instruction = ep.lang_goal
         msg.pick = pose_stamped(action.pose0, "base", msg.header.stamp)
         msg.place = pose_stamped(action.pose1, "base", msg.header.stamp)
         msg.policy = f"oracle:{action.primitive}"
         ws = self.world.env.workspace
         msg.pick_u, msg.pick_v = (int(v) for v in ws.xy_to_pixel(*action.pose0[0][:2]))
         msg.place_u, msg.place_v = (int(v) for v in ws.xy_to_pixel(*action.pose1[0][:2]))
-        self.oracle_pub.publish(msg)
+        self._decision = (ep.scene, msg)
+        return msg
 
     def _reset(self, _request, response):
         try:
@@ -141,7 +153,6 @@ class SimNode(Node):
         except Exception as exc:  # noqa: BLE001 - report it, keep serving
             response.success, response.message = False, f"reset failed: {exc}"
             return response
-        self._last_step = ep.step
         self._announce()
         response.success = True
         response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
