@@ -57,3 +57,32 @@ def save_png(path: str | Path, image: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.ascontiguousarray(image)).save(path)
     return path
+
+
+def mark_action(colormap: np.ndarray, pick: tuple[int, int] | None,
+                place: tuple[int, int] | None, scale: int = 2) -> np.ndarray:
+    """The colormap scaled up, the pick cell ringed in cyan and the place cell in magenta
+    (an episode GIF's frame: where the arm is about to go)."""
+    img = np.asarray(colormap, np.uint8).repeat(scale, axis=0).repeat(scale, axis=1).copy()
+    h, w = img.shape[:2]
+    uu, vv = np.mgrid[0:h, 0:w]
+    for cell, color in ((pick, (0, 255, 255)), (place, (255, 0, 255))):
+        if cell is None:
+            continue
+        cu, cv = (int(cell[0]) + 0.5) * scale, (int(cell[1]) + 0.5) * scale
+        r = np.hypot(uu - cu, vv - cv)
+        img[(r >= 5 * scale) & (r < 6.5 * scale)] = color
+    return img
+
+
+def save_gif(path: str | Path, images: list[np.ndarray], frame_ms: int = 800) -> Path:
+    """An animated GIF of same-sized RGB frames (looping), e.g. one frame per episode step."""
+    from PIL import Image
+
+    if not images:
+        raise ValueError("save_gif needs at least one frame")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = [Image.fromarray(np.ascontiguousarray(i)) for i in images]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return path

@@ -123,12 +123,26 @@ def load_node_config(path: str | Path | None = None) -> PolicyNodeConfig:
 # --------------------------------------------------------------------------- checkpoint
 
 
+def checkpoint_file(cfg: PolicyNodeConfig) -> Path:
+    """The checkpoint's path: a file path, or ``package://<package>/<path>`` (a model shipped
+    in a package, found in any install layout, as the graphs' parameter files are)."""
+    from cliport_perception.sources.calibration_file import PACKAGE_SCHEME, resolve_file
+
+    text = cfg.checkpoint.strip()
+    if text.startswith(PACKAGE_SCHEME):
+        return resolve_file(text)
+    return Path(text).expanduser()
+
+
 def checkpoint_problem(cfg: PolicyNodeConfig) -> str | None:
     """Why the configured checkpoint cannot be loaded before trying, or None."""
     if not cfg.checkpoint.strip():
         return ("no checkpoint configured: set the 'checkpoint' parameter to a policy .ckpt "
                 "file (e.g. --ros-args -p checkpoint:=/path/to/last.ckpt)")
-    path = Path(cfg.checkpoint).expanduser()
+    try:
+        path = checkpoint_file(cfg)
+    except ConfigError as exc:
+        return f"checkpoint {cfg.checkpoint!r}: {exc} (parameter 'checkpoint')"
     if not path.is_file():
         return f"checkpoint {str(path)!r} does not exist (parameter 'checkpoint')"
     return None

@@ -18,6 +18,7 @@ from cliport_policy.node_config import (
     check_heightmap,
     check_heightmap_header,
     check_poses,
+    checkpoint_file,
     checkpoint_problem,
     clean_instruction,
     default_config_file,
@@ -79,6 +80,13 @@ def test_checkpoint_problems_name_the_parameter(tmp_path):
     (tmp_path / "ok.ckpt").write_bytes(b"x")
     assert checkpoint_problem(dataclasses.replace(CFG, checkpoint=str(tmp_path / "ok.ckpt"))) \
         is None
+
+
+def test_a_checkpoint_may_be_a_package_url():
+    shipped = dataclasses.replace(CFG, checkpoint="package://cliport_policy/config/tiny.yaml")
+    assert checkpoint_file(shipped).name == "tiny.yaml" and checkpoint_problem(shipped) is None
+    gone = dataclasses.replace(CFG, checkpoint="package://cliport_policy/models/nope.ckpt")
+    assert "does not exist" in checkpoint_problem(gone)
 
 
 # --------------------------------------------------------------------------- instructions

@@ -44,7 +44,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import rclpy
 from action_msgs.msg import GoalStatus
@@ -68,6 +67,7 @@ from cliport_policy.node_config import (
     check_heightmap,
     check_heightmap_header,
     check_poses,
+    checkpoint_file,
     checkpoint_problem,
     clean_instruction,
     load_node_config,
@@ -304,7 +304,7 @@ class PolicyNode(Node):
                 if cfg.threads > 0:
                     torch.set_num_threads(cfg.threads)
                 try:
-                    agent = load_agent(Path(cfg.checkpoint).expanduser(), device=cfg.device,
+                    agent = load_agent(checkpoint_file(cfg), device=cfg.device,
                                        clip_pretrained=cfg.clip_pretrained or None)
                 except CheckpointError as exc:
                     problem = str(exc)
