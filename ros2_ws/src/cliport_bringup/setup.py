@@ -13,6 +13,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.*")),
         (f"share/{PACKAGE}/config/graphs", glob("config/graphs/*.yaml")),
+        (f"share/{PACKAGE}/config/moveit", glob("config/moveit/*.yaml")),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
     ],
