@@ -19,6 +19,7 @@ overhead at all; the goal holds when ``overhead_p99_ms`` <= 15).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -81,6 +82,10 @@ def run(quick: bool) -> dict[str, Any]:
     ckpt = save_checkpoint(tmp / "tiny.ckpt", agent, 0)
     env = apply_local_ros_env()
     perception = load_graph("perception").node("perception")
+    if os.environ.get("CLIPORT_BENCH_FUSE_ON_ARRIVAL"):
+        on = os.environ["CLIPORT_BENCH_FUSE_ON_ARRIVAL"] not in ("0", "false")
+        perception = dataclasses.replace(perception, parameters=[*perception.parameters,
+                                                                 {"fuse_on_arrival": on}])
     policy = NodeSpec(name="policy_node", package="cliport_policy", executable="policy_node",
                       parameters=[{"checkpoint": str(ckpt), "mode": "execute", "threads": 1,
                                    "publish_heatmaps": False, "publish_markers": False}])

@@ -19,6 +19,7 @@ class PerceptionConfig:
     heightmap_topic: str = "heightmap"
     publish_previews: bool = True
     rate: float = 30.0
+    fuse_on_arrival: bool = True
     sync_slop: float = 0.02
     stale_after: float = 0.5
     depth_scale: float = 0.001

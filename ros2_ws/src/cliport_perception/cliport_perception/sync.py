@@ -58,6 +58,7 @@ class FrameSync:
         self._info: dict[str, Any] = {}
         self._last_used: dict[str, int] = {}
         self._last_color_used: dict[str, int] = {}
+        self._partial_since: int | None = None  # when a poll first saw a partly new set
         self.dropped = dict.fromkeys(cameras, 0)  # colour frames that were never used
 
     def _check(self, camera: str) -> None:
@@ -100,14 +101,21 @@ class FrameSync:
                     break
         return best
 
-    def poll(self, now_ns: int) -> SyncStatus | None:
+    def poll(self, now_ns: int, partial_wait_ns: int = 0,
+             all_new_only: bool = False) -> SyncStatus | None:
         """The newest pair of every camera, or None if nothing new since the last poll.
 
         A set counts as new when any camera has a pair newer than the one last returned.
-        Stale and missing cameras are reported; the caller decides whether to fuse.
+        With ``partial_wait_ns`` > 0 a set where only *some* cameras are new is held back
+        until ``partial_wait_ns`` after a poll first saw it so (``now_ns`` is the caller's
+        clock, so this is time waited here, not the frames' age): the others' frames are
+        probably on their way, and fusing now would use them one set late. A set where every
+        camera is new is returned at once. ``all_new_only`` returns only such a set (the
+        node's on-arrival check; its timer reports stale and missing cameras). Stale and
+        missing cameras are reported; the caller decides whether to fuse.
         """
         status = SyncStatus()
-        fresh = False
+        fresh = 0
         for cam in self.cameras:
             pair = self.latest_pair(cam)
             if pair is None:
@@ -118,13 +126,22 @@ class FrameSync:
                 continue
             status.pairs[cam] = pair
             if pair.stamp_ns > self._last_used.get(cam, -1):
-                fresh = True
-        if not fresh and not status.stale and not status.missing:
+                fresh += 1
+        if status.stale or status.missing:
+            return None if all_new_only else status
+        if not fresh:
             return None
+        if fresh < len(self.cameras):
+            if self._partial_since is None:
+                self._partial_since = now_ns
+            if all_new_only or (partial_wait_ns > 0
+                                 and now_ns - self._partial_since < partial_wait_ns):
+                return None
         return status
 
     def mark_used(self, status: SyncStatus) -> None:
         """Record that ``status``'s pairs were used; colour frames skipped over are dropped."""
+        self._partial_since = None
         for cam, pair in status.pairs.items():
             self._last_used[cam] = pair.stamp_ns
             before = self._last_color_used.get(cam, -1)

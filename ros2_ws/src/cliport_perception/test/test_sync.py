@@ -75,3 +75,31 @@ def test_bad_setup_and_unknown_camera():
         make(cameras=["a", "a"])
     with pytest.raises(KeyError, match="unknown camera 'right'"):
         make().add_color("right", 0, None)
+
+
+def test_a_set_with_every_camera_new_is_ready_at_once_a_partial_one_waits():
+    wait = 33 * MS
+    sync = make()
+    feed(sync, "front", 100)
+    feed(sync, "left", 101)
+    assert sync.poll(102 * MS, wait, all_new_only=True).complete  # both new: no wait
+    sync.mark_used(sync.poll(102 * MS))
+    feed(sync, "front", 133)  # left's next frame is still on its way
+    assert sync.poll(140 * MS, wait) is None  # partly new since 140: held back
+    assert sync.poll(150 * MS, wait, all_new_only=True) is None
+    feed(sync, "left", 134)
+    status = sync.poll(151 * MS, wait, all_new_only=True)
+    assert status.pairs["front"].stamp_ns == 133 * MS and status.pairs["left"].stamp_ns == 134 * MS
+    sync.mark_used(status)
+    feed(sync, "front", 166)  # left has stopped: fused without it once front waited here
+    assert sync.poll(300 * MS, wait) is None  # however old the frame, the wait starts here
+    assert sync.poll(320 * MS, wait, all_new_only=True) is None
+    assert sync.poll(333 * MS, wait).pairs["front"].stamp_ns == 166 * MS
+    assert sync.poll(334 * MS).pairs["front"].stamp_ns == 166 * MS  # no wait: as before
+
+
+def test_the_on_arrival_check_does_not_report_stale_cameras():
+    sync = make()
+    feed(sync, "front", 100)
+    assert sync.poll(110 * MS, all_new_only=True) is None  # left missing: for the timer
+    assert sync.poll(110 * MS).missing == ["left"]

@@ -1,12 +1,14 @@
 """``perception``: N RGB-D cameras -> ``cliport_msgs/Heightmap`` in the arm's base frame.
 
 Thin node: the ROS-topic source (:mod:`cliport_perception.ros.topic_source`) subscribes to
-colour, aligned depth and CameraInfo of every camera and pairs them; on a timer the node
-fuses each *new* complete set with the core ``Fuser``: always from the latest frames,
-never a backlog. A stale or missing camera is reported (log + ``/diagnostics``) and no
-heightmap is made until every camera is fresh again. Frame health per camera (received,
-missed, dropped, stale events, rate) goes into ``/diagnostics``, and a rate-limited
-warning summarises problems. Bad frames are logged and skipped; the node keeps serving.
+colour, aligned depth and CameraInfo of every camera and pairs them; the node fuses each
+*new* complete set with the core ``Fuser`` as soon as every camera has a new pair
+(``fuse_on_arrival``), and on a timer (``rate``) a set where only some cameras are new once
+those have waited a period: always from the latest frames, never a backlog. A stale or
+missing camera is reported (log + ``/diagnostics``) and no heightmap is made until every
+camera is fresh again. Frame health per camera (received, missed, dropped, stale events,
+rate) goes into ``/diagnostics``, and a rate-limited warning summarises problems. Bad
+frames are logged and skipped; the node keeps serving.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class PerceptionNode(Node):
         self.config = cfg = declare_config(self, load_perception_config())
         self.calibration = load_source_calibration(cfg.calibration_file, cfg.base_frame)
         self.fuser = Fuser(cfg.workspace, floor_tolerance=cfg.floor_tolerance)
-        self.source = TopicSource(self, cfg, self.calibration, warn_period_s=cfg.warn_period)
+        self._partial_wait_ns = int(1e9 / cfg.rate) if cfg.fuse_on_arrival else 0
+        self.source = TopicSource(self, cfg, self.calibration, warn_period_s=cfg.warn_period,
+                                  on_frame=self._on_frame if cfg.fuse_on_arrival else None)
         self.source.connect()
         self.pub = self.create_publisher(Heightmap, cfg.heightmap_topic, 2)
         self.preview_color = self.preview_height = None
@@ -54,13 +58,17 @@ class PerceptionNode(Node):
         self.get_logger().info(f"perception ready: cameras {cfg.cameras} -> "
                                f"{cfg.heightmap_topic} in {cfg.base_frame}")
 
-    def _tick(self) -> None:
+    def _on_frame(self) -> None:
+        """A camera image arrived: fuse now if every camera has a new pair."""
+        self._tick(all_new_only=True)
+
+    def _tick(self, all_new_only: bool = False) -> None:
         now = self.get_clock().now().nanoseconds
         warning = self.source.health.warning(now)
         if warning:
             self.get_logger().warning(warning)
         try:
-            found = self.source.poll(now)
+            found = self.source.poll(now, self._partial_wait_ns, all_new_only)
         except SourceError as exc:
             self.get_logger().error(f"skipping a frame set: {exc}", throttle_duration_sec=1.0)
             return

@@ -17,6 +17,7 @@ or stale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,13 +61,17 @@ class TopicSource(RGBDSource):
 
     def __init__(self, node: Node, config: PerceptionConfig,
                  calibration: Calibration | None = None, history: int = 4,
-                 warn_period_s: float = 5.0) -> None:
+                 warn_period_s: float = 5.0,
+                 on_frame: Callable[[], None] | None = None) -> None:
+        """``on_frame`` is called after every colour or depth image is stored (on the
+        executor thread): the node fuses from there as soon as a set is complete."""
         super().__init__(config.cameras, warn_period_s=warn_period_s)
         self.node = node
         self.config = config
         self.calibration = calibration or load_source_calibration(config.calibration_file,
                                                                   config.base_frame)
         self.sync = FrameSync(config.cameras, config.sync_slop, config.stale_after, history)
+        self.on_frame = on_frame
         self._subscriptions: list = []
         self._models: dict[tuple, CameraModel] = {}
 
@@ -80,8 +85,7 @@ class TopicSource(RGBDSource):
             color, depth, info = self.topics(cam)
             self._subscriptions += [
                 sub(Image, color, lambda m, c=cam: self._on_color(c, m), qos_profile_sensor_data),
-                sub(Image, depth, lambda m, c=cam: self.sync.add_depth(c, stamp_ns(m.header), m),
-                    qos_profile_sensor_data),
+                sub(Image, depth, lambda m, c=cam: self._on_depth(c, m), qos_profile_sensor_data),
                 sub(CameraInfo, info, lambda m, c=cam: self.sync.add_info(c, m),
                     qos_profile_sensor_data),
             ]
@@ -90,13 +94,21 @@ class TopicSource(RGBDSource):
         stamp = stamp_ns(msg.header)
         self.health.on_frame(camera, stamp)
         self.sync.add_color(camera, stamp, msg)
+        if self.on_frame is not None:
+            self.on_frame()
+
+    def _on_depth(self, camera: str, msg: Image) -> None:
+        self.sync.add_depth(camera, stamp_ns(msg.header), msg)
+        if self.on_frame is not None:
+            self.on_frame()
 
     def _disconnect(self) -> None:
         subs, self._subscriptions = self._subscriptions, []
         for sub in subs:
             self.node.destroy_subscription(sub)
 
-    def poll(self, now_ns: int) -> FrameSet | None:
+    def poll(self, now_ns: int, partial_wait_ns: int = 0,
+             all_new_only: bool = False) -> FrameSet | None:
         """The newest complete set if it is new, the status if incomplete, else None.
 
         A complete set is marked used (it is never returned twice) and decoded; a set
@@ -104,9 +116,10 @@ class TopicSource(RGBDSource):
         """
         if not self.is_connected:
             raise SourceError("ros_topics source is not connected: call connect() first")
-        status = self.sync.poll(now_ns)
-        for cam in self.camera_names:
-            self.health.set_stale(cam, status is not None and cam in status.stale)
+        status = self.sync.poll(now_ns, partial_wait_ns, all_new_only)
+        if not all_new_only:  # that check hides stale cameras: leave their state alone
+            for cam in self.camera_names:
+                self.health.set_stale(cam, status is not None and cam in status.stale)
         if status is None:
             return None
         if not status.complete:
