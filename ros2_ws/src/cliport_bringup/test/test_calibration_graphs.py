@@ -29,7 +29,7 @@ def test_calibration_graphs_name_installed_executables():
 
 
 @pytest.mark.parametrize("name", ["handeye_sim", "calibration_tf", "calibrate_fr3", "sim",
-                                  "teleop_sim"])
+                                  "sim_policy", "teleop_sim"])
 def test_calibration_launch_files_build(name):
     """Where launch_ros exists (a ROS install) the launch files build a description."""
     pytest.importorskip("launch_ros")

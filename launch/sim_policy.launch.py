@@ -1,0 +1,1 @@
+../ros2_ws/src/cliport_bringup/launch/sim_policy.launch.py
