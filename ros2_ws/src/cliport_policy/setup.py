@@ -13,6 +13,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/config/clip", glob("config/clip/*.json")),
+        (f"share/{PACKAGE}/models", glob("models/*.ckpt") + glob("models/*.md")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
@@ -22,6 +23,7 @@ setup(
         "console_scripts": [
             "cliport-train = cliport_policy.train:main",
             "cliport-eval = cliport_policy.evaluate:main",
+            "cliport-export-checkpoint = cliport_policy.checkpoint:main",
             "policy_node = cliport_policy.nodes.policy_node:main",
         ],
     },

@@ -145,3 +145,55 @@ def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu",
     agent = make_agent(cfg, clip)
     load_into(agent, path, state)
     return agent.to(device).eval()
+
+
+def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
+                      half: bool = False) -> Path:
+    """A checkpoint to ship or deploy: the weights and config of ``src`` without optimiser
+    states, optionally stored as float16 (half the bytes; loading casts them back to the
+    model's float32, so decisions move by float16 rounding only). Atomic, like saving."""
+    src, dst = Path(src), Path(dst)
+    state = read_checkpoint(src)
+    try:
+        model_config_from_dict(state["model"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{src}: its model config is not valid here: {exc}") from exc
+
+    def shrink(weights: dict) -> dict:
+        return {k: v.half() if half and v.is_floating_point() else v
+                for k, v in weights.items()}
+
+    extra = dict(state.get("extra") or {})
+    extra.pop("rng", None)  # training-resume state: not part of a shipped model
+    extra["exported_from"] = {"file": src.name, "step": int(state["step"]),
+                              "weights_dtype": "float16" if half else "float32"}
+    out = {**state, "attention": shrink(state["attention"]),
+           "transport": shrink(state["transport"]), "optimizers": {}, "extra": extra}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".tmp-{dst.name}")
+    with open(tmp, "wb") as f:
+        torch.save(out, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, dst)
+    return dst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``cliport-export-checkpoint SRC DST [--half]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="cliport-export-checkpoint",
+                                 description="Strip a training checkpoint to its weights (and "
+                                             "config) for shipping; --half stores float16.")
+    ap.add_argument("src", type=Path)
+    ap.add_argument("dst", type=Path)
+    ap.add_argument("--half", action="store_true", help="store the weights as float16")
+    args = ap.parse_args(argv)
+    try:
+        out = export_checkpoint(args.src, args.dst, args.half)
+    except CheckpointError as exc:
+        print(f"cliport-export-checkpoint: error: {exc}")
+        return 2
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0

@@ -79,3 +79,27 @@ def test_mismatched_architecture_and_clip(saved, tiny_cfg):
     torch.save(state, path.with_name("pruned.ckpt"))
     with pytest.raises(CheckpointError, match="missing"):
         load_agent(path.with_name("pruned.ckpt"))
+
+
+def test_export_drops_training_state_and_halves_the_weights(saved, tmp_path):
+    from cliport_policy.checkpoint import main as export_main
+    from cliport_policy.checkpoint import read_checkpoint
+
+    agent, path = saved
+    full = tmp_path / "full.ckpt"
+    assert export_main([str(path), str(full)]) == 0
+    half = tmp_path / "half.ckpt"
+    assert export_main([str(path), str(half), "--half"]) == 0
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    state = read_checkpoint(half)
+    assert state["optimizers"] == {} and state["extra"]["exported_from"]["step"] == 7
+    exact = load_agent(full)
+    assert all(torch.equal(a, b) for a, b in zip(agent.attention.state_dict().values(),
+                                                 exact.attention.state_dict().values(),
+                                                 strict=True))
+    small = load_agent(half)  # float16 on disk, float32 in the model
+    w = next(iter(small.transport.parameters()))
+    assert w.dtype == torch.float32
+    ref = next(iter(agent.transport.parameters()))
+    assert torch.allclose(w, ref, rtol=1e-3, atol=1e-4)
+    assert export_main([str(tmp_path / "nope.ckpt"), str(tmp_path / "x.ckpt")]) == 2
