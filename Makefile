@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test lint bench-quick clean
+.PHONY: setup test demo lint bench-quick clean
 
 setup:
 	bash scripts/setup.sh
@@ -10,6 +10,10 @@ setup:
 test:
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The main job: the sim stack end to end with the shipped model (GIFs + heatmaps in demo/).
+demo:
+	$(PY) -m cliport_bringup.nodes.demo --out demo
 
 lint:
 	$(PY) -m ruff check .

@@ -27,6 +27,7 @@ setup(
             "cliport-topic = cliport_bringup.ros_topic_cli:main",
             "sim = cliport_bringup.nodes.sim_node:main",
             "cliport-sim-loop = cliport_bringup.nodes.sim_loop:main",
+            "cliport-demo = cliport_bringup.nodes.demo:main",
         ],
     },
 )
