@@ -110,6 +110,7 @@ def server_in_process(backend, **params):
         yield node
     finally:
         executor.shutdown()
+        thread.join(timeout=10)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
 

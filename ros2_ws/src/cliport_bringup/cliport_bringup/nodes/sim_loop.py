@@ -335,6 +335,7 @@ def run(episodes: int, policy: str = "oracle", out: Path | None = None,
     apply_local_ros_env(domain_id=domain_id)
     rclpy.init()
     node = rclpy.create_node("cliport_sim_loop")
+    loop = None
     try:
         loop = Loop(node, step_timeout, policy, out)
         if not loop.wait_ready(wait):
@@ -361,6 +362,8 @@ def run(episodes: int, policy: str = "oracle", out: Path | None = None,
             print(f"wrote {out}")
         return 0 if successes == episodes else 1
     finally:
+        if loop is not None:  # rclpy's destroy_node leaves action clients alone
+            loop.client.destroy()
         node.destroy_node()
         rclpy.try_shutdown()
 

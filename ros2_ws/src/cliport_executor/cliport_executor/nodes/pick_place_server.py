@@ -197,6 +197,9 @@ class PickPlaceServer(Node):
         self.gate.stop_all(StopReason.SHUTDOWN, "the server is shutting down")
         with contextlib.suppress(Exception):
             self.backend.disconnect()
+        # rclpy's destroy_node leaves action servers alone: undestroyed, this one stays
+        # discoverable in the process, and a client sees a server that never answers.
+        self._server.destroy()
         super().destroy_node()
 
 

@@ -490,6 +490,8 @@ class PolicyNode(Node):
             with contextlib.suppress(Exception):  # best effort during shutdown
                 handle.cancel_goal_async()  # do not leave the arm running for nobody
         self._worker.join(timeout=5.0)
+        if self._client is not None:  # rclpy's destroy_node leaves action clients alone
+            self._client.destroy()
         super().destroy_node()
 
 

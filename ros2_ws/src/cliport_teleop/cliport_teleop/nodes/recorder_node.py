@@ -103,6 +103,7 @@ class TeleopRecorder(Node):
     def destroy_node(self) -> None:
         self.web.close()
         self.session.close()
+        self.client.destroy()  # rclpy's destroy_node leaves action clients alone
         super().destroy_node()
 
 
