@@ -101,6 +101,8 @@ def run(quick: bool) -> dict[str, Any]:
     infer = [s["inference"] for s in samples]
     msg = [s["messaging"] for s in samples]
     overhead = [t - f - i for t, f, i in zip(total, fusion, infer, strict=True)]
+    before = [s["before_act"] for s in samples]
+    hop = [s["goal_hop"] for s in samples]
     p50, p99 = statistics.median(total), _percentile(total, 99)
     print(f"{len(samples)} goals, cameras at {CAMERA_HZ:g} Hz: frames -> goal "
           f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
@@ -110,6 +112,10 @@ def run(quick: bool) -> dict[str, Any]:
         share = statistics.median(values) / p50 * 100
         print(f"  {name:38s} p50 {statistics.median(values):7.1f} ms  "
               f"p99 {_percentile(values, 99):7.1f} ms  ({share:.0f} % of the p50)")
+    print(f"    of which instruction hop + checks + decoding before act: p50 "
+          f"{statistics.median(before):.1f} ms, p99 {_percentile(before, 99):.1f} ms; "
+          f"decision -> goal at the server: p50 {statistics.median(hop):.1f} ms, "
+          f"p99 {_percentile(hop, 99):.1f} ms")
     print(f"overhead beyond the nodes' fusion + inference: p50 "
           f"{statistics.median(overhead):.1f} ms, p99 {_percentile(overhead, 99):.1f} ms "
           f"(goal <= {BUDGET_MS:g} ms)")
@@ -181,6 +187,7 @@ def _measure(frames, n_goals: int, runner) -> list[dict[str, float]]:
             if cur is not None:
                 cur["inference"] = float(msg.inference_time) * 1e3
                 cur["used"] = Time.from_msg(msg.heightmap_stamp).nanoseconds
+                cur["decided_at"] = Time.from_msg(msg.header.stamp).nanoseconds
 
     def on_goal(_goal) -> GoalResponse:
         now = node.get_clock().now().nanoseconds
@@ -227,8 +234,11 @@ def _measure(frames, n_goals: int, runner) -> list[dict[str, float]]:
                 continue
             total = (cur["goal_at"] - cur["stamp"]) / 1e6
             fusion = (cur["heightmap_at"] - cur["stamp"]) / 1e6
+            to_decision = (cur["decided_at"] - cur["heightmap_at"]) / 1e6 - cur["inference"]
             samples.append({"total": total, "fusion": fusion, "inference": cur["inference"],
-                            "messaging": total - fusion - cur["inference"]})
+                            "messaging": total - fusion - cur["inference"],
+                            "before_act": to_decision,
+                            "goal_hop": (cur["goal_at"] - cur["decided_at"]) / 1e6})
     finally:
         executor.shutdown()
         server.destroy()
