@@ -23,6 +23,7 @@ setup(
         "console_scripts": [
             "cliport-train = cliport_policy.train:main",
             "cliport-eval = cliport_policy.evaluate:main",
+            "cliport-results-table = cliport_policy.results_table:main",
             "cliport-export-checkpoint = cliport_policy.checkpoint:main",
             "policy_node = cliport_policy.nodes.policy_node:main",
         ],

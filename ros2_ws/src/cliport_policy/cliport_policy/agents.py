@@ -138,18 +138,20 @@ class Agent(nn.Module):
     # ----------------------------------------------------------------- training
     def losses(self, img: torch.Tensor, instructions: Sequence[str], pick: torch.Tensor,
                place: torch.Tensor, pick_rot: torch.Tensor, place_rot: torch.Tensor,
-               attention: nn.Module | None = None, transport: nn.Module | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+               attention: nn.Module | None = None, transport: nn.Module | None = None,
+               reduction: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
         """Softmax cross-entropy over all (rotation, row, column) of pick and place.
 
         ``pick``/``place`` [B, 2] long cells, ``*_rot`` [B] long bins; the true CE per sample
-        (not divided by H*W*k as the reference does, spec 3.6), averaged over the batch.
+        (not divided by H*W*k as the reference does, spec 3.6), averaged over the batch
+        (``reduction="none"``: per sample, [B], for per-task training curves).
         ``attention``/``transport`` may be DDP wrappers of this agent's modules.
         """
         g = self.text_features(instructions)
         pick_logits = (attention or self.attention)(img, g)
         place_logits = (transport or self.transport)(img, pick, g)
-        return (_ce(pick_logits, pick, pick_rot), _ce(place_logits, place, place_rot))
+        return (_ce(pick_logits, pick, pick_rot, reduction),
+                _ce(place_logits, place, place_rot, reduction))
 
     # ----------------------------------------------------------------- inference
     @torch.inference_mode()
@@ -174,10 +176,11 @@ class Agent(nn.Module):
         return self.act_batch(image_tensor(colormap, heightmap)[None], [instruction])[0]
 
 
-def _ce(logits: torch.Tensor, cell: torch.Tensor, rot: torch.Tensor) -> torch.Tensor:
+def _ce(logits: torch.Tensor, cell: torch.Tensor, rot: torch.Tensor,
+        reduction: str = "mean") -> torch.Tensor:
     b, k, h, w = logits.shape
     target = rot.long() * (h * w) + cell[:, 0].long() * w + cell[:, 1].long()
-    return F.cross_entropy(logits.reshape(b, -1).float(), target)
+    return F.cross_entropy(logits.reshape(b, -1).float(), target, reduction=reduction)
 
 
 def make_agent(config: ModelConfig, clip: FrozenCLIP | None = None) -> Agent:

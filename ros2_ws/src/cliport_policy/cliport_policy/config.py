@@ -64,7 +64,7 @@ class TrainConfig:
     last_every: int = 500
     log_every: int = 50
     val_every: int = 1000
-    val_samples: int = 50
+    val_samples: int = 50  # per validation task: the first actions of its val set
     amp: bool = True
     augment: bool = True
     theta_sigma: float = 60.0

@@ -1,9 +1,11 @@
 """Training batches from the episode store (``cliport_sim.dataset``), one or many tasks.
 
 A sample is drawn as the reference intends but without its multi-task bug (spec 3.7, 9.8):
-a task uniformly, then an episode of that task, then one of its actions - each drawn once,
-from one explicit ``numpy.random.Generator``. Observations are the stored fused maps (no
-re-fusion of raw views per sample, spec 9.1).
+a task (uniformly, or with the task set's weights: multi-attr), then an episode of that
+task, then one of its actions - each drawn once, from one explicit
+``numpy.random.Generator``. The reference draws the task a second time when it loads the
+episode, so the episode index of one task is read from another. Observations are the stored
+fused maps (no re-fusion of raw views per sample, spec 9.1).
 """
 
 from __future__ import annotations
@@ -41,19 +43,33 @@ class Sampler:
     """Random (task, episode, step) samples from one or more datasets.
 
     ``place_rotations``: the model's number of place rotation bins; labels are re-binned
-    from the stored poses when it differs from the stored labels' 36.
+    from the stored poses when it differs from the stored labels' 36. ``weights``: each
+    dataset's probability (default uniform, whatever the datasets' sizes).
     """
 
     def __init__(self, datasets: Sequence[Dataset], rng: np.random.Generator,
-                 place_rotations: int = STORED_ROTATIONS) -> None:
+                 place_rotations: int = STORED_ROTATIONS,
+                 weights: Sequence[float] | None = None) -> None:
         self.datasets = [d for d in datasets]
         if not self.datasets or any(len(d) == 0 for d in self.datasets):
             raise ValueError("every training dataset needs at least one episode")
         self.rng = rng
         self.place_rotations = place_rotations
+        self.weights: np.ndarray | None = None
+        if weights is not None:
+            w = np.asarray(weights, np.float64)
+            if w.shape != (len(self.datasets),) or not np.all(w > 0):
+                raise ValueError(f"need one positive weight per dataset, got {list(weights)} "
+                                 f"for {len(self.datasets)} datasets")
+            if np.ptp(w) > 1e-12 * w.max():  # uniform weights keep the uniform draw
+                self.weights = w / w.sum()
 
     def draw(self) -> tuple[int, int, int]:
-        task = int(self.rng.integers(len(self.datasets)))
+        """(task, episode, step), each drawn once: the episode is one of that task's."""
+        if self.weights is None:
+            task = int(self.rng.integers(len(self.datasets)))
+        else:
+            task = int(self.rng.choice(len(self.datasets), p=self.weights))
         ds = self.datasets[task]
         episode = int(self.rng.integers(len(ds)))
         step = int(self.rng.integers(ds.n_steps(episode)))

@@ -2,16 +2,24 @@
 
     cliport-eval --run runs/pbib-tiny --task put-block-in-bowl-seen-colors \
         --val-episodes 100 --test-episodes 100 --seeds 3 --workers 2
+    cliport-eval --run runs/multi          # the run's own evaluation tasks (config.json)
 
 The paper's protocol (spec 6.1) with its weak points fixed (spec 9.17):
 
-1. every numbered checkpoint of the run is rolled out on the val episodes (resumable: a
-   checkpoint already in ``results-val.json`` is not run again);
-2. the best val checkpoint (highest mean reward; ties -> the later step) is rolled out on
-   the test episodes for ``--seeds`` evaluation seeds (the reference: one);
-3. ``results-test.json`` holds per-seed means, the mean and a 95 % confidence interval
-   (Student t over the per-seed means), every episode's reward, and the budget; heatmap PNG
-   overlays of the first test episodes go to ``eval/heatmaps/``.
+1. every numbered checkpoint of the run is rolled out on the val episodes of every
+   evaluation task (resumable: a checkpoint already in ``<task>-results-val.json`` is not
+   run again);
+2. the best val checkpoint (highest mean reward, averaged over the tasks; ties -> the later
+   step; each task's own best is recorded too) is rolled out on the test episodes of each
+   task for ``--seeds`` evaluation seeds (the reference: one seed, and a multi-task model's
+   checkpoint picked per task);
+3. ``<task>-results-test.json`` holds per-seed means, the mean and a 95 % confidence
+   interval (Student t over the per-seed means), every episode's reward, and the budget;
+   heatmap PNG overlays of the first test episodes go to ``eval/heatmaps/``;
+4. ``results.json`` sums the run up (method, demo count, selection, every task's test and
+   val summary, the mean over tasks) and ``table.{md,json,png}`` shows it in the paper's
+   Table 1 layout with the paper's numbers (:mod:`cliport_policy.results_table`, which
+   also combines several runs).
 
 Evaluation seed ``s`` of ``n`` episodes uses the task's seeds in the demos' convention
 (val: odd from 1, test: odd from 10001, never the even training seeds) starting at block
@@ -40,6 +48,8 @@ log = logging.getLogger("cliport_policy.evaluate")
 
 SEED_START = {"val": 1, "test": 10001}
 SEED_STRIDE = 2
+RESULTS_FORMAT = "cliport_policy.results/1"
+SUMMARY_KEYS = ("mean", "ci95", "per_seed", "n_seeds", "n_episodes", "success_rate", "errors")
 
 
 @dataclass
@@ -210,55 +220,191 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def evaluate_run(run: Path, task: str, val_episodes: int, test_episodes: int, seeds: int,
-                 workers: int = 1, clip_pretrained: str | None = None,
-                 observation: str = "views", heatmap_episodes: int = 2,
-                 checkpoints: list[Path] | None = None, progress: bool = True
+def run_info(run: Path, checkpoint: Path) -> dict[str, Any]:
+    """What the run was trained on: ``config.json`` (cliport-train), else the checkpoint."""
+    from cliport_policy.checkpoint import read_checkpoint
+    from cliport_policy.train import task_name
+
+    cfg = _load_json(run / "config.json")
+    state = read_checkpoint(checkpoint)
+    extra = state.get("extra") or {}
+    train_tasks = (cfg.get("train_tasks") or extra.get("train_tasks")
+                   or [task_name(d) for d in extra.get("train_dirs", [])])
+    kind = cfg.get("kind") or ("single" if len(train_tasks) <= 1 else "multi")
+    task_set = cfg.get("task_set") or extra.get("task_set")
+    if task_set and str(task_set).startswith("multi-attr-"):
+        kind = "multi-attr"
+    n_demos = cfg["n_demos"] if "n_demos" in cfg else extra.get("n_demos")
+    return {"agent": state["model"].get("agent", "cliport"), "kind": kind,
+            "task_set": task_set, "train_tasks": list(train_tasks), "n_demos": n_demos,
+            "eval_tasks": cfg.get("eval_tasks") or extra.get("train_tasks") or []}
+
+
+def select_checkpoint(val: dict[str, dict[str, dict[str, Any]]], names: list[str]
+                      ) -> dict[str, Any]:
+    """The checkpoint with the highest val mean reward averaged over tasks (each task counts
+    once; ties -> the later checkpoint); each task's own best is recorded too."""
+    tasks = list(val)
+    table = {n: {"mean": float(np.mean([val[t][n]["mean"] for t in tasks])),
+                 "tasks": {t: val[t][n]["mean"] for t in tasks}} for n in names}
+    best = max(names, key=lambda n: (table[n]["mean"], n))
+    per_task = {t: max(names, key=lambda n, t=t: (val[t][n]["mean"], n)) for t in tasks}
+    return {"by": "val mean reward, averaged over tasks", "best": best,
+            "best_per_task": per_task, "checkpoints": table}
+
+
+def _seed_means(summary: dict[str, Any]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in summary.get("per_seed", {}).items()}
+
+
+def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
+                 test_episodes: int, seeds: int, workers: int = 1,
+                 clip_pretrained: str | None = None, observation: str = "views",
+                 heatmap_episodes: int = 2, checkpoints: list[Path] | None = None,
+                 progress: bool = True, method: str | None = None, table: bool = True
                  ) -> dict[str, Any]:
-    """Val every checkpoint -> best -> test over ``seeds`` evaluation seeds."""
+    """Val every checkpoint on every task -> the best on their mean -> test each task over
+    ``seeds`` evaluation seeds; writes per-task JSONs, ``results.json`` and the run's table.
+
+    ``task``: task names or one task set (their evaluation tasks); None: the run's own.
+    Resumable: val checkpoints and test seeds already in the JSONs are not run again.
+    ``results.json`` keeps the entries of tasks evaluated earlier and not now; its mean over
+    tasks is over this evaluation's (``evaluated``).
+    """
+    from cliport_policy.results_table import method_label, write_table
+    from cliport_policy.task_sets import TaskSetError, resolve
     from cliport_policy.train import list_checkpoints
 
+    run = Path(run)
     out = run / "eval"
     out.mkdir(parents=True, exist_ok=True)
     ckpts = checkpoints if checkpoints is not None else list_checkpoints(run)
     if not ckpts:
         raise SystemExit(f"cliport-eval: no checkpoints in {run / 'checkpoints'}")
-    val_path = out / f"{task}-results-val.json"
-    val = _load_json(val_path)
+    info = run_info(run, ckpts[-1])
+    names = [task] if isinstance(task, str) else list(task or info["eval_tasks"])
+    if not names:
+        raise SystemExit(f"cliport-eval: {run} does not say what it was trained on; "
+                         f"give --task")
+    try:
+        tasks = list(resolve(names).eval)
+    except TaskSetError as exc:
+        raise SystemExit(f"cliport-eval: {exc}") from exc
+    val: dict[str, dict[str, Any]] = {t: _load_json(out / f"{t}-results-val.json")
+                                      for t in tasks}
+    selection: dict[str, Any] = {}
     if len(ckpts) > 1 and val_episodes > 0:
         seeds_val = episode_seeds("val", 0, val_episodes)
-        for ck in ckpts:
-            key = ck.name
-            if key in val and val[key].get("n_episodes") == val_episodes:
-                continue
-            res = evaluate_checkpoint(ck, task, "val", seeds_val, workers, clip_pretrained,
-                                      observation, progress=progress)
-            val[key] = {**summarise({0: res}), "episodes": [asdict(r) for r in res]}
-            _write_json(val_path, val)
-        best = max(ckpts, key=lambda c: (val[c.name]["mean"], c.name))
+        for t in tasks:
+            for ck in ckpts:
+                key = ck.name
+                if key in val[t] and val[t][key].get("n_episodes") == val_episodes:
+                    continue
+                res = evaluate_checkpoint(ck, t, "val", seeds_val, workers, clip_pretrained,
+                                          observation, progress=progress)
+                val[t][key] = {**summarise({0: res}), "episodes": [asdict(r) for r in res]}
+                _write_json(out / f"{t}-results-val.json", val[t])
+        selection = select_checkpoint(val, [c.name for c in ckpts])
+        best = next(c for c in ckpts if c.name == selection["best"])
+        for n, row in selection["checkpoints"].items():
+            log.info("val %s: mean over tasks %.3f (%s)", n, row["mean"], ", ".join(
+                f"{t} {m:.3f}" for t, m in row["tasks"].items()))
     else:
         best = ckpts[-1]
+    t0 = time.perf_counter()
+    per_task: dict[str, dict[str, Any]] = {}
+    for t in tasks:
+        per_task[t] = _test_task(out, t, best, test_episodes, seeds, workers, clip_pretrained,
+                                 observation, heatmap_episodes, val[t], progress)
+    overall = _over_tasks(per_task)
+    kind = info["kind"]
+    if not info["train_tasks"]:
+        log.warning("%s does not say what it was trained on: labelled %s", run, kind)
+    derived = method_label(info["agent"], kind)
+    results = {
+        "format": RESULTS_FORMAT, "run": str(run), "method": method or derived,
+        "paper_method": derived, "agent": info["agent"], "kind": kind,
+        "task_set": info["task_set"], "train_tasks": info["train_tasks"],
+        "n_demos": info["n_demos"], "checkpoint": str(best), "observation": observation,
+        "val_episodes": val_episodes, "test_episodes": test_episodes,
+        "selection": selection, "evaluated": tasks,
+        "tasks": {**_earlier_tasks(out / "results.json", tasks),
+                  **{t: {"checkpoint": str(best),
+                         "test": {k: v for k, v in r.items() if k in SUMMARY_KEYS},
+                         "val": ({k: v for k, v in val[t][best.name].items()
+                                  if k != "episodes"} if best.name in val[t] else None)}
+                     for t, r in per_task.items()}},
+        **overall, "seconds": time.perf_counter() - t0}
+    _write_json(out / "results.json", results)
+    if table:
+        write_table([results], out)
+    return results
+
+
+def _earlier_tasks(path: Path, tasks: list[str]) -> dict[str, Any]:
+    """Task entries of an earlier ``results.json`` of this run that this evaluation does not
+    redo (a single-task model evaluated on its seen, then its unseen split: both stay in
+    the run's table, each with the checkpoint selected for it)."""
+    return {t: e for t, e in _load_json(path).get("tasks", {}).items() if t not in tasks}
+
+
+def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int, workers: int,
+               clip_pretrained: str | None, observation: str, heatmap_episodes: int,
+               val: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """The test seeds of one task with the selected checkpoint (seeds already in its JSON
+    for this checkpoint and episode count are kept)."""
+    path = out / f"{task}-results-test.json"
+    old = _load_json(path)
+    done = old.get("episodes", {}) if (old.get("checkpoint") == str(best)
+                                       and old.get("test_episodes") == test_episodes) else {}
     per_seed: dict[int, list[EpisodeResult]] = {}
     t0 = time.perf_counter()
     for s in range(seeds):
+        if str(s) in done and len(done[str(s)]) == test_episodes:
+            per_seed[s] = [EpisodeResult(**e) for e in done[str(s)]]
+            continue
         per_seed[s] = evaluate_checkpoint(
             best, task, "test", episode_seeds("test", s, test_episodes), workers,
             clip_pretrained, observation, out / "heatmaps" / task if s == 0 else None,
             heatmap_episodes if s == 0 else 0, progress=progress)
-    test = {"task": task, "checkpoint": str(best), "observation": observation,
+        test = _test_json(task, best, observation, test_episodes, val, per_seed, t0)
+        _write_json(path, test)
+    test = _test_json(task, best, observation, test_episodes, val, per_seed, t0)
+    _write_json(path, test)
+    return test
+
+
+def _test_json(task: str, best: Path, observation: str, test_episodes: int,
+               val: dict[str, Any], per_seed: dict[int, list[EpisodeResult]], t0: float
+               ) -> dict[str, Any]:
+    return {"task": task, "checkpoint": str(best), "observation": observation,
+            "test_episodes": test_episodes,
             "val": {k: {kk: vv for kk, vv in v.items() if kk != "episodes"}
                     for k, v in val.items()},
             **summarise(per_seed), "seconds": time.perf_counter() - t0,
             "episodes": {str(s): [asdict(r) for r in rs] for s, rs in per_seed.items()}}
-    _write_json(out / f"{task}-results-test.json", test)
-    return test
+
+
+def _over_tasks(per_task: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean over tasks per evaluation seed, then mean and CI over the seeds."""
+    seeds = sorted(set.intersection(*(set(_seed_means(r)) for r in per_task.values())),
+                   key=int)
+    per_seed = {s: float(np.mean([_seed_means(r)[s] for r in per_task.values()]))
+                for s in seeds}
+    mean, half = confidence_interval(list(per_seed.values()))
+    return {"mean": mean, "ci95": half, "per_seed": per_seed, "n_seeds": len(per_seed),
+            "n_episodes": sum(int(r["n_episodes"]) for r in per_task.values()),
+            "success_rate": float(np.mean([r["success_rate"] for r in per_task.values()])),
+            "errors": sum(int(r["errors"]) for r in per_task.values())}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="cliport-eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True, type=Path, help="a cliport-train run directory")
-    ap.add_argument("--task", required=True, help="task to evaluate, e.g. "
-                    "put-block-in-bowl-seen-colors (or -unseen-colors)")
+    ap.add_argument("--task", action="append",
+                    help="task to evaluate (repeat for several), e.g. put-block-in-bowl-"
+                    "unseen-colors, or a task set (its evaluation tasks); default: the "
+                    "run's own")
     ap.add_argument("--checkpoint", type=Path, action="append",
                     help="evaluate only these checkpoints (default: all of the run)")
     ap.add_argument("--val-episodes", type=int, default=100)
@@ -268,16 +414,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip-pretrained", help="where the frozen CLIP weights are here")
     ap.add_argument("--observation", default="views", choices=("views", "orthographic"))
     ap.add_argument("--heatmaps", type=int, default=2, help="test episodes drawn as PNGs")
+    ap.add_argument("--method", help="the table's row name (default from the agent and the "
+                    "training tasks, e.g. 'CLIPort (multi)')")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     result = evaluate_run(args.run, args.task, args.val_episodes, args.test_episodes,
                           args.seeds, args.workers, args.clip_pretrained, args.observation,
-                          args.heatmaps, args.checkpoint, progress=not args.quiet)
-    print(f"{args.task}: {100 * result['mean']:.1f} ± {100 * result['ci95']:.1f} "
-          f"(95 % CI over {result['n_seeds']} seeds x {args.test_episodes} episodes; "
-          f"success rate {100 * result['success_rate']:.1f} %) with {result['checkpoint']}")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("episodes", "val")}))
+                          args.heatmaps, args.checkpoint, progress=not args.quiet,
+                          method=args.method)
+    for t, r in result["tasks"].items():
+        test = r["test"]
+        print(f"{t}: {100 * test['mean']:.1f} ± {100 * test['ci95']:.1f} "
+              f"(95 % CI over {test['n_seeds']} seeds x {args.test_episodes} episodes; "
+              f"success rate {100 * test['success_rate']:.1f} %)")
+    if len(result["tasks"]) > 1:
+        print(f"mean over {len(result['tasks'])} tasks: {100 * result['mean']:.1f} ± "
+              f"{100 * result['ci95']:.1f} (95 % CI over {result['n_seeds']} seeds)")
+    print(f"checkpoint {result['checkpoint']}; table: {args.run / 'eval' / 'table.md'}")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("tasks", "selection")}))
     return 0
 
 

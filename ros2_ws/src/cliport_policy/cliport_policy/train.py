@@ -2,6 +2,8 @@
 
     cliport-train --config tiny --data DATA --task put-block-in-bowl-seen-colors \
         --n-demos 100 --out runs/pbib-tiny
+    cliport-train ... --task multi-language-conditioned       # a reference task set
+    cliport-train ... --task put-block-in-bowl-seen-colors --task towers-of-hanoi-seq-seen-colors
 
 What it does beyond the reference's batch-1 loop (spec 3.7, 8.1, 9.1-9.3): batches of B
 images (B x 36 crops for the transport), text features cached per instruction, the frozen
@@ -10,6 +12,12 @@ CLIP shared and kept in eval mode, bf16 autocast on a GPU, DDP when started by `
 optimisers, step and sampler state), validation losses and pixel errors every
 ``val_every`` steps, TensorBoard scalars, a progress bar, and checkpoints at ``save_steps``
 for rollout-based selection by ``cliport-eval``.
+
+Several tasks (a list or a set name, :mod:`cliport_policy.task_sets`) train one policy:
+samples draw a task (uniformly, or with the set's weights), then an episode of it, once
+(spec 9.8). Validation runs per task (the val sets of the set's evaluation tasks) and
+reports each task and the mean over tasks; the training log has each task's samples and
+losses, so a task that lags shows.
 """
 
 from __future__ import annotations
@@ -37,11 +45,14 @@ from cliport_policy.checkpoint import (
 )
 from cliport_policy.config import PolicyConfig, load_policy_config, to_dict
 from cliport_policy.data import Batch, Sampler, all_samples, collate
+from cliport_policy.task_sets import TaskSetError, resolve
 from cliport_sim.dataset import Dataset, DatasetError, episode_dir
 
 log = logging.getLogger("cliport_policy.train")
 
 LAST = "last.ckpt"
+VAL_BEST = "val_best.json"
+MODES = ("train", "val", "test")
 
 
 def checkpoint_name(step: int) -> str:
@@ -94,6 +105,27 @@ class _Dist:
             dist.destroy_process_group()
 
 
+def task_name(directory: str | os.PathLike) -> str:
+    """``DATA/put-block-in-bowl-seen-colors-train`` -> ``put-block-in-bowl-seen-colors``."""
+    name = Path(directory).name
+    for mode in MODES:
+        if name.endswith(f"-{mode}"):
+            return name[:-len(mode) - 1]
+    return name
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Names made unique (``a``, ``a#2``): a dataset given twice keeps its own entry."""
+    out: list[str] = []
+    for n in names:
+        k, i = n, 1
+        while k in out:
+            i += 1
+            k = f"{n}#{i}"
+        out.append(k)
+    return out
+
+
 def _open_datasets(dirs: list[Path], n_demos: int | None, cache: int) -> list[Dataset]:
     out = []
     for d in dirs:
@@ -133,11 +165,53 @@ def validate(agent: Agent, val: list[tuple[int, dict]], batch_size: int,
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
+def validate_tasks(agent: Agent, val: dict[str, list[tuple[int, dict]]], batch_size: int,
+                   place_rotations: int = 36) -> dict[str, Any]:
+    """:func:`validate` per task; ``val_<metric>`` is the mean over tasks (each task counts
+    once, whatever its number of samples), ``val_tasks`` holds every task's metrics."""
+    per_task = {name: validate(agent, items, batch_size, place_rotations)
+                for name, items in val.items() if items}
+    out: dict[str, Any] = {}
+    if per_task:
+        keys = next(iter(per_task.values())).keys()
+        out = {f"val_{k}": float(np.mean([m[k] for m in per_task.values()])) for k in keys}
+    out["val_tasks"] = per_task
+    return out
+
+
+def _val_loss(m: dict[str, float]) -> float:
+    return float(m["pick_loss"] + m["place_loss"])
+
+
+def update_val_best(best: dict[str, Any], step: int, val: dict[str, Any]) -> bool:
+    """Record the step of the lowest val loss (pick + place), of the mean over tasks and of
+    each task. Informational: losses rank checkpoints poorly (multi-modal actions, spec
+    3.7); cliport-eval selects on rollouts. True when anything improved."""
+    changed = False
+    tasks = val.get("val_tasks", {})
+    if tasks:
+        mean = float(np.mean([_val_loss(m) for m in tasks.values()]))
+        if "mean" not in best or mean < best["mean"]["loss"]:
+            best["mean"] = {"step": step, "loss": mean}
+            changed = True
+    for name, m in tasks.items():
+        per = best.setdefault("tasks", {})
+        if name not in per or _val_loss(m) < per[name]["loss"]:
+            per[name] = {"step": step, "loss": _val_loss(m)}
+            changed = True
+    return changed
+
+
 def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
           val_dirs: list[Path] | None = None, n_demos: int | None = None,
-          device: str = "cpu", progress: bool = True, max_seconds: float | None = None
-          ) -> dict[str, Any]:
-    """Train (or resume) a run in ``out``; returns the final metrics."""
+          device: str = "cpu", progress: bool = True, max_seconds: float | None = None,
+          task_weights: list[float] | tuple[float, ...] | None = None,
+          task_set: str | None = None) -> dict[str, Any]:
+    """Train (or resume) a run in ``out``; returns the final metrics.
+
+    ``task_weights``: the train datasets' sampling probabilities (default uniform);
+    ``task_set``: the set's name, recorded in the checkpoints.
+    """
     tc = config.train
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
@@ -155,6 +229,8 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
                   "transport": torch.optim.Adam(place_params, lr=tc.transport_lr or tc.lr)}
     rng = np.random.default_rng([tc.seed, dist.rank])
     step = 0
+    train_names = _unique([task_name(d) for d in train_dirs])
+    task_samples = dict.fromkeys(train_names, 0)  # this rank's draws per task, over resumes
     last = ckpt_dir / LAST
     if last.is_file():
         try:
@@ -166,18 +242,30 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
             if name in state["optimizers"]:
                 opt.load_state_dict(state["optimizers"][name])
         step = int(state["step"])
+        was = state["extra"].get("train_tasks")
+        if was is not None and list(was) != train_names:
+            raise SystemExit(f"cliport-train: cannot resume {last}: it was trained on "
+                             f"{list(was)}, not {train_names}; use another --out")
         rng_state = state["extra"].get("rng", {}).get(str(dist.rank))
         if rng_state:
             rng.bit_generator.state = json.loads(rng_state)
+        task_samples.update({k: int(v) for k, v in
+                             state["extra"].get("task_samples", {}).items()
+                             if k in task_samples})
         if dist.main:
             log.info("resumed %s at step %d", last, step)
     attention, transport = dist.wrap(agent.attention), dist.wrap(agent.transport)
     datasets = _open_datasets(train_dirs, n_demos, tc.cache_episodes)
-    sampler = Sampler(datasets, rng, config.model.place_rotations)
-    val_items: list[tuple[int, dict]] = []
+    sampler = Sampler(datasets, rng, config.model.place_rotations, task_weights)
+    val_items: dict[str, list[tuple[int, dict]]] = {}
     if val_dirs and dist.main:
         vds = _open_datasets(val_dirs, None, 0)
-        val_items = [(t, vds[t].sample(e, s)) for t, e, s in all_samples(vds)][:tc.val_samples]
+        for t, (name, ds) in enumerate(zip(_unique([task_name(d) for d in val_dirs]), vds,
+                                           strict=True)):
+            val_items[name] = [(t, ds.sample(e, s))
+                               for _, e, s in all_samples([ds])[:tc.val_samples]]
+    val_best: dict[str, Any] = _read_json(out / VAL_BEST) if dist.main else {}
+    interval = {name: [0, 0.0, 0.0] for name in train_names}  # samples, sums since the log
     n_rot = config.model.place_rotations
     writer = _tensorboard(out / "tb") if dist.main else None
     per_rank = max(1, tc.batch_size // dist.world)
@@ -193,8 +281,10 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
             img, pick, place = augment(img, pick, place, batch.instructions, tc.theta_sigma,
                                        tc.translation_sigma, tc.absolute_words, rng)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            lp, lq = agent.losses(img, batch.instructions, pick, place, batch.pick_rot,
-                                  batch.place_rot, attention, transport)
+            lp_each, lq_each = agent.losses(img, batch.instructions, pick, place,
+                                            batch.pick_rot, batch.place_rot, attention,
+                                            transport, reduction="none")
+            lp, lq = lp_each.mean(), lq_each.mean()
         for opt in optimizers.values():
             opt.zero_grad(set_to_none=True)
         (lp + lq).backward()
@@ -203,6 +293,13 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         step += 1
         seen += per_rank * dist.world
         lp_v, lq_v = float(lp.detach()), float(lq.detach())
+        for t, a, b in zip(batch.tasks, lp_each.detach().tolist(), lq_each.detach().tolist(),
+                           strict=True):
+            acc = interval[train_names[t]]
+            acc[0] += 1
+            acc[1] += a
+            acc[2] += b
+            task_samples[train_names[t]] += 1
         metrics = {"step": step, "pick_loss": lp_v, "place_loss": lq_v}
         if bar is not None:
             bar.update(1)
@@ -210,25 +307,40 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         if dist.main and step % tc.log_every == 0:
             elapsed = time.perf_counter() - t_start
             rate = seen / max(elapsed, 1e-9)
+            tasks = _task_progress(interval, task_samples)
             if writer is not None:
                 writer.add_scalar("train/pick_loss", lp_v, step)
                 writer.add_scalar("train/place_loss", lq_v, step)
                 writer.add_scalar("train/samples_per_second", rate, step)
+                if len(tasks) > 1:
+                    for name, row in tasks.items():
+                        for k, v in row.items():
+                            if v is not None:
+                                writer.add_scalar(f"train_{name}/{k}", v, step)
             _append_json(out / "train_log.jsonl", {**metrics, "samples_per_second": rate,
-                                                   "seconds": elapsed})
+                                                   "seconds": elapsed, "tasks": tasks})
         if val_items and (step % tc.val_every == 0 or step in tc.save_steps):
-            metrics.update({f"val_{k}": v for k, v in validate(agent, val_items, per_rank,
-                                                                n_rot).items()})
+            metrics.update(validate_tasks(agent, val_items, per_rank, n_rot))
+            _log_validation(step, metrics)
+            if update_val_best(val_best, step, metrics):
+                _write_json(out / VAL_BEST, val_best)
             if writer is not None:
                 for k, v in metrics.items():
-                    if k.startswith("val_"):
+                    if k.startswith("val_") and k != "val_tasks":
                         writer.add_scalar(f"val/{k[4:]}", v, step)
+                if len(metrics["val_tasks"]) > 1:
+                    for name, m in metrics["val_tasks"].items():
+                        for k, v in m.items():
+                            writer.add_scalar(f"val_{name}/{k}", v, step)
         out_of_time = max_seconds is not None and time.perf_counter() - t_start > max_seconds
         if dist.main and (step in tc.save_steps or step % tc.last_every == 0
                           or step == tc.steps or out_of_time):
             extra = {"train": to_dict(tc), "metrics": metrics,
                      "rng": {str(dist.rank): json.dumps(rng.bit_generator.state)},
-                     "train_dirs": [str(d) for d in train_dirs], "n_demos": n_demos}
+                     "train_dirs": [str(d) for d in train_dirs], "n_demos": n_demos,
+                     "train_tasks": train_names, "task_set": task_set,
+                     "task_weights": list(task_weights) if task_weights else None,
+                     "task_samples": dict(task_samples)}
             if step in tc.save_steps or step == tc.steps:
                 save_checkpoint(ckpt_dir / checkpoint_name(step), agent, step, None, extra)
             save_checkpoint(last, agent, step, optimizers, extra)
@@ -245,6 +357,43 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     metrics["samples_per_second"] = seen / max(elapsed, 1e-9)
     dist.close()
     return metrics
+
+
+def _task_progress(interval: dict[str, list], totals: dict[str, int]
+                   ) -> dict[str, dict[str, float | None]]:
+    """Each task's samples so far and mean losses since the last log line (then reset)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for name, acc in interval.items():
+        n = acc[0]
+        out[name] = {"samples": totals[name], "pick_loss": acc[1] / n if n else None,
+                     "place_loss": acc[2] / n if n else None}
+        acc[:] = [0, 0.0, 0.0]
+    return out
+
+
+def _log_validation(step: int, metrics: dict[str, Any]) -> None:
+    rows = dict(metrics["val_tasks"])
+    if len(rows) > 1:
+        rows["mean over tasks"] = {k[4:]: v for k, v in metrics.items()
+                                   if k.startswith("val_") and k != "val_tasks"}
+    for name, m in rows.items():
+        log.info("step %d val %s: pick loss %.3f, place loss %.3f, pick within 3 px %.0f %%, "
+                 "place within 3 px %.0f %%", step, name, m["pick_loss"], m["place_loss"],
+                 100 * m["pick_within_3px"], 100 * m["place_within_3px"])
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        log.warning("%s is not valid JSON; starting it again", path)
+        return {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
 
 
 def _append_json(path: Path, row: dict[str, Any]) -> None:
@@ -275,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a YAML file or a config name in cliport_policy/config (policy, tiny)")
     ap.add_argument("--data", required=True, type=Path, help="root of the demo directories")
     ap.add_argument("--task", required=True, action="append",
-                    help="task name (repeat for several); reads DATA/TASK-train and -val")
+                    help="task name (repeat for several) or a task set (multi-language-"
+                    "conditioned, multi-attr-<task>); reads DATA/TASK-train and -val")
     ap.add_argument("--n-demos", type=int, default=None, help="first N episodes of each task")
     ap.add_argument("--out", required=True, type=Path, help="run directory (resumed if present)")
     ap.add_argument("--steps", type=int, help="override train.steps")
@@ -290,15 +440,26 @@ def main(argv: list[str] | None = None) -> int:
                  if v is not None}
     if overrides:
         cfg = replace(cfg, train=replace(cfg.train, **overrides))
-    train_dirs = [episode_dir(args.data, t, "train") for t in args.task]
-    val_dirs = [d for d in (episode_dir(args.data, t, "val") for t in args.task) if d.is_dir()]
+    try:
+        ts = resolve(args.task)
+    except TaskSetError as exc:
+        ap.error(str(exc))
+    train_dirs = [episode_dir(args.data, t, "train") for t in ts.train]
+    val_dirs = [d for d in (episode_dir(args.data, t, "val") for t in ts.eval) if d.is_dir()]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "config.json").write_text(json.dumps(
-        {"config": to_dict(cfg), "tasks": args.task, "n_demos": args.n_demos,
-         "data": str(args.data)}, indent=2))
+        {"config": to_dict(cfg), "tasks": args.task, "task_set": ts.name, "kind": ts.kind,
+         "train_tasks": list(ts.train), "eval_tasks": list(ts.eval),
+         "task_weights": list(ts.weights), "n_demos": args.n_demos, "data": str(args.data)},
+        indent=2))
+    if len(ts.train) > 1:
+        log.info("task set %s: training on %s (weights %s), validating on %s", ts.name,
+                 ", ".join(ts.train), ", ".join(f"{w:.3f}" for w in ts.weights),
+                 ", ".join(task_name(d) for d in val_dirs) or "nothing (no val sets)")
     metrics = train(cfg, train_dirs, args.out, val_dirs, args.n_demos, args.device,
                     progress=not args.quiet,
-                    max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+                    max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                    task_weights=ts.weights, task_set=ts.name)
     print(json.dumps(metrics))
     return 0
 

@@ -1,4 +1,5 @@
-"""Evaluation: seeds, confidence intervals, and a real rollout run end to end."""
+"""Evaluation: seeds, confidence intervals, checkpoint selection over tasks, and real
+rollout runs end to end (one task, two tasks)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import json
 import pytest
 import torch
 
+from cliport_policy import evaluate
 from cliport_policy.agents import make_agent
 from cliport_policy.checkpoint import save_checkpoint
-from cliport_policy.evaluate import confidence_interval, episode_seeds, evaluate_run, main
+from cliport_policy.evaluate import (
+    confidence_interval,
+    episode_seeds,
+    evaluate_run,
+    main,
+    select_checkpoint,
+)
 
 TASK = "put-block-in-bowl-seen-colors"
 
@@ -53,3 +61,73 @@ def test_evaluate_run_selects_on_val_and_writes_results(tiny_cfg, tmp_path, caps
     assert main(["--run", str(run), "--task", TASK, "--val-episodes", "1",
                  "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0", "--quiet"]) == 0
     assert "95 % CI" in capsys.readouterr().out
+
+
+def test_checkpoint_selection_on_the_mean_over_tasks():
+    val = {"a": {"s1": {"mean": 0.9}, "s2": {"mean": 0.5}},
+           "b": {"s1": {"mean": 0.1}, "s2": {"mean": 0.6}}}
+    sel = select_checkpoint(val, ["s1", "s2"])
+    assert sel["best"] == "s2"  # 0.55 over tasks against 0.5
+    assert sel["checkpoints"]["s1"] == {"mean": pytest.approx(0.5), "tasks": {"a": 0.9,
+                                                                              "b": 0.1}}
+    assert sel["best_per_task"] == {"a": "s1", "b": "s2"}  # recorded, not used
+    assert select_checkpoint({"a": {"s1": {"mean": 0.5}, "s2": {"mean": 0.5}}},
+                             ["s1", "s2"])["best"] == "s2"  # ties: the later one
+
+
+def test_multi_task_run_selects_on_the_mean_and_writes_results_and_table(tiny_cfg, tmp_path,
+                                                                         monkeypatch):
+    """Rollouts replaced by fixed rewards (the real ones are tested above): checkpoint 1 is
+    the best on task a, checkpoint 2 on b and on the mean over tasks, so 2 is tested."""
+    a, b = TASK, "put-block-in-bowl-unseen-colors"
+    val = {("step-0000001.ckpt", a): 0.9, ("step-0000001.ckpt", b): 0.1,
+           ("step-0000002.ckpt", a): 0.5, ("step-0000002.ckpt", b): 0.6}
+    test = {10001: 0.4, 10003: 0.6, 10005: 0.8, 10007: 1.0}  # seed 0: 0.5, seed 1: 0.9
+    calls = []
+
+    def rollouts(checkpoint, task, mode, seeds, *args, **kwargs):
+        calls.append((checkpoint.name, task, mode))
+        reward = (lambda s: val[(checkpoint.name, task)]) if mode == "val" else (
+            (lambda s: test[s]) if task == a else (lambda s: 0.3))
+        return [evaluate.EpisodeResult(s, reward(s), 1, True) for s in seeds]
+
+    monkeypatch.setattr(evaluate, "evaluate_checkpoint", rollouts)
+    run = tmp_path / "run"
+    for step in (1, 2):
+        save_checkpoint(run / "checkpoints" / f"step-{step:07d}.ckpt",
+                        make_agent(tiny_cfg.model), step)
+    (run / "config.json").write_text(json.dumps(
+        {"kind": "multi", "task_set": "pair", "train_tasks": [a, b], "eval_tasks": [a, b],
+         "n_demos": 3}))
+    kwargs = dict(val_episodes=1, test_episodes=2, seeds=2, progress=False)
+    result = evaluate_run(run, None, **kwargs)  # the run's own evaluation tasks
+    assert list(result["tasks"]) == [a, b] and result["method"] == "CLIPort (multi)"
+    assert result["n_demos"] == 3 and result["n_episodes"] == 8
+    sel = result["selection"]
+    assert sel["best"] == "step-0000002.ckpt" and result["checkpoint"].endswith(sel["best"])
+    assert sel["best_per_task"] == {a: "step-0000001.ckpt", b: "step-0000002.ckpt"}
+    assert sel["checkpoints"]["step-0000002.ckpt"]["mean"] == pytest.approx(0.55)
+    assert [c for c in calls if c[2] == "test"] == [("step-0000002.ckpt", a, "test")] * 2 + [
+        ("step-0000002.ckpt", b, "test")] * 2
+    assert result["tasks"][a]["test"]["per_seed"] == {"0": 0.5, "1": pytest.approx(0.9)}
+    assert result["tasks"][a]["val"]["mean"] == 0.5  # the selected checkpoint's val
+    # over tasks per seed: 0.4 and 0.6 -> mean 0.5, t(0.975, 1) x 0.1414 / sqrt(2)
+    assert result["mean"] == pytest.approx(0.5)
+    assert result["ci95"] == pytest.approx(12.706 * 0.1, rel=1e-3)
+    saved = json.loads((run / "eval" / "results.json").read_text())
+    assert saved["checkpoint"] == result["checkpoint"] and saved["tasks"] == result["tasks"]
+    table = (run / "eval" / "table.md").read_text()
+    # 2 seeds of 2 episodes: marked off the protocol; 3 demos: no paper column
+    assert "| CLIPort (multi) | 70.0 ± 254.1† | 30.0 ± 0.0† |" in table
+    assert (run / "eval" / "table.png").is_file() and (run / "eval" / "table.json").is_file()
+    calls.clear()
+    again = evaluate_run(run, [a, b], **kwargs)  # resumable: val and test seeds are kept
+    assert calls == [] and again["tasks"] == result["tasks"]
+    # another evaluation of the run keeps the earlier tasks' entries in results.json
+    val[("step-0000001.ckpt", "align-rope")] = 0.2
+    val[("step-0000002.ckpt", "align-rope")] = 0.1
+    other = evaluate_run(run, "align-rope", **kwargs)
+    assert other["evaluated"] == ["align-rope"] and set(other["tasks"]) == {a, b, "align-rope"}
+    assert other["tasks"]["align-rope"]["checkpoint"].endswith("step-0000001.ckpt")
+    assert other["tasks"][a] == result["tasks"][a]
+    assert "`align-rope`" in (run / "eval" / "table.md").read_text()

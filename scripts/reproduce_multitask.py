@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""One command, one configuration: demos -> multi-task training -> evaluation -> table.
+
+    .venv/bin/python scripts/reproduce_multitask.py --out runs/cpu3          # the CPU budget
+    .venv/bin/python scripts/reproduce_multitask.py --out /tmp/smoke --preset smoke
+
+The configuration: one ``tiny`` CLIPort trained on put-block-in-bowl, stack-block-pyramid-seq
+and towers-of-hanoi-seq (seen colours), 100 demos each, sampled task -> episode -> action
+(:mod:`cliport_policy.task_sets`); every saved checkpoint rolled out on each task's val
+episodes, the best on the mean over tasks tested on 3 seeds x 100 episodes a task, and the
+table in the paper's Table 1 layout written to ``OUT/table.{md,json,png}``.
+
+Budget of the ``cpu`` preset on 2 cores (measured pieces, this repository's machine):
+- demos: 300 train + 60 val oracle episodes (4.5 s a pyramid, 5.4 s a hanoi demo,
+  put-block-in-bowl less): ~25 min;
+- training: ``tiny`` for 3000 steps of 4 samples at 5-10 s a step, capped by
+  ``--train-minutes`` (default 480: 8 h; the run then stops, saves and is evaluated as is);
+- evaluation: an untrained policy's episode runs to the step limit, ~9 / 29 / 26 s for the
+  three tasks; 9 checkpoints x 3 tasks x 20 val episodes (~3 h single-process) plus 3 tasks
+  x 3 seeds x 100 test episodes (~5.3 h), halved by ``--workers 2``: ~4.5 h.
+In all about 13 h on 2 cores. Every stage resumes: run the same command again after an
+interruption. Val uses 20 episodes a checkpoint, not the paper's 100, to fit the budget;
+the test is the paper's protocol (100 episodes) over 3 seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TASKS = ("put-block-in-bowl-seen-colors", "stack-block-pyramid-seq-seen-colors",
+         "towers-of-hanoi-seq-seen-colors")
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Sizes of one reproduction; ``smoke`` only checks that every stage runs."""
+
+    train_demos: int
+    val_demos: int
+    steps: int | None  # None: the config's own
+    train_minutes: float
+    val_episodes: int
+    test_episodes: int
+    seeds: int
+    heatmaps: int = 2  # test episodes drawn as heatmap PNGs
+    config_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+PRESETS = {
+    "cpu": Preset(train_demos=100, val_demos=20, steps=None, train_minutes=480,
+                  val_episodes=20, test_episodes=100, seeds=3),
+    "smoke": Preset(train_demos=1, val_demos=1, steps=2, train_minutes=5, val_episodes=1,
+                    test_episodes=1, seeds=1, heatmaps=0,
+                    config_overrides={"model": {"place_rotations": 4},
+                                      "train": {"batch_size": 2, "save_steps": [2],
+                                                "last_every": 1, "log_every": 1,
+                                                "val_every": 2, "val_samples": 1,
+                                                "threads": 1}}),
+}
+
+
+def _config_file(out: Path, base: str, overrides: dict[str, Any]) -> str:
+    """The policy config: a named one, or a copy of it with the preset's overrides."""
+    if not overrides:
+        return base
+    from cliport_policy.config import load_policy_config, to_dict
+
+    data = to_dict(load_policy_config(base))
+    for section, values in overrides.items():
+        data[section].update(values)
+    path = out / "policy_config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def reproduce(out: Path, preset: Preset, config: str = "tiny", workers: int = 2,
+              observation: str = "views", tasks: tuple[str, ...] = TASKS,
+              progress: bool = True) -> dict[str, Any]:
+    """Run every stage (each resumes where a previous call stopped); returns results.json."""
+    from cliport_policy.evaluate import main as eval_main
+    from cliport_policy.train import main as train_main
+    from cliport_sim.demos import generate
+
+    out.mkdir(parents=True, exist_ok=True)
+    data, run = out / "data", out / "run"
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for task in tasks:
+        for mode, n in (("train", preset.train_demos), ("val", preset.val_demos)):
+            generate(task, mode, n, data, workers=workers, progress=progress,
+                     observation=observation)
+    times["demos_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    argv = ["--config", _config_file(out, config, preset.config_overrides), "--data",
+            str(data), "--n-demos", str(preset.train_demos), "--out", str(run),
+            "--max-minutes", str(preset.train_minutes), "--device", "cpu"]
+    argv += [a for t in tasks for a in ("--task", t)]
+    if preset.steps is not None:
+        argv += ["--steps", str(preset.steps)]
+    if not progress:
+        argv.append("--quiet")
+    train_main(argv)
+    times["train_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    argv = ["--run", str(run), "--val-episodes", str(preset.val_episodes),
+            "--test-episodes", str(preset.test_episodes), "--seeds", str(preset.seeds),
+            "--workers", str(workers), "--observation", observation,
+            "--heatmaps", str(preset.heatmaps)]
+    if not progress:
+        argv.append("--quiet")
+    eval_main(argv)
+    times["eval_s"] = time.perf_counter() - t0
+
+    for suffix in ("md", "json", "png"):
+        shutil.copyfile(run / "eval" / f"table.{suffix}", out / f"table.{suffix}")
+    results = json.loads((run / "eval" / "results.json").read_text())
+    (out / "budget.json").write_text(json.dumps(
+        {**times, "preset": dataclasses.asdict(preset), "workers": workers,
+         "observation": observation, "tasks": list(tasks)}, indent=1))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, type=Path, help="data, run and table go here")
+    ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    ap.add_argument("--config", default="tiny", help="policy config name or YAML file")
+    ap.add_argument("--workers", type=int, default=2, help="simulator processes")
+    ap.add_argument("--observation", default="views", choices=("views", "orthographic"),
+                    help="views: the three cameras fused as perception does (the paper's)")
+    ap.add_argument("--train-minutes", type=float, help="override the preset's cap")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    preset = PRESETS[args.preset]
+    if args.train_minutes is not None:
+        preset = dataclasses.replace(preset, train_minutes=args.train_minutes)
+    results = reproduce(args.out, preset, args.config, args.workers, args.observation,
+                        progress=not args.quiet)
+    print((args.out / "table.md").read_text())
+    print(f"mean over tasks {100 * results['mean']:.1f} ± {100 * results['ci95']:.1f}; "
+          f"budget in {args.out / 'budget.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
