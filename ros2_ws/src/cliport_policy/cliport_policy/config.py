@@ -59,6 +59,8 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-4
     transport_lr: float = 0.0  # the transport's Adam lr; 0 = ``lr``
+    lr_steps: tuple[int, ...] = ()  # both lrs are multiplied by lr_gamma at each of these steps
+    lr_gamma: float = 0.5
     steps: int = 20000
     save_steps: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000)
     last_every: int = 500
@@ -79,6 +81,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.steps < 1 or self.last_every < 1:
             raise ConfigError("train.batch_size, train.steps and train.last_every must be >= 1")
+        if not 0.0 < self.lr_gamma <= 1.0 or any(s < 1 for s in self.lr_steps):
+            raise ConfigError(f"train.lr_gamma must be in (0, 1] and train.lr_steps >= 1, got "
+                              f"{self.lr_gamma}, {self.lr_steps}")
         if self.lr <= 0 or self.transport_lr < 0:
             raise ConfigError(f"train.lr must be positive and train.transport_lr >= 0, got "
                               f"{self.lr}, {self.transport_lr}")

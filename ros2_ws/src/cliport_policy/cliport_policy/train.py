@@ -55,6 +55,12 @@ VAL_BEST = "val_best.json"
 MODES = ("train", "val", "test")
 
 
+def lr_factor(tc, step: int) -> float:
+    """The learning-rate multiplier for the update after ``step`` updates: ``lr_gamma`` to
+    the power of the ``lr_steps`` already passed (a step schedule, as MultiStepLR)."""
+    return float(tc.lr_gamma) ** sum(1 for s in tc.lr_steps if step >= s)
+
+
 def checkpoint_name(step: int) -> str:
     return f"step-{step:07d}.ckpt"
 
@@ -227,6 +233,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     pick_params, place_params = trainable_parameters(agent)
     optimizers = {"attention": torch.optim.Adam(pick_params, lr=tc.lr),
                   "transport": torch.optim.Adam(place_params, lr=tc.transport_lr or tc.lr)}
+    base_lr = {"attention": tc.lr, "transport": tc.transport_lr or tc.lr}
     rng = np.random.default_rng([tc.seed, dist.rank])
     step = 0
     train_names = _unique([task_name(d) for d in train_dirs])
@@ -288,7 +295,10 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         for opt in optimizers.values():
             opt.zero_grad(set_to_none=True)
         (lp + lq).backward()
-        for opt in optimizers.values():
+        factor = lr_factor(tc, step)  # from the config every step: resumes follow it too
+        for name, opt in optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = base_lr[name] * factor
             opt.step()
         step += 1
         seen += per_rank * dist.world

@@ -103,3 +103,16 @@ def test_sampler_draws_task_then_episode_then_step(demos):
 def test_training_refuses_a_missing_dataset(tiny_cfg, tmp_path):
     with pytest.raises(SystemExit, match="not a dataset directory"):
         train(tiny_cfg, [tmp_path / "missing"], tmp_path / "run", progress=False)
+
+
+def test_lr_steps_scale_both_learning_rates_and_resumes_follow_the_config(tiny_cfg):
+    from cliport_policy.config import ConfigError, TrainConfig
+    from cliport_policy.train import lr_factor
+
+    tc = TrainConfig(lr_steps=(10, 20), lr_gamma=0.5)
+    assert [lr_factor(tc, s) for s in (0, 9, 10, 19, 20, 500)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
+    assert lr_factor(TrainConfig(), 10**6) == 1.0
+    with pytest.raises(ConfigError):
+        TrainConfig(lr_gamma=0.0)
+    with pytest.raises(ConfigError):
+        TrainConfig(lr_steps=(0,))
