@@ -195,7 +195,7 @@ def test_two_task_model_learns_both_tasks_demos(tiny_cfg, two_task_root):
     task_of = np.array([t for t, _, _ in keys])
     torch.manual_seed(0)
     agent = make_agent(cfg)
-    optimizers = [torch.optim.Adam(agent.attention.parameters(), lr=2e-3),
+    optimizers = [torch.optim.Adam(agent.attention.parameters(), lr=5e-4),
                   torch.optim.Adam(agent.transport.parameters(), lr=3e-4)]
     sampler = Sampler(datasets, np.random.default_rng(0))
     per_task, step = [0.0, 0.0], 0
