@@ -43,14 +43,9 @@ def options(**kw) -> rb.RealOptions:
 
 
 def nested(flat: dict) -> dict:
-    out: dict = {}
-    for name, value in flat.items():
-        *parents, leaf = name.split(".")
-        node = out
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
+    from cliport_perception.ros.params import unflatten
+
+    return unflatten(flat)
 
 
 def node_config(node):

@@ -44,6 +44,11 @@ def save_checkpoint(path: str | os.PathLike, agent: Agent, step: int,
         "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
         "extra": extra or {},
     }
+    return _save_atomically(state, path)
+
+
+def _save_atomically(state: dict[str, Any], path: Path) -> Path:
+    """Temporary name, fsync, rename, fsync the folder: a crash leaves the old file intact."""
     tmp = path.with_name(f".tmp-{path.name}")
     with open(tmp, "wb") as f:
         torch.save(state, f)
@@ -170,13 +175,7 @@ def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
     out = {**state, "attention": shrink(state["attention"]),
            "transport": shrink(state["transport"]), "optimizers": {}, "extra": extra}
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".tmp-{dst.name}")
-    with open(tmp, "wb") as f:
-        torch.save(out, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, dst)
-    return dst
+    return _save_atomically(out, dst)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from cliport_policy.train import read_json, write_json
+
 log = logging.getLogger("cliport_policy.evaluate")
 
 SEED_START = {"val": 1, "test": 10001}
@@ -204,28 +206,12 @@ def summarise(per_seed: dict[int, list[EpisodeResult]]) -> dict[str, Any]:
             "errors": sum(bool(r.error) for r in episodes)}
 
 
-def _load_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        log.warning("%s is not valid JSON; starting it again", path)
-        return {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def run_info(run: Path, checkpoint: Path) -> dict[str, Any]:
     """What the run was trained on: ``config.json`` (cliport-train), else the checkpoint."""
     from cliport_policy.checkpoint import read_checkpoint
     from cliport_policy.train import task_name
 
-    cfg = _load_json(run / "config.json")
+    cfg = read_json(run / "config.json")
     state = read_checkpoint(checkpoint)
     extra = state.get("extra") or {}
     train_tasks = (cfg.get("train_tasks") or extra.get("train_tasks")
@@ -290,7 +276,7 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
         tasks = list(resolve(names).eval)
     except TaskSetError as exc:
         raise SystemExit(f"cliport-eval: {exc}") from exc
-    val: dict[str, dict[str, Any]] = {t: _load_json(out / f"{t}-results-val.json")
+    val: dict[str, dict[str, Any]] = {t: read_json(out / f"{t}-results-val.json")
                                       for t in tasks}
     selection: dict[str, Any] = {}
     if len(ckpts) > 1 and val_episodes > 0:
@@ -303,7 +289,7 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
                 res = evaluate_checkpoint(ck, t, "val", seeds_val, workers, clip_pretrained,
                                           observation, progress=progress)
                 val[t][key] = {**summarise({0: res}), "episodes": [asdict(r) for r in res]}
-                _write_json(out / f"{t}-results-val.json", val[t])
+                write_json(out / f"{t}-results-val.json", val[t])
         selection = select_checkpoint(val, [c.name for c in ckpts])
         best = next(c for c in ckpts if c.name == selection["best"])
         for n, row in selection["checkpoints"].items():
@@ -335,7 +321,7 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
                                   if k != "episodes"} if best.name in val[t] else None)}
                      for t, r in per_task.items()}},
         **overall, "seconds": time.perf_counter() - t0}
-    _write_json(out / "results.json", results)
+    write_json(out / "results.json", results)
     if table:
         write_table([results], out)
     return results
@@ -345,7 +331,7 @@ def _earlier_tasks(path: Path, tasks: list[str]) -> dict[str, Any]:
     """Task entries of an earlier ``results.json`` of this run that this evaluation does not
     redo (a single-task model evaluated on its seen, then its unseen split: both stay in
     the run's table, each with the checkpoint selected for it)."""
-    return {t: e for t, e in _load_json(path).get("tasks", {}).items() if t not in tasks}
+    return {t: e for t, e in read_json(path).get("tasks", {}).items() if t not in tasks}
 
 
 def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int, workers: int,
@@ -354,7 +340,7 @@ def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int,
     """The test seeds of one task with the selected checkpoint (seeds already in its JSON
     for this checkpoint and episode count are kept)."""
     path = out / f"{task}-results-test.json"
-    old = _load_json(path)
+    old = read_json(path)
     done = old.get("episodes", {}) if (old.get("checkpoint") == str(best)
                                        and old.get("test_episodes") == test_episodes) else {}
     per_seed: dict[int, list[EpisodeResult]] = {}
@@ -368,9 +354,9 @@ def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int,
             clip_pretrained, observation, out / "heatmaps" / task if s == 0 else None,
             heatmap_episodes if s == 0 else 0, progress=progress)
         test = _test_json(task, best, observation, test_episodes, val, per_seed, t0)
-        _write_json(path, test)
+        write_json(path, test)
     test = _test_json(task, best, observation, test_episodes, val, per_seed, t0)
-    _write_json(path, test)
+    write_json(path, test)
     return test
 
 

@@ -271,7 +271,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
                                            strict=True)):
             val_items[name] = [(t, ds.sample(e, s))
                                for _, e, s in all_samples([ds])[:tc.val_samples]]
-    val_best: dict[str, Any] = _read_json(out / VAL_BEST) if dist.main else {}
+    val_best: dict[str, Any] = read_json(out / VAL_BEST) if dist.main else {}
     interval = {name: [0, 0.0, 0.0] for name in train_names}  # samples, sums since the log
     n_rot = config.model.place_rotations
     writer = _tensorboard(out / "tb") if dist.main else None
@@ -333,7 +333,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
             metrics.update(validate_tasks(agent, val_items, per_rank, n_rot))
             _log_validation(step, metrics)
             if update_val_best(val_best, step, metrics):
-                _write_json(out / VAL_BEST, val_best)
+                write_json(out / VAL_BEST, val_best)
             if writer is not None:
                 for k, v in metrics.items():
                     if k.startswith("val_") and k != "val_tasks":
@@ -392,7 +392,8 @@ def _log_validation(step: int, metrics: dict[str, Any]) -> None:
                  100 * m["pick_within_3px"], 100 * m["place_within_3px"])
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing or not valid JSON (then started again)."""
     try:
         return json.loads(path.read_text()) if path.is_file() else {}
     except json.JSONDecodeError:
@@ -400,7 +401,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Written under a temporary name, then renamed: readers never see half a file."""
     tmp = path.with_name(f".tmp-{path.name}")
     tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
