@@ -123,7 +123,7 @@ def test_demo_with_a_random_tiny_model(tmp_path):
                         "--checkpoint", str(ckpt), "--out", str(out)],
                        capture_output=True, text=True, timeout=300, env=env)
     print(r.stdout)
-    assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((out / "summary.json").read_text())
     steps = summary["episodes"][0]["steps"]
     assert steps and steps[0]["pick"] is not None, r.stdout
@@ -172,7 +172,7 @@ def test_make_demo_with_the_shipped_model_makes_progress(tmp_path):
     r = subprocess.run([sys.executable, "-m", "cliport_bringup.nodes.demo", "--episodes", "3",
                         "--out", str(out)], capture_output=True, text=True, timeout=600, env=env)
     print(r.stdout)
-    assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((out / "summary.json").read_text())
     rewards = [e["total_reward"] for e in summary["episodes"]]
     assert len(rewards) == 3 and max(rewards) > 0, r.stdout
