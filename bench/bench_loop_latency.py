@@ -202,7 +202,7 @@ def _measure(frames, n_goals: int, runner) -> list[dict[str, float]]:
         handle.succeed()
         return PickPlace.Result(success=True)
 
-    node.create_timer(1.0 / CAMERA_HZ, publish_cameras, callback_group=group)
+    camera_timer = node.create_timer(1.0 / CAMERA_HZ, publish_cameras, callback_group=group)
     node.create_subscription(Heightmap, "/heightmap", on_heightmap, 2, callback_group=group)
     node.create_subscription(PickPlaceDecision, "/policy/decision", on_decision, 10,
                              callback_group=group)
@@ -240,6 +240,8 @@ def _measure(frames, n_goals: int, runner) -> list[dict[str, float]]:
                             "before_act": to_decision,
                             "goal_hop": (cur["goal_at"] - cur["decided_at"]) / 1e6})
     finally:
+        camera_timer.cancel()
+        time.sleep(0.1)  # a camera publish in flight ends before the context goes
         executor.shutdown()
         server.destroy()
         node.destroy_node()
