@@ -29,6 +29,7 @@ def client(node_runner, ros_node):
     client = ActionClient(ros_node, PickPlace, "pick_place")
     assert spin_until(ros_node, lambda: client.server_is_ready(), 30, node_runner), \
         "the pick_place server did not come up"
+    settle(ros_node, node_runner)
     yield ros_node, client, node_runner
     client.destroy()
 
@@ -117,7 +118,15 @@ def start_server(runner, node, **params):
                                executable="pick_place_server", parameters=[params]))
     client = ActionClient(node, PickPlace, "pick_place")
     assert spin_until(node, client.server_is_ready, 30, runner), "server did not come up"
+    settle(node, runner)
     return client
+
+
+def settle(node, runner, seconds: float = 1.0) -> None:
+    """Spin a moment after the server is seen: "ready" means the client matched the server's
+    request reader, not that the server has matched the client's response reader yet; a goal
+    sent in between can lose its response (seen twice in 860 tests under load)."""
+    spin_until(node, lambda: False, seconds, runner)
 
 
 def slow_goal(seconds_per_phase: float = 1.0):

@@ -36,6 +36,7 @@ from pathlib import Path
 SUCCESS_REWARD = 0.99  # the tasks' rewards sum to 1 for a finished episode
 POLICY_END_EVENTS = ("goal_succeeded", "goal_failed", "goal_timeout", "goal_rejected",
                      "refused", "server_unavailable")
+SETTLE_S = 1.0  # s after discovery before the first request
 FRESH_HEIGHTMAP_WAIT = 20.0  # s: cameras every 0.5 s in the sim graph, plus fusion
 
 
@@ -143,7 +144,12 @@ class Loop:
                     and self.instruction_pub.get_subscription_count() > 0)
 
         self.spin_until(lambda: ready() or self.policy_problem() is not None, timeout)
-        return ready()
+        if not ready():
+            return False
+        # "Ready" is the client's view of the match; give the servers a moment to match this
+        # node's response readers too, or the first goal's or reset's answer can be lost.
+        self.spin_until(lambda: False, SETTLE_S)
+        return True
 
     def policy_problem(self) -> str | None:
         """Why the policy node cannot act (it failed to load its checkpoint), or None."""
