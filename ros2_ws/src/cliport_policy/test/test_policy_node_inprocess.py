@@ -168,6 +168,8 @@ def test_reject_policy_refuses_while_busy_and_a_failing_policy_is_reported(make_
     assert refused["reason"] == "busy: deciding job 1 ('first') (busy_policy: reject)"
     g.wait_event("first", "decided")
     assert g.events("first") == ["accepted", "decided"]
+    # "decided" is published just before the worker lets go of the job
+    g.wait(lambda: g.policy._busy_reason() is None, "the node to be free again")
 
     g.say("boom")  # the agent raises: reported, and the next instruction is served
     failed = g.wait_event("boom", "refused")
