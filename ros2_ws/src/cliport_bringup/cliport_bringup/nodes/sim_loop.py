@@ -67,7 +67,9 @@ class EpisodeRecord:
 
 
 def _stamp_ns(stamp) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
+    from rclpy.time import Time
+
+    return Time.from_msg(stamp).nanoseconds
 
 
 class Loop:
