@@ -34,6 +34,7 @@ from cliport_bringup.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
 from cliport_executor.config import load_executor_config
 from cliport_executor.nodes.pick_place_server import PickPlaceServer
 from cliport_executor.supervision import StopReason
+from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.image_conversion import array_to_image
 from cliport_policy.ros.messages import pose_stamped
 from cliport_sim.demos import depth_mm
@@ -178,6 +179,7 @@ def main(args=None) -> int:
     executor = MultiThreadedExecutor(num_threads=server.config.executor_threads)
     executor.add_node(server)
     executor.add_node(sim)
+    freeze_startup_objects()  # PyBullet, the world and both nodes: no GC pauses later
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

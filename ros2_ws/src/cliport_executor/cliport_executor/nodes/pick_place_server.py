@@ -37,6 +37,7 @@ from cliport_executor.gate import GoalGate
 from cliport_executor.request import ErrorCode, Outcome
 from cliport_executor.screening import Decision, screen_goal
 from cliport_executor.supervision import StopReason, Supervisor
+from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.ros.params import declare_config
 
 ACTION_NAME = "pick_place"
@@ -208,6 +209,7 @@ def main(args=None) -> int:
     node = PickPlaceServer()
     executor = MultiThreadedExecutor(num_threads=node.config.executor_threads)
     executor.add_node(node)
+    freeze_startup_objects()  # no multi-100-ms full collections while goals come in
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
