@@ -15,7 +15,9 @@ the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
   takes the *latest* heightmap when it starts (re-checked: frame, age, grid shape, some
   finite height, a non-empty valid mask), acts, and refuses a decision whose poses fall
   outside the heightmap's workspace. It then publishes ``PickPlaceDecision``, the pick and
-  place heatmap overlays (rgb8) and RViz markers.
+  place heatmap overlays (rgb8) and RViz markers -- in execute mode just *after* handing the
+  goal over when the server is there, so the arm waits for no visualisation (the status
+  order stays ``decided`` then ``goal_accepted``).
 * **Busy** (loading, acting, or -- in execute mode -- a goal in flight): with
   ``busy_policy: queue_latest`` one instruction waits (``queued``), and a newer one replaces
   it (the older is ``superseded``); with ``reject`` it is refused.
@@ -43,7 +45,7 @@ import itertools
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import rclpy
 from action_msgs.msg import GoalStatus
@@ -59,6 +61,7 @@ from visualization_msgs.msg import MarkerArray
 from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap, PickPlaceDecision
 from cliport_perception.config import ConfigError
+from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.ros.params import declare_config
 from cliport_policy.node_config import (
@@ -83,6 +86,7 @@ from cliport_policy.ros.messages import (
 )
 
 SERVER_POLL = 0.05  # s between checks for the action server
+ANNOUNCE_WAIT = 5.0  # s the goal's statuses wait at most for the decision's announcement
 # Only the newest heightmap matters: depth 1, and best effort so that any publisher (reliable
 # like perception's, or best effort) connects.
 HEIGHTMAP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -101,6 +105,10 @@ class Job:
 
     id: int
     instruction: str
+    # set once its decision is announced: the goal's own statuses wait for it, so status
+    # readers always see "decided" before "goal_accepted" even though the goal goes first
+    announced: threading.Event = field(default_factory=threading.Event, compare=False,
+                                       repr=False)
 
 
 def _stamp_ns(stamp) -> int:
@@ -109,11 +117,16 @@ def _stamp_ns(stamp) -> int:
 
 class PolicyNode(Node):
     def __init__(self, *, context=None, parameter_overrides=None,
-                 defaults: PolicyNodeConfig | None = None, agent=None) -> None:
-        """``agent``: use this agent instead of loading ``checkpoint`` (tests, embedding)."""
+                 defaults: PolicyNodeConfig | None = None, agent=None,
+                 freeze_gc: bool = False) -> None:
+        """``agent``: use this agent instead of loading ``checkpoint`` (tests, embedding).
+        ``freeze_gc``: once the model is loaded, freeze the process's objects out of the
+        garbage collector (:mod:`cliport_perception.gc_pause`; ``main()`` does, for the
+        node's own process)."""
         super().__init__("policy", context=context, parameter_overrides=parameter_overrides)
         self.config = cfg = declare_config(self, defaults or load_node_config())
         self._given_agent = agent
+        self._freeze_gc = freeze_gc
         t = cfg.topics
         self._status_pub = self.create_publisher(String, t.status, STATUS_QOS)
         self._decision_pub = self.create_publisher(PickPlaceDecision, t.decision, 10)
@@ -325,6 +338,8 @@ class PolicyNode(Node):
             for job in waiting:
                 self._warn("refused", job, reason=f"no policy loaded: {problem}")
             return False
+        if self._freeze_gc:  # torch + the model: ~400k objects, ~0.3 s per full collection
+            freeze_startup_objects()
         self._info("ready", 0, checkpoint=cfg.checkpoint if self._given_agent is None
                    else "(agent given)", agent=agent.config.agent,
                    device=cfg.device, load_time=round(time.monotonic() - started, 3))
@@ -358,11 +373,34 @@ class PolicyNode(Node):
                           f"{list(decision.place[:2])})") from exc
 
         hm_stamp = msg.header.stamp
+        goal = None
+        if cfg.mode == "execute":
+            goal = pick_place_goal(job.instruction, pick, place, cfg.base_frame, hm_stamp,
+                                   cfg.speed_scaling)
         out = decision_msg(decision, pick, place, instruction=job.instruction,
                            policy=agent.config.agent,
                            n_rotations=agent.config.place_rotations, frame_id=cfg.base_frame,
                            stamp=self.get_clock().now().to_msg(), heightmap_stamp=hm_stamp,
                            inference_time=inference_time)
+        handed = False
+        try:
+            if goal is not None and self._client.server_is_ready():
+                self._hand_over(job, goal)  # the latency-critical output first
+                goal, handed = None, True
+            self._announce(job, frame, decision, pick, place, out, inference_time)
+        except Exception as exc:  # noqa: BLE001 - the goal is out: report, do not refuse
+            if not handed:
+                raise
+            self._error("announce_failed", job, reason=f"publishing the decision failed: "
+                        f"{type(exc).__name__}: {exc}")
+        finally:
+            job.announced.set()
+        if goal is not None:
+            self._start_goal(job, goal)  # no server yet: wait for it (announced meanwhile)
+
+    def _announce(self, job: Job, frame, decision, pick, place, out,
+                  inference_time: float) -> None:
+        """Publish the decision, its heatmap overlays and markers, and the ``decided`` status."""
         self._decision_pub.publish(out)
         if self._pick_pub is not None:
             self._pick_pub.publish(heatmap_image(frame.colormap, decision.pick_heatmap,
@@ -377,10 +415,6 @@ class PolicyNode(Node):
                    pick_score=round(decision.pick_score, 6),
                    place_score=round(decision.place_score, 6),
                    inference_time=round(inference_time, 3))
-        if cfg.mode == "execute":
-            goal = pick_place_goal(job.instruction, pick, place, cfg.base_frame, hm_stamp,
-                                   cfg.speed_scaling)
-            self._start_goal(job, goal)
 
     # ------------------------------------------------------------------ execute mode
     def _start_goal(self, job: Job, goal) -> None:
@@ -393,6 +427,11 @@ class PolicyNode(Node):
                     f"{self.config.server_wait:g} s; the decision was published, not executed"))
                 return
             time.sleep(SERVER_POLL)
+        self._hand_over(job, goal)
+
+    def _hand_over(self, job: Job, goal) -> None:
+        """On the worker: give the goal to the executor thread (the client is not
+        thread-safe), which sends it at once."""
         with self._cv:
             self._executing = job
             self._to_send = (job, goal)
@@ -408,12 +447,14 @@ class PolicyNode(Node):
         try:
             future = self._client.send_goal_async(goal)
         except Exception as exc:  # noqa: BLE001
+            job.announced.wait(ANNOUNCE_WAIT)
             self._error("goal_failed", job, reason=f"sending the goal failed: {exc!r}")
             self._end_goal(job)
             return
         future.add_done_callback(lambda f: self._on_goal_response(job, f))
 
     def _on_goal_response(self, job: Job, future) -> None:
+        job.announced.wait(ANNOUNCE_WAIT)  # "decided" first (published on the worker)
         try:
             handle = future.result()
         except Exception as exc:  # noqa: BLE001
@@ -500,7 +541,7 @@ def main(args=None) -> int:
     node = None
     executor = None
     try:
-        node = PolicyNode()
+        node = PolicyNode(freeze_gc=True)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
