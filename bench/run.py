@@ -40,6 +40,9 @@ def load(name: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load benchmark module {path}")
     module = importlib.util.module_from_spec(spec)
+    # registered under its own name, so a benchmark's functions pickle by reference (a
+    # multiprocessing child imports the module from the same directory)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
