@@ -125,3 +125,19 @@ def test_lr_steps_scale_both_learning_rates_and_resumes_follow_the_config(tiny_c
         TrainConfig(lr_gamma=0.0)
     with pytest.raises(ConfigError):
         TrainConfig(lr_steps=(0,))
+
+
+def test_pick_language_tv_measures_how_much_the_instruction_moves_the_pick(tiny_cfg,
+                                                                          tiny_agent):
+    from cliport_policy.train import pick_language_tv
+
+    torch.manual_seed(1)
+    img = torch.rand(2, 6, 320, 160) * torch.tensor([255, 255, 255, 0.1, 0.1, 0.1])[:, None,
+                                                                                     None]
+    a, b = "put the red blocks in a green bowl", "put the blue blocks in a yellow bowl"
+    tv, n = pick_language_tv(tiny_agent, img, [a, b])
+    assert n == 2 and 0.0 < tv <= 1.0  # a random CLIPort's pick already depends on the words
+    assert pick_language_tv(tiny_agent, img, [a, a]) == (0.0, 0)  # nothing to compare
+    torch.manual_seed(0)
+    transporter = make_agent(dataclasses.replace(tiny_cfg.model, agent="transporter")).eval()
+    assert pick_language_tv(transporter, img, [a, b]) == (0.0, 2)  # no language input
