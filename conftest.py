@@ -17,4 +17,4 @@ from cliport_bringup.ros_env import apply_local_ros_env, domain_id_for  # noqa: 
 apply_local_ros_env(domain_id=int(os.environ.get("CLIPORT_TEST_DOMAIN_ID",
                                                  domain_id_for(os.getpid()))))
 
-pytest_plugins = ["cliport_bringup.ros_testing"]
+pytest_plugins = ["cliport_bringup.ros.testing"]

@@ -38,7 +38,7 @@ def publish() -> int:
     import rclpy
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
-    from cliport_bringup.ros_testing import spin_forever
+    from cliport_bringup.ros.testing import spin_forever
     from cliport_msgs.msg import Heightmap
     from cliport_perception.heightmap_msg import to_msg
 
@@ -55,7 +55,7 @@ def publish() -> int:
 def test_heightmap_between_processes(node_runner, ros_node):
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
-    from cliport_bringup.ros_testing import spin_until
+    from cliport_bringup.ros.spin import spin_until
     from cliport_msgs.msg import Heightmap
     from cliport_perception.heightmap_msg import from_msg
 

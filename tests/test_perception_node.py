@@ -34,7 +34,7 @@ def publish_camera() -> int:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
 
-    from cliport_bringup.ros_testing import spin_forever
+    from cliport_bringup.ros.testing import spin_forever
     from cliport_perception.image_conversion import array_to_image
     from cliport_perception.synthetic import render
 
@@ -68,7 +68,7 @@ def test_heightmap_from_a_camera_and_a_frozen_camera(node_runner, ros_node, tmp_
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 
     from cliport_bringup.graph import NodeSpec
-    from cliport_bringup.ros_testing import spin_until
+    from cliport_bringup.ros.spin import spin_until
     from cliport_msgs.msg import Heightmap
     from cliport_perception.heightmap_msg import from_msg
 

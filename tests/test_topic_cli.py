@@ -8,10 +8,10 @@ import time
 
 from std_msgs.msg import String
 
-from cliport_bringup.ros_testing import spin_until
+from cliport_bringup.ros.spin import spin_until
 
 TEXT = "put the red block in the blue bowl"
-CLI = [sys.executable, "-m", "cliport_bringup.ros_topic_cli"]
+CLI = [sys.executable, "-m", "cliport_bringup.nodes.topic_cli"]
 
 
 def test_pub_instruction_reaches_a_subscriber(node_runner, ros_node):

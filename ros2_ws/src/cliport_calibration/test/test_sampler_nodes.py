@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cliport_bringup.graph import NodeSpec
-from cliport_bringup.ros_testing import spin_until
+from cliport_bringup.ros.spin import spin_until
 from cliport_calibration import result_file, transforms
 from cliport_calibration.sim import scaled_camera
 

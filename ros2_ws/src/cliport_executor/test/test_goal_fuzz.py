@@ -22,7 +22,7 @@ from rclpy.action import ActionClient
 from rclpy.context import Context
 
 from cliport_bringup.graph import NodeSpec
-from cliport_bringup.ros_testing import spin_until
+from cliport_bringup.ros.spin import spin_until
 from cliport_bringup.runner import GraphRunner
 from cliport_executor.config import load_executor_config
 from cliport_executor.conversions import quaternion_from_yaw

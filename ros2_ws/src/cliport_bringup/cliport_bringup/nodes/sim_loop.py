@@ -126,14 +126,9 @@ class Loop:
         return self.node.get_clock().now().nanoseconds
 
     def spin_until(self, predicate, timeout: float) -> bool:
-        import rclpy
+        from cliport_bringup.ros.spin import spin_until
 
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-        return predicate()
+        return spin_until(self.node, predicate, timeout)
 
     def wait_ready(self, timeout: float) -> bool:
         def ready() -> bool:

@@ -8,8 +8,7 @@ context and node. Loaded as a pytest plugin by the repository's conftest.py.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -40,27 +39,6 @@ def ros_node(request) -> Iterator:
     finally:
         node.destroy_node()
         rclpy.try_shutdown(context=context)
-
-
-def spin_until(node, predicate: Callable[[], bool], timeout: float,
-               runner: GraphRunner | None = None) -> bool:
-    """Spin ``node`` until ``predicate()`` holds or ``timeout`` s pass; fail fast on a dead node."""
-    from rclpy.executors import SingleThreadedExecutor
-
-    executor = SingleThreadedExecutor(context=node.context)
-    executor.add_node(node)
-    try:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            executor.spin_once(timeout_sec=0.05)
-            if runner is not None:
-                runner.check_alive()
-        return predicate()
-    finally:
-        executor.remove_node(node)
-
 
 
 def spin_forever(node) -> int:
