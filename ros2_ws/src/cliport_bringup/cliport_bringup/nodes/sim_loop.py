@@ -76,13 +76,13 @@ class Loop:
     def __init__(self, node, step_timeout: float, policy: str = "oracle",
                  out: Path | None = None) -> None:
         from rclpy.action import ActionClient
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
         from cliport_msgs.action import PickPlace
         from cliport_msgs.msg import Heightmap, PickPlaceDecision
+        from cliport_perception.ros.qos import latched
 
         self.node = node
         self.step_timeout = step_timeout
@@ -91,26 +91,24 @@ class Loop:
         self.PickPlace = PickPlace
         self.Trigger = Trigger
         self.String = String
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.oracles: list = []
         self.status: dict | None = None
         self.heightmap = None  # the newest Heightmap message
         self.policy_events: list[dict] = []
         self.heatmaps: dict[str, object] = {}
-        node.create_subscription(PickPlaceDecision, "/sim/oracle", self.oracles.append, latched)
+        node.create_subscription(PickPlaceDecision, "/sim/oracle", self.oracles.append,
+                                 latched(1))
         node.create_subscription(String, "/sim/status",
-                                 lambda m: setattr(self, "status", json.loads(m.data)), latched)
+                                 lambda m: setattr(self, "status", json.loads(m.data)),
+                                 latched(1))
         if policy != "oracle" or out is not None:
             node.create_subscription(Heightmap, "/heightmap",
                                      lambda m: setattr(self, "heightmap", m), 2)
         self.client = ActionClient(node, PickPlace, "/pick_place")
         self.reset_client = node.create_client(Trigger, "/sim/reset")
         if policy != "oracle":
-            status_qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
             node.create_subscription(String, "/policy/status", self._on_policy_status,
-                                     status_qos)
+                                     latched(50))
             self.instruction_pub = node.create_publisher(String, "/instruction", 10)
             for name in ("pick", "place"):
                 node.create_subscription(

@@ -24,7 +24,7 @@ import json
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -36,11 +36,11 @@ from cliport_executor.nodes.pick_place_server import PickPlaceServer
 from cliport_executor.supervision import StopReason
 from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.image_conversion import array_to_image
+from cliport_perception.ros.qos import latched
 from cliport_policy.ros.messages import pose_stamped
 from cliport_sim.demos import depth_mm
 
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+LATCHED = latched(1)
 
 
 def camera_info(model, stamp, frame_id: str) -> CameraInfo:

@@ -53,7 +53,7 @@ from rclpy.action import ActionClient
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
@@ -64,6 +64,7 @@ from cliport_perception.config import ConfigError
 from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.ros.params import declare_config
+from cliport_perception.ros.qos import latched
 from cliport_policy.node_config import (
     PolicyNodeConfig,
     Refusal,
@@ -91,8 +92,7 @@ ANNOUNCE_WAIT = 5.0  # s the goal's statuses wait at most for the decision's ann
 # like perception's, or best effort) connects.
 HEIGHTMAP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 # Status keeps its last events for late subscribers (a UI started after a failed load).
-STATUS_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+STATUS_QOS = latched(50)
 ERROR_NAMES = {getattr(PickPlace.Result, n): n[len("ERROR_"):] for n in dir(PickPlace.Result)
                if n.startswith("ERROR_")}
 STATUS_NAMES = {getattr(GoalStatus, n): n[len("STATUS_"):] for n in dir(GoalStatus)
