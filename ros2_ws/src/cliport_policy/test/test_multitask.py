@@ -171,17 +171,18 @@ def _half_res(datasets):
 
 
 @pytest.mark.slow  # minutes of CPU; run by hand with `pytest -m slow`
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2400)
 def test_two_task_model_learns_both_tasks_demos(tiny_cfg, two_task_root):
     """One tiny CLIPort (12 place rotations, 32 px crops, half resolution) on 3 demos of
     put-block-in-bowl and 3 of stack-block-pyramid-seq, batches drawn by the multi-task
     :class:`Sampler`, reaches 100 % train accuracy on both tasks: pick and place within 2
     cells and the place rotation bin exact, for every action (6 + 18 of them).
 
-    Measured once, 1 thread on 2 busy cores (~3.3 s a step): stopped after 180 steps
-    (10 min) at 0.00 / 0.00; the best check was 0.67 / 0.06 at step 170. The lr 2e-3 pick
-    setting of the five-demo test is as chaotic here (put-block-in-bowl 0.67 -> 0.00 in 10
-    steps), so the 100 % is not reached yet; it is left out of make test like that test.
+    Measured by hand, 1 thread on 2 busy cores (~3 s a step). At a constant lr it was
+    chaotic: 1.00 / 0.78 at step 280, 0.00 / 0.06 at 310, 0.83 / 0.67 at the 400-step cap.
+    With both lrs halved at 200 and 300 steps: 1.00 / 0.94 (17 of the 18 pyramid actions)
+    from step 320 and no collapse, but still 1.00 / 0.94 when the 1200 s timeout stopped it
+    at step 410, so the 100 % is not reached yet; out of make test for its minutes.
     """
     torch.set_num_threads(1)
     cfg = dataclasses.replace(tiny_cfg.model, place_rotations=12, crop_size=32)
@@ -197,9 +198,12 @@ def test_two_task_model_learns_both_tasks_demos(tiny_cfg, two_task_root):
     agent = make_agent(cfg)
     optimizers = [torch.optim.Adam(agent.attention.parameters(), lr=5e-4),
                   torch.optim.Adam(agent.transport.parameters(), lr=3e-4)]
+    # halved at 200 and 300 steps: at a constant lr the run reached 1.00 / 0.78 at step
+    # 280, then fell apart (0.00 / 0.06 at 310)
+    schedules = [torch.optim.lr_scheduler.MultiStepLR(o, [200, 300], 0.5) for o in optimizers]
     sampler = Sampler(datasets, np.random.default_rng(0))
     per_task, step = [0.0, 0.0], 0
-    while min(per_task) < 1.0 and step < 400:
+    while min(per_task) < 1.0 and step < 600:
         agent.train()
         for _ in range(10):
             i = torch.tensor([index[sampler.draw()] for _ in range(4)])
@@ -208,8 +212,9 @@ def test_two_task_model_learns_both_tasks_demos(tiny_cfg, two_task_root):
             for opt in optimizers:
                 opt.zero_grad()
             (lp + lq).backward()
-            for opt in optimizers:
+            for opt, schedule in zip(optimizers, schedules, strict=True):
                 opt.step()
+                schedule.step()
             step += 1
         decisions = agent.eval().act_batch(img, text)
         good = np.array([np.hypot(*np.subtract(d.pick[:2], pick[k].tolist())) <= 2
