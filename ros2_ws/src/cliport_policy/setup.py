@@ -13,7 +13,8 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/config/clip", glob("config/clip/*.json")),
-        (f"share/{PACKAGE}/models", glob("models/*.ckpt") + glob("models/*.md")),
+        (f"share/{PACKAGE}/models", glob("models/*.ckpt") + glob("models/*.safetensors")
+         + glob("models/*.md")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
@@ -25,6 +26,7 @@ setup(
             "cliport-eval = cliport_policy.evaluate:main",
             "cliport-results-table = cliport_policy.results_table:main",
             "cliport-export-checkpoint = cliport_policy.checkpoint:main",
+            "cliport-pretrain-clip = cliport_policy.clip_pretrain:main",
             "policy_node = cliport_policy.nodes.policy_node:main",
         ],
     },

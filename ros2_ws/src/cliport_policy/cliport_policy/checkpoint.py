@@ -153,16 +153,35 @@ def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu",
 
 
 def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
-                      half: bool = False) -> Path:
+                      half: bool = False, clip_pretrained: str | None = None) -> Path:
     """A checkpoint to ship or deploy: the weights and config of ``src`` without optimiser
     states, optionally stored as float16 (half the bytes; loading casts them back to the
-    model's float32, so decisions move by float16 rounding only). Atomic, like saving."""
+    model's float32, so decisions move by float16 rounding only). Atomic, like saving.
+
+    ``clip_pretrained`` rewrites where the frozen CLIP weights come from (a training run's
+    local file -> the ``package://`` URL it is shipped under); those weights are loaded and
+    must have the fingerprint the policy was trained with."""
     src, dst = Path(src), Path(dst)
     state = read_checkpoint(src)
     try:
-        model_config_from_dict(state["model"])
+        cfg = model_config_from_dict(state["model"])
     except ConfigError as exc:
         raise CheckpointError(f"{src}: its model config is not valid here: {exc}") from exc
+    if clip_pretrained:
+        from dataclasses import replace
+
+        from cliport_policy.clip_encoder import ClipWeightsError
+
+        cfg = replace(cfg, clip=replace(cfg.clip, pretrained=clip_pretrained))
+        try:
+            have = FrozenCLIP(cfg.clip).fingerprint
+        except ClipWeightsError as exc:
+            raise CheckpointError(f"--clip-pretrained {clip_pretrained}: {exc}") from exc
+        if have != state.get("clip_fingerprint"):
+            raise CheckpointError(f"{src}: trained with CLIP weights "
+                                  f"{state.get('clip_fingerprint')}, {clip_pretrained} holds "
+                                  f"{have}")
+        state = dict(state, model=to_dict(cfg))
 
     def shrink(weights: dict) -> dict:
         return {k: v.half() if half and v.is_floating_point() else v
@@ -179,7 +198,7 @@ def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``cliport-export-checkpoint SRC DST [--half]``."""
+    """``cliport-export-checkpoint SRC DST [--half] [--clip-pretrained PATH_OR_URL]``."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="cliport-export-checkpoint",
@@ -188,9 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("src", type=Path)
     ap.add_argument("dst", type=Path)
     ap.add_argument("--half", action="store_true", help="store the weights as float16")
+    ap.add_argument("--clip-pretrained", metavar="PATH_OR_URL",
+                    help="where the frozen CLIP weights are found where the model is used "
+                         "(e.g. package://cliport_policy/models/<file>.safetensors)")
     args = ap.parse_args(argv)
     try:
-        out = export_checkpoint(args.src, args.dst, args.half)
+        out = export_checkpoint(args.src, args.dst, args.half, args.clip_pretrained)
     except CheckpointError as exc:
         print(f"cliport-export-checkpoint: error: {exc}")
         return 2

@@ -10,7 +10,9 @@ weights themselves.
 
 Weights (``ClipConfig.pretrained``): an open_clip tag such as ``openai`` (downloaded once
 where a network exists, then from open_clip's cache), a local ``.pt`` / ``.safetensors``
-file, or ``random`` (a seeded random init, for tests and CPU-scale experiments only).
+file (a path or ``package://<package>/<path>``, e.g. the demo model's CLIP pre-trained on
+the demos by :mod:`cliport_policy.clip_pretrain`), or ``random`` (a seeded random init,
+for tests and CPU-scale experiments only).
 Model names resolve against open_clip's own configs and this package's ``config/clip/``.
 """
 
@@ -24,7 +26,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cliport_perception.config import config_dir
+from cliport_perception.config import ConfigError, config_dir
+from cliport_perception.sources.calibration_file import PACKAGE_SCHEME, resolve_file
 from cliport_policy.config import ClipConfig
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,11 @@ def create_clip(cfg: ClipConfig) -> nn.Module:
             torch.random.set_rng_state(state)
         return model
     path = Path(pretrained).expanduser()
+    if pretrained.startswith(PACKAGE_SCHEME):
+        try:
+            path = resolve_file(pretrained)
+        except ConfigError as exc:
+            raise ClipWeightsError(f"CLIP weights file {exc}") from exc
     looks_like_file = path.suffix in (".pt", ".pth", ".bin", ".safetensors") or "/" in pretrained
     if looks_like_file and not path.is_file():
         raise ClipWeightsError(f"CLIP weights file {path} does not exist")
@@ -96,6 +104,27 @@ def create_clip(cfg: ClipConfig) -> nn.Module:
             f"copy the weights file to this machine and set model.clip.pretrained to its "
             f"path (open_clip caches downloads under ~/.cache/huggingface or ~/.cache/clip)"
         ) from exc
+
+
+def trunk_features(visual: nn.Module, rgb: torch.Tensor) -> list[torch.Tensor]:
+    """The ModifiedResNet stages of raw 0-255 ``rgb`` [B, 3, H, W]: /4, /8, /16, /32.
+
+    CLIPort reads the trunk before the attention pool. Without ``no_grad`` so that
+    :mod:`cliport_policy.clip_pretrain` trains exactly what the frozen policy reads.
+    """
+    v = visual
+    mean = rgb.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
+    std = rgb.new_tensor(CLIP_STD).view(1, 3, 1, 1)
+    x = ((rgb / 255.0 - mean) / std).to(v.conv1.weight.dtype)
+    x = v.act1(v.bn1(v.conv1(x)))
+    x = v.act2(v.bn2(v.conv2(x)))
+    x = v.act3(v.bn3(v.conv3(x)))
+    x = v.avgpool(x)
+    feats = []
+    for layer in (v.layer1, v.layer2, v.layer3, v.layer4):
+        x = layer(x)
+        feats.append(x)
+    return feats
 
 
 def save_clip_weights(model: nn.Module, path: str | Path) -> Path:
@@ -143,8 +172,6 @@ class FrozenCLIP(nn.Module):
         self.channels = tuple(int(getattr(visual, f"layer{i}")[-1].conv3.out_channels)
                               for i in range(1, 5))
         self.text_dim = int(clip.text_projection.shape[1])
-        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
 
     def train(self, mode: bool = True) -> FrozenCLIP:
         """Always eval: frozen BatchNorm statistics must not drift (spec 9.3)."""
@@ -153,18 +180,7 @@ class FrozenCLIP(nn.Module):
     @torch.no_grad()
     def image_features(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """``rgb`` [B, 3, H, W] raw 0-255 -> [layer1 /4, layer2 /8, layer3 /16, layer4 /32]."""
-        v = self.visual
-        dtype = v.conv1.weight.dtype
-        x = ((rgb / 255.0 - self.mean) / self.std).to(dtype)
-        x = v.act1(v.bn1(v.conv1(x)))
-        x = v.act2(v.bn2(v.conv2(x)))
-        x = v.act3(v.bn3(v.conv3(x)))
-        x = v.avgpool(x)
-        feats = []
-        for layer in (v.layer1, v.layer2, v.layer3, v.layer4):
-            x = layer(x)
-            feats.append(x)
-        return feats
+        return trunk_features(self.visual, rgb)
 
     @torch.no_grad()
     def encode_text(self, instructions: list[str]) -> torch.Tensor:

@@ -103,3 +103,25 @@ def test_export_drops_training_state_and_halves_the_weights(saved, tmp_path):
     ref = next(iter(agent.transport.parameters()))
     assert torch.allclose(w, ref, rtol=1e-3, atol=1e-4)
     assert export_main([str(tmp_path / "nope.ckpt"), str(tmp_path / "x.ckpt")]) == 2
+
+
+def test_export_points_the_clip_at_its_shipped_file_and_checks_it(saved, tmp_path, capsys):
+    """A run trains against a local CLIP file; the shipped model names the installed copy."""
+    from cliport_policy.checkpoint import main as export_main
+    from cliport_policy.clip_encoder import create_clip, save_clip_weights
+
+    agent, path = saved
+    same = save_clip_weights(create_clip(agent.config.clip), tmp_path / "clip.safetensors")
+    out = tmp_path / "shipped.ckpt"
+    assert export_main([str(path), str(out), "--clip-pretrained", str(same)]) == 0
+    loaded = load_agent(out)
+    assert loaded.config.clip.pretrained == str(same)
+    assert loaded.clip.fingerprint == agent.clip.fingerprint
+    other_cfg = dataclasses.replace(agent.config.clip, seed=agent.config.clip.seed + 1)
+    other = save_clip_weights(create_clip(other_cfg), tmp_path / "other.safetensors")
+    assert export_main([str(path), str(tmp_path / "x.ckpt"), "--clip-pretrained",
+                        str(other)]) == 2
+    assert "holds" in capsys.readouterr().out
+    assert export_main([str(path), str(tmp_path / "x.ckpt"), "--clip-pretrained",
+                        "package://cliport_policy/models/none.safetensors"]) == 2
+    assert "does not exist" in capsys.readouterr().out
