@@ -472,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="run directory (resumed if present)")
     ap.add_argument("--steps", type=int, help="override train.steps")
     ap.add_argument("--batch-size", type=int, help="override train.batch_size")
+    ap.add_argument("--clip-pretrained", metavar="PATH_OR_URL",
+                    help="override model.clip.pretrained: an open_clip tag or a weights file "
+                         "(e.g. one written by cliport-pretrain-clip)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--max-minutes", type=float, help="stop (and save) after this long")
     ap.add_argument("--quiet", action="store_true")
@@ -482,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
                  if v is not None}
     if overrides:
         cfg = replace(cfg, train=replace(cfg.train, **overrides))
+    if args.clip_pretrained:
+        cfg = replace(cfg, model=replace(cfg.model, clip=replace(
+            cfg.model.clip, pretrained=args.clip_pretrained)))
     try:
         ts = resolve(args.task)
     except TaskSetError as exc:

@@ -147,6 +147,18 @@ def test_cli_writes_half_weights_and_refuses_a_missing_task(demo_root, tmp_path,
 
     assert load_file(str(out))["text_projection"].dtype == torch.float16
     assert "model.clip.pretrained" in capsys.readouterr().out
+    # the policy trains against it: the run's checkpoint names and fingerprints that file
+    from cliport_policy.checkpoint import load_agent, read_checkpoint
+    from cliport_policy.train import main as train_main
+
+    run = tmp_path / "run"
+    assert train_main(["--config", "tiny", "--data", str(demo_root), "--task", TASK,
+                       "--n-demos", "2", "--steps", "1", "--batch-size", "1", "--out",
+                       str(run), "--clip-pretrained", str(out), "--quiet"]) == 0
+    state = read_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert state["model"]["clip"]["pretrained"] == str(out)
+    frozen = FrozenCLIP(dataclasses.replace(load_pretrain_config().clip, pretrained=str(out)))
+    assert load_agent(run / "checkpoints" / "last.ckpt").clip.fingerprint == frozen.fingerprint
     assert main(["--data", str(demo_root), "--task", "no-such-task", "--out",
                  str(tmp_path / "x.safetensors")]) == 2
     assert "not a dataset directory" in capsys.readouterr().err
