@@ -157,8 +157,9 @@ def shutil_copy(src, dst) -> None:
 
 def test_make_demo_with_the_shipped_model_makes_progress(tmp_path):
     """make demo's job with the model shipped in cliport_policy/models: over three episodes of
-    put-block-in-bowl the policy earns reward (a block of the asked colour in a bowl of the
-    asked colour). Skipped while no model is shipped (see cliport_policy/models/README.md)."""
+    put-block-in-bowl the policy finishes at least one (every block of the asked colour in a
+    bowl of the asked colour; the shipped model finishes all three here, see
+    cliport_policy/models/README.md). Skipped while no model is shipped."""
     import os
     import subprocess
     import sys
@@ -175,5 +176,5 @@ def test_make_demo_with_the_shipped_model_makes_progress(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((out / "summary.json").read_text())
     rewards = [e["total_reward"] for e in summary["episodes"]]
-    assert len(rewards) == 3 and max(rewards) > 0, r.stdout
+    assert len(rewards) == 3 and max(rewards) > 0.99, r.stdout
     assert all(Path(e["gif"]).is_file() for e in summary["episodes"])
