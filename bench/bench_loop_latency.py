@@ -201,7 +201,6 @@ def run(quick: bool) -> dict[str, Any]:
 def _measure(n_goals: int, runner) -> list[dict[str, float]]:
     import rclpy
     from rclpy.action import ActionServer, GoalResponse
-    from rclpy.callback_groups import ReentrantCallbackGroup
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.time import Time
     from std_msgs.msg import String
@@ -212,7 +211,6 @@ def _measure(n_goals: int, runner) -> list[dict[str, float]]:
 
     rclpy.init()
     node = rclpy.create_node("bench_loop_latency")
-    group = ReentrantCallbackGroup()
     lock = threading.Lock()
     state: dict[str, Any] = {"armed": False, "current": None, "done": threading.Event()}
     samples: list[dict[str, float]] = []
@@ -249,11 +247,9 @@ def _measure(n_goals: int, runner) -> list[dict[str, float]]:
         handle.succeed()
         return PickPlace.Result(success=True)
 
-    node.create_subscription(Heightmap, "/heightmap", on_heightmap, 2, callback_group=group)
-    node.create_subscription(PickPlaceDecision, "/policy/decision", on_decision, 10,
-                             callback_group=group)
-    server = ActionServer(node, PickPlace, "/pick_place", execute, goal_callback=on_goal,
-                          callback_group=group)
+    node.create_subscription(Heightmap, "/heightmap", on_heightmap, 2)
+    node.create_subscription(PickPlaceDecision, "/policy/decision", on_decision, 10)
+    server = ActionServer(node, PickPlace, "/pick_place", execute, goal_callback=on_goal)
     executor = SingleThreadedExecutor()  # see the module docstring
     executor.add_node(node)
     freeze_startup_objects()  # this process holds torch and a model too: no GC pauses
