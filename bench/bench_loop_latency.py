@@ -4,10 +4,11 @@ Real processes: a camera process (three 640x480 RGB-D cameras on the realsense2_
 topic layout at 30 Hz: synthetic reference views, messages built once and stamped when
 published, as a driver process would), perception (fusing them to the 320x160 heightmap)
 and the policy node in execute mode (the tiny CLIPort config, seeded random weights, 1
-torch thread). This process serves ``PickPlace`` (a goal is timed when it arrives, then
-succeeds at once) and, when a heightmap arrives while a measurement is armed, publishes the
-instruction right away: the policy acts on that heightmap, as it would on the newest one
-when an instruction arrives.
+torch thread). A stand-in executor process serves ``PickPlace`` (a goal is timed when it
+arrives, then succeeds at once); like ``pick_place_server`` it subscribes to nothing. This
+process, when a heightmap arrives while a measurement is armed, publishes the instruction
+right away: the policy acts on that heightmap, as it would on the newest one when an
+instruction arrives.
 
 Per goal: total = goal arrival - the frames' stamp; fusion = heightmap arrival - the frames'
 stamp (perception's wait for the set, its fusion and both hops); inference = the policy
@@ -19,10 +20,10 @@ inference (``Agent.act``) medians on the same frames and model, same run (``rati
 baseline / p99 total; below 1 mostly because the node's inference shares the 2 cores with
 perception and the cameras).
 
-This process serves the goals on a single-threaded executor: rclpy's Python
-``MultiThreadedExecutor`` here (heightmaps at 30 Hz in the same process) delayed a goal's
-arrival by up to 150 ms at p99 (median 3 ms), against 8 ms with one thread. Every node
-process freezes its start-up objects out of the garbage collector (``gc_pause``), and so
+The stand-in server spins a single-threaded executor in its own process. When this process,
+which also takes in the 30 Hz heightmaps, served the goals on rclpy's Python
+``MultiThreadedExecutor``, a goal's arrival was delayed by up to 150 ms at p99 (median 3 ms).
+Every node process freezes its start-up objects out of the garbage collector (``gc_pause``), and so
 does this one: a full collection of ~400k objects (torch + a model) held the GIL ~0.3 s.
 """
 
@@ -103,6 +104,41 @@ def _camera_process(ready, stop) -> None:
         rclpy.try_shutdown()
 
 
+def _server_process(ready, stop, arrivals) -> None:
+    """The executor's stand-in, in its own process as ``pick_place_server`` is: each goal's
+    arrival time (ROS clock, ns) goes to ``arrivals``; the goal then succeeds at once."""
+    import rclpy
+    from rclpy.action import ActionServer, GoalResponse
+    from rclpy.executors import SingleThreadedExecutor
+
+    from cliport_msgs.action import PickPlace
+    from cliport_perception.gc_pause import freeze_startup_objects
+
+    rclpy.init()
+    node = rclpy.create_node("bench_pick_place")
+
+    def on_goal(_goal) -> GoalResponse:
+        arrivals.put(node.get_clock().now().nanoseconds)
+        return GoalResponse.ACCEPT
+
+    def execute(handle):
+        handle.succeed()
+        return PickPlace.Result(success=True)
+
+    server = ActionServer(node, PickPlace, "/pick_place", execute, goal_callback=on_goal)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    freeze_startup_objects()
+    ready.set()
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.1)
+    finally:
+        server.destroy()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
 def run(quick: bool) -> dict[str, Any]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -144,21 +180,26 @@ def run(quick: bool) -> dict[str, Any]:
                       parameters=[{"checkpoint": str(ckpt), "mode": "execute", "threads": 1,
                                    "publish_heatmaps": False, "publish_markers": False}])
     spawn = multiprocessing.get_context("spawn")
-    ready, stop = spawn.Event(), spawn.Event()
+    ready, server_ready, stop = spawn.Event(), spawn.Event(), spawn.Event()
+    arrivals = spawn.Queue()
     cameras = spawn.Process(target=_camera_process, args=(ready, stop), daemon=True)
+    server = spawn.Process(target=_server_process, args=(server_ready, stop, arrivals),
+                           daemon=True)
     cameras.start()
+    server.start()
     try:
-        if not ready.wait(120):
-            raise RuntimeError("the camera process did not start publishing within 120 s")
+        if not ready.wait(120) or not server_ready.wait(120):
+            raise RuntimeError("the camera or server process did not start within 120 s")
         with GraphRunner(env=env, log_dir=tmp / "logs") as runner:
             runner.start_node(perception)
             runner.start_node(policy)
-            samples = _measure(n_goals, runner)
+            samples = _measure(n_goals, runner, arrivals)
     finally:
         stop.set()
-        cameras.join(10)
-        if cameras.is_alive():
-            cameras.kill()
+        for proc in (cameras, server):
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
     if len(samples) < max(3, n_goals // 2):
         raise RuntimeError(f"only {len(samples)} of {n_goals} goals were measured; node logs "
                            f"in {tmp / 'logs'}")
@@ -198,21 +239,21 @@ def run(quick: bool) -> dict[str, Any]:
             "overhead_p99_ms": round(_percentile(overhead, 99), 2), "goals": len(samples)}
 
 
-def _measure(n_goals: int, runner) -> list[dict[str, float]]:
+def _measure(n_goals: int, runner, arrivals) -> list[dict[str, float]]:
+    import queue
+
     import rclpy
-    from rclpy.action import ActionServer, GoalResponse
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.time import Time
     from std_msgs.msg import String
 
-    from cliport_msgs.action import PickPlace
     from cliport_msgs.msg import Heightmap, PickPlaceDecision
     from cliport_perception.gc_pause import freeze_startup_objects
 
     rclpy.init()
     node = rclpy.create_node("bench_loop_latency")
     lock = threading.Lock()
-    state: dict[str, Any] = {"armed": False, "current": None, "done": threading.Event()}
+    state: dict[str, Any] = {"armed": False, "current": None}
     samples: list[dict[str, float]] = []
     instruction_pub = node.create_publisher(String, "/instruction", 10)
 
@@ -234,22 +275,8 @@ def _measure(n_goals: int, runner) -> list[dict[str, float]]:
                 cur["used"] = Time.from_msg(msg.heightmap_stamp).nanoseconds
                 cur["decided_at"] = Time.from_msg(msg.header.stamp).nanoseconds
 
-    def on_goal(_goal) -> GoalResponse:
-        now = node.get_clock().now().nanoseconds
-        with lock:
-            cur = state["current"]
-            if cur is not None and "goal_at" not in cur:
-                cur["goal_at"] = now
-                state["done"].set()
-        return GoalResponse.ACCEPT
-
-    def execute(handle):
-        handle.succeed()
-        return PickPlace.Result(success=True)
-
     node.create_subscription(Heightmap, "/heightmap", on_heightmap, 2)
     node.create_subscription(PickPlaceDecision, "/policy/decision", on_decision, 10)
-    server = ActionServer(node, PickPlace, "/pick_place", execute, goal_callback=on_goal)
     executor = SingleThreadedExecutor()  # see the module docstring
     executor.add_node(node)
     freeze_startup_objects()  # this process holds torch and a model too: no GC pauses
@@ -264,15 +291,20 @@ def _measure(n_goals: int, runner) -> list[dict[str, float]]:
         warmup = 2
         for i in range(n_goals + warmup):
             runner.check_alive()
-            state["done"].clear()
+            while not arrivals.empty():  # a late goal of an earlier round
+                arrivals.get_nowait()
             with lock:
                 state["current"], state["armed"] = None, True
-            if not state["done"].wait(30):
+            try:
+                goal_at = arrivals.get(timeout=30)
+            except queue.Empty:
                 print(f"  goal {i}: no goal within 30 s")
                 continue
             time.sleep(0.3)  # the decision message, then a quiet moment before the next
             with lock:
-                cur = dict(state["current"])
+                cur = dict(state["current"] or {}, goal_at=goal_at)
+            if "stamp" not in cur:
+                continue
             if i < warmup or "inference" not in cur or cur.get("used") != cur["stamp"]:
                 continue
             total = (cur["goal_at"] - cur["stamp"]) / 1e6
@@ -284,7 +316,6 @@ def _measure(n_goals: int, runner) -> list[dict[str, float]]:
                             "goal_hop": (cur["goal_at"] - cur["decided_at"]) / 1e6})
     finally:
         executor.shutdown()
-        server.destroy()
         node.destroy_node()
         rclpy.try_shutdown()
     return samples
