@@ -34,7 +34,10 @@ def test_smoke_preset_generates_trains_evaluates_and_writes_the_table(tmp_path):
     # n = 1 is a paper column: CLIPort (multi) at 1 demo, spec 6.2
     assert "| CLIPort (multi) |" in table and "(54.0)" in table and "(61.6)" in table
     budget = json.loads((tmp_path / "budget.json").read_text())
-    assert {"demos_s", "train_s", "eval_s"} <= set(budget)
+    assert {"demos_s", "clip_s", "train_s", "eval_s"} <= set(budget)
+    # the policy trained against the CLIP pre-trained on the three tasks' demos
+    config = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert config["model"]["clip"]["pretrained"] == str(tmp_path / "clip.safetensors")
     run = tmp_path / "run"
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     assert set(log[-1]["tasks"]) == set(script.TASKS)  # per-task progress
