@@ -43,10 +43,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
+from cliport_policy.augment import uses_absolute_words
 from cliport_policy.clip_encoder import create_clip, save_clip_weights, trunk_features
-from cliport_policy.config import ClipConfig
+from cliport_policy.config import ClipConfig, TrainConfig
 
 log = logging.getLogger(__name__)
+ABSOLUTE_WORDS = TrainConfig().absolute_words  # the policy augmentation's words
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,8 @@ def losses(model: nn.Module, heads: PretrainHeads, tokenizer, data: CaptionedSte
     for i in items:
         img = torch.as_tensor(data.colormap(i)).permute(2, 0, 1).float()
         uv = torch.tensor([[p.u, p.v] for p in data.points[i]])
-        if rng is not None:
+        # a flip would make "left" / "top" in an instruction or caption lie (spec 9.13)
+        if rng is not None and not uses_absolute_words(data.instructions[i], ABSOLUTE_WORDS):
             img, uv = _flip(img, uv, rng)
         imgs.append(img)
         uvs.append(uv)

@@ -93,6 +93,34 @@ def test_captioned_steps_label_the_pick_and_place_pixels(captioned, demos):
     assert captioned.vocabulary == sorted(set(captioned.vocabulary))
 
 
+def test_flips_leave_instructions_with_absolute_words_unflipped(captioned):
+    """A flipped scene would make "left" / "top" lie, as in the policy's augmentation."""
+    from cliport_policy import clip_pretrain
+
+    data = copy.copy(captioned)
+    data.instructions = ["put the red block on the left of the stand"] * len(captioned)
+    flipped = []
+    real = clip_pretrain._flip
+    clip_pretrain._flip = lambda img, uv, rng: flipped.append(1) or real(img, uv, rng)
+    try:
+        model = create_clip(load_pretrain_config().clip)
+        cfg = load_pretrain_config()
+        heads = clip_pretrain.PretrainHeads(
+            sum(getattr(model.visual, f"layer{i}")[-1].conv3.out_channels
+                for i in range(1, 5)), int(model.text_projection.shape[1]))
+        import open_clip
+
+        tok = open_clip.get_tokenizer(cfg.clip.model)
+        clip_pretrain.losses(model, heads, tok, data, [0, 1], cfg.clip.context_length,
+                             np.random.default_rng(0))
+        assert flipped == []
+        clip_pretrain.losses(model, heads, tok, captioned, [0, 1], cfg.clip.context_length,
+                             np.random.default_rng(0))
+        assert flipped == [1, 1]
+    finally:
+        clip_pretrain._flip = real
+
+
 def test_no_captionable_step_is_a_clear_error(demos):
     rule = CaptionRule(pattern="^stack the (?P<a>\\w+)$", pick="{a}", place="{a}")
     with pytest.raises(ValueError, match="add a rule"):
