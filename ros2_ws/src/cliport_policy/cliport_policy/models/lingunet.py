@@ -78,7 +78,7 @@ class Lateral(nn.Module):
     def forward(self, x: torch.Tensor, lat: torch.Tensor) -> torch.Tensor:
         if lat.shape[-2:] != x.shape[-2:]:
             lat = F.interpolate(lat, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return self.conv(F.relu(torch.cat([x, lat.to(x.dtype)], dim=1)))
+        return self.conv(F.relu_(torch.cat([x, lat.to(x.dtype)], dim=1)))
 
 
 class _UpBlock(nn.Module):
@@ -130,7 +130,7 @@ class CLIPLingUNetLat(nn.Module):
         def fuse_lat(i: int, x: torch.Tensor) -> torch.Tensor:
             return x if lat is None else lat[i](x, lateral[i])
 
-        x = F.relu(self.conv1(f4.to(self.conv1.weight.dtype)))
+        x = F.relu_(self.conv1(f4.to(self.conv1.weight.dtype)))
         for i, skip in enumerate((f3, f2, f1)):
             x = self.lang[i](x, g)
             x = fuse_lat(i, self.up[i](x, skip.to(x.dtype)))

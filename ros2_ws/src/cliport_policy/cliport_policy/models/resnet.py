@@ -54,7 +54,13 @@ def _up2(x: torch.Tensor) -> torch.Tensor:
 
 
 class ConvBlock(nn.Module):
-    """1x1 -> 3x3 (stride) -> 1x1 bottleneck with a 1x1 projection shortcut."""
+    """1x1 -> 3x3 (stride) -> 1x1 bottleneck with a 1x1 projection shortcut.
+
+    The ReLUs here and in the decoders work in place: each one's input is a fresh
+    convolution, sum or concatenation whose backward does not need it, and a full-resolution
+    activation not allocated is one less pass over memory (a paper-size act 8.9 s instead of
+    9.8 s, medians of 3 alternated; tiny 0.91 s instead of 0.95 s).
+    """
 
     def __init__(self, cin: int, filters: tuple[int, int, int], stride: int = 1,
                  final_relu: bool = True) -> None:
@@ -67,9 +73,9 @@ class ConvBlock(nn.Module):
         self.final_relu = final_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv3(F.relu(self.conv2(F.relu(self.conv1(x)))))
+        out = self.conv3(F.relu_(self.conv2(F.relu_(self.conv1(x)))))
         out = out + self.shortcut(x)
-        return F.relu(out) if self.final_relu else out
+        return F.relu_(out) if self.final_relu else out
 
 
 class IdentityBlock(nn.Module):
@@ -86,8 +92,8 @@ class IdentityBlock(nn.Module):
         self.final_relu = final_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv3(F.relu(self.conv2(F.relu(self.conv1(x))))) + x
-        return F.relu(out) if self.final_relu else out
+        out = self.conv3(F.relu_(self.conv2(F.relu_(self.conv1(x))))) + x
+        return F.relu_(out) if self.final_relu else out
 
 
 def _stage(cin: int, c: int, stride: int = 1) -> nn.Sequential:
@@ -117,7 +123,7 @@ class ResNet43_8s(nn.Module):  # noqa: N801 - the reference's name
         return [self.head[0].conv3, self.head[0].shortcut, self.head[1].conv3]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.encoder(F.relu(self.stem(x)))
+        x = self.encoder(F.relu_(self.stem(x)))
         x = _up2(self.dec1(x))
         x = _up2(self.dec2(x))
         x = _up2(self.dec3(x))
@@ -151,7 +157,7 @@ class ResNet45_10s(nn.Module):  # noqa: N801 - the reference's name
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         size = x.shape[-2:]
-        x = self.encoder(F.relu(self.stem(x)))
+        x = self.encoder(F.relu_(self.stem(x)))
         lateral = []
         for layer in self.decoder:
             lateral.append(x)

@@ -99,4 +99,4 @@ class TwoStreamFCN(nn.Module):
         x2 = self.semantic(feats, g, lateral, img.shape[-2:])
         if self.fuse is None:
             return x1 + x2
-        return self.fuse(F.relu(torch.cat([x1, x2], dim=1)))
+        return self.fuse(F.relu_(torch.cat([x1, x2], dim=1)))
