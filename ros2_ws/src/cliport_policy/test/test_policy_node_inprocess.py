@@ -202,3 +202,40 @@ def test_rejected_and_hanging_goals_do_not_stall_the_node(make_graph):
     g.wait_event("queued one", "goal_accepted")  # acted on after the first goal ended
     assert g.events("queued one")[:3] == ["queued", "decided", "goal_accepted"]
     assert agent.calls == ["rejected one", "hanging one", "queued one"]
+
+
+def test_the_goal_is_sent_before_the_decision_is_announced(make_graph):
+    """Announcing is Python work under the GIL: it waits until the executor thread has sent
+    the goal, so it cannot delay the goal (the status order stays decided, goal_accepted)."""
+    server = {"mode": "reject"}
+    g = make_graph({"mode": "execute", "checkpoint": ""}, FakeAgent(), server)
+    seen = []
+    announce = g.policy._announce
+
+    def recording_announce(job, *args):
+        seen.append(job.sent.is_set())
+        announce(job, *args)
+
+    g.policy._announce = recording_announce
+    g.say("put the red block in the green bowl")
+    g.wait_event("put the red block in the green bowl", "goal_rejected")
+    assert seen == [True]
+    assert g.events("put the red block in the green bowl") == ["accepted", "decided",
+                                                               "goal_rejected"]
+
+
+
+def test_a_failed_announcement_is_reported_and_the_goal_still_goes(make_graph):
+    server = {"mode": "reject"}
+    g = make_graph({"mode": "execute", "checkpoint": ""}, FakeAgent(), server)
+
+    def failing_announce(*_args):
+        raise RuntimeError("no heatmap today")
+
+    g.policy._announce = failing_announce
+    g.say("put the red block in the green bowl")
+    failed = g.wait_event("put the red block in the green bowl", "announce_failed")
+    assert "RuntimeError: no heatmap today" in failed["reason"]
+    g.wait_event("put the red block in the green bowl", "goal_rejected")
+    assert len(server["goals"]) == 1
+    assert "refused" not in g.events("put the red block in the green bowl")

@@ -15,9 +15,12 @@ the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
   takes the *latest* heightmap when it starts (re-checked: frame, age, grid shape, some
   finite height, a non-empty valid mask), acts, and refuses a decision whose poses fall
   outside the heightmap's workspace. It then publishes ``PickPlaceDecision``, the pick and
-  place heatmap overlays (rgb8) and RViz markers -- in execute mode just *after* handing the
-  goal over when the server is there, so the arm waits for no visualisation (the status
-  order stays ``decided`` then ``goal_accepted``).
+  place heatmap overlays (rgb8) and RViz markers -- in execute mode just *after* the
+  executor thread has sent the goal when the server is there, so the arm waits for no
+  visualisation (announcing is Python work under the GIL; the status order stays
+  ``decided`` then ``goal_accepted``). If announcing fails once the goal is out, that is
+  reported (``announce_failed``) and the goal goes on. ``main`` sets a 0.5 ms GIL switch
+  interval (CPython's default is 5 ms), since every job and goal changes threads twice.
 * **Busy** (loading, acting, or -- in execute mode -- a goal in flight): with
   ``busy_policy: queue_latest`` one instruction waits (``queued``), and a newer one replaces
   it (the older is ``superseded``); with ``reject`` it is refused.
@@ -88,6 +91,14 @@ from cliport_policy.ros.messages import (
 
 SERVER_POLL = 0.05  # s between checks for the action server
 ANNOUNCE_WAIT = 5.0  # s the goal's statuses wait at most for the decision's announcement
+# s the worker waits at most for the executor thread to send a handed-over goal before it
+# announces the decision: announcing is Python work that holds the GIL, and the executor
+# thread waiting for it is what delayed goals by a switch interval (5 ms) at the median
+GOAL_SEND_WAIT = 0.2
+# s a Python thread may hold the GIL while another waits (CPython's default: 5 ms). The
+# executor thread's status and log work and the worker hand the job and the goal back and
+# forth: each handover waited up to a whole interval.
+GIL_SWITCH_INTERVAL = 0.0005
 # Only the newest heightmap matters: depth 1, and best effort so that any publisher (reliable
 # like perception's, or best effort) connects.
 HEIGHTMAP_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -109,6 +120,8 @@ class Job:
     # readers always see "decided" before "goal_accepted" even though the goal goes first
     announced: threading.Event = field(default_factory=threading.Event, compare=False,
                                        repr=False)
+    # set once the executor thread has sent (or failed to send) its goal
+    sent: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 def _stamp_ns(stamp) -> int:
@@ -387,6 +400,7 @@ class PolicyNode(Node):
             if goal is not None and self._client.server_is_ready():
                 self._hand_over(job, goal)  # the latency-critical output first
                 goal, handed = None, True
+                job.sent.wait(GOAL_SEND_WAIT)  # the GIL to the executor thread until it is out
             self._announce(job, frame, decision, pick, place, out, inference_time)
         except Exception as exc:  # noqa: BLE001 - the goal is out: report, do not refuse
             if not handed:
@@ -447,10 +461,12 @@ class PolicyNode(Node):
         try:
             future = self._client.send_goal_async(goal)
         except Exception as exc:  # noqa: BLE001
+            job.sent.set()
             job.announced.wait(ANNOUNCE_WAIT)
             self._error("goal_failed", job, reason=f"sending the goal failed: {exc!r}")
             self._end_goal(job)
             return
+        job.sent.set()
         future.add_done_callback(lambda f: self._on_goal_response(job, f))
 
     def _on_goal_response(self, job: Job, future) -> None:
@@ -537,6 +553,7 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> int:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     rclpy.init(args=args)
     node = None
     executor = None
