@@ -20,7 +20,11 @@ one. Issue goal: ratio >= 4 on this CPU. The reference-style act is also timed o
 torch's default settings (oneDNN on for the correlation conv2d), as the reference code runs
 on this CPU: ``ratio_vs_default_conv2d``. At equal outputs both sides run the same three
 networks, which dominate (paper size: ~650 of ~810 GFLOP), so against the tuned baseline the
-ratio is bounded by what the reference adds around them.
+ratio is bounded by what the reference adds around them. The run measures that bound
+(``roofline``): the networks' FLOPs in ours' act (``torch.utils.flop_counter``) over this CPU's
+fp32 matmul rate measured in the same run give the fastest ours could be at equal arithmetic,
+and the baseline's median over that floor is the largest ratio any fp32 implementation of
+the same networks could show here.
 """
 
 from __future__ import annotations
@@ -107,6 +111,40 @@ def omp_passive() -> str:
     return policy if applied else f"{policy} (not applied: torch was already imported)"
 
 
+def matmul_gflops(n: int = 3072, repeats: int = 5) -> float:
+    """This CPU's fp32 matrix-multiply rate now (GFLOP/s, median of ``repeats``): the
+    practical peak the networks' convolutions (oneDNN, GEMM-like) can approach."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / statistics.median(times) / 1e9
+
+
+def act_gflop(agent, color, height, instruction) -> float:
+    """FLOPs of one ``agent.act`` (convolutions, matmuls; the FFT is not counted), GFLOP."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        agent.act(color, height, instruction)
+    return counter.get_total_flops() / 1e9
+
+
+def roofline(gflop: float, rate: float, ours_s: float, base_s: float) -> dict[str, float]:
+    """The fastest ours can be at equal arithmetic (``gflop`` at the matmul ``rate``) and the
+    largest ratio against a baseline of ``base_s`` that this allows."""
+    floor = gflop / rate
+    return {"network_gflop": round(gflop, 1), "matmul_gflops": round(rate, 1),
+            "ours_gflops": round(gflop / ours_s, 1), "floor_s": round(floor, 3),
+            "max_ratio_at_matmul_rate": round(base_s / floor, 2),
+            "needed_gflops_for_target": round(gflop * TARGET / base_s, 1)}
+
+
 def run(quick: bool) -> dict[str, Any]:
     omp = omp_passive()
     import torch
@@ -180,6 +218,13 @@ def run(quick: bool) -> dict[str, Any]:
     base_default = time.perf_counter() - t
     print(f"reference act (conv_resize, torch defaults): {base_default:.2f} s, ratio "
           f"{base_default / ours_med:.2f}", flush=True)
+    roof = roofline(act_gflop(agent, color, height, instruction), matmul_gflops(), ours_med,
+                    base_med)
+    print(f"roofline: ours' act runs {roof['network_gflop']:.0f} GFLOP of networks at "
+          f"{roof['ours_gflops']:.0f} GFLOP/s; this CPU multiplies fp32 matrices at "
+          f"{roof['matmul_gflops']:.0f} GFLOP/s now, so at equal arithmetic ours takes >= "
+          f"{roof['floor_s']:.2f} s and the ratio is <= {roof['max_ratio_at_matmul_rate']:.2f}; "
+          f"{TARGET:g}x would need {roof['needed_gflops_for_target']:.0f} GFLOP/s", flush=True)
     shift = (base_d.place[0] - ours_d.place[0], base_d.place[1] - ours_d.place[1],
              base_d.place[2] - ours_d.place[2])
     print(f"median: ours {ours_med:.3f} s, reference {base_med:.3f} s, ratio {ratio:.2f} "
@@ -207,4 +252,5 @@ def run(quick: bool) -> dict[str, Any]:
         "conv_resize_place": list(base_d.place),
         "conv_resize_place_shift": list(shift),
         "reference_conv_valid_act_s": round(t_exact, 4),
+        "roofline": roof,
     }
