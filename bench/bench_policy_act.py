@@ -19,7 +19,7 @@ the reference's own ``conv_resize`` mode, whose sub-pixel shift may move the pla
 one. Issue goal: ratio >= 4 on this CPU. The reference-style act is also timed once with
 torch's default settings (oneDNN on for the correlation conv2d), as the reference code runs
 on this CPU: ``ratio_vs_default_conv2d``. At equal outputs both sides run the same three
-networks, which dominate (paper size: ~650 of ~810 GFLOP), so against the tuned baseline the
+networks, which dominate (paper size: 720 GFLOP counted in ours), so against the tuned baseline the
 ratio is bounded by what the reference adds around them. The run measures that bound
 (``roofline``): the networks' FLOPs in ours' act (``torch.utils.flop_counter``) over this CPU's
 fp32 matmul rate measured in the same run give the fastest ours could be at equal arithmetic,
