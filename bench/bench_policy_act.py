@@ -51,8 +51,7 @@ def bench_model(quick: bool):
         model = load_policy_config("tiny").model
     else:
         model = load_policy_config("policy").model
-        model = dataclasses.replace(model, clip=dataclasses.replace(model.clip,
-                                                                    pretrained="random"))
+        model = model.with_clip_pretrained("random")
     # the reference pads the pick input to a square: equal outputs need ours to do the same
     if "pick_pad_square" in {f.name for f in dataclasses.fields(model)}:
         model = dataclasses.replace(model, pick_pad_square=True)

@@ -143,9 +143,7 @@ def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu",
     except ConfigError as exc:
         raise CheckpointError(f"{path}: its model config is not valid here: {exc}") from exc
     if clip_pretrained:
-        from dataclasses import replace
-
-        cfg = replace(cfg, clip=replace(cfg.clip, pretrained=clip_pretrained))
+        cfg = cfg.with_clip_pretrained(clip_pretrained)
         state = dict(state, model=to_dict(cfg))
     agent = make_agent(cfg, clip)
     load_into(agent, path, state)
@@ -168,11 +166,9 @@ def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
     except ConfigError as exc:
         raise CheckpointError(f"{src}: its model config is not valid here: {exc}") from exc
     if clip_pretrained:
-        from dataclasses import replace
-
         from cliport_policy.clip_encoder import ClipWeightsError
 
-        cfg = replace(cfg, clip=replace(cfg.clip, pretrained=clip_pretrained))
+        cfg = cfg.with_clip_pretrained(clip_pretrained)
         try:
             have = FrozenCLIP(cfg.clip).fingerprint
         except ClipWeightsError as exc:

@@ -7,7 +7,7 @@ trained with, so an agent is always rebuilt with the architecture its weights be
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml, to_dict
@@ -52,6 +52,11 @@ class ModelConfig:
             raise ConfigError("model.pick_rotations and model.place_rotations must be >= 1")
         if self.crop_size < 2 or self.crop_size % 2:
             raise ConfigError(f"model.crop_size must be even, got {self.crop_size}")
+
+    def with_clip_pretrained(self, pretrained: str) -> ModelConfig:
+        """The same model with its frozen CLIP weights from ``pretrained`` (an open_clip tag,
+        a file or ``package://`` URL): training, loading and exporting all override it."""
+        return replace(self, clip=replace(self.clip, pretrained=pretrained))
 
 
 @dataclass(frozen=True)

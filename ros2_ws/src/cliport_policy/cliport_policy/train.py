@@ -486,8 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if overrides:
         cfg = replace(cfg, train=replace(cfg.train, **overrides))
     if args.clip_pretrained:
-        cfg = replace(cfg, model=replace(cfg.model, clip=replace(
-            cfg.model.clip, pretrained=args.clip_pretrained)))
+        cfg = replace(cfg, model=cfg.model.with_clip_pretrained(args.clip_pretrained))
     try:
         ts = resolve(args.task)
     except TaskSetError as exc:
