@@ -106,6 +106,11 @@ def create_clip(cfg: ClipConfig) -> nn.Module:
         ) from exc
 
 
+def trunk_channels(visual: nn.Module) -> tuple[int, int, int, int]:
+    """Channels of the four ModifiedResNet stages :func:`trunk_features` returns."""
+    return tuple(int(getattr(visual, f"layer{i}")[-1].conv3.out_channels) for i in range(1, 5))
+
+
 def trunk_features(visual: nn.Module, rgb: torch.Tensor) -> list[torch.Tensor]:
     """The ModifiedResNet stages of raw 0-255 ``rgb`` [B, 3, H, W]: /4, /8, /16, /32.
 
@@ -169,8 +174,7 @@ class FrozenCLIP(nn.Module):
             p.requires_grad_(False)
         super().train(False)
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self.channels = tuple(int(getattr(visual, f"layer{i}")[-1].conv3.out_channels)
-                              for i in range(1, 5))
+        self.channels = trunk_channels(visual)
         self.text_dim = int(clip.text_projection.shape[1])
 
     def train(self, mode: bool = True) -> FrozenCLIP:

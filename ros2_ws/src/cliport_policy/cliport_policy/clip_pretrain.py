@@ -44,7 +44,12 @@ from torch import nn
 
 from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
 from cliport_policy.augment import uses_absolute_words
-from cliport_policy.clip_encoder import create_clip, save_clip_weights, trunk_features
+from cliport_policy.clip_encoder import (
+    create_clip,
+    save_clip_weights,
+    trunk_channels,
+    trunk_features,
+)
 from cliport_policy.config import ClipConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -184,6 +189,11 @@ class PretrainHeads(nn.Module):
         self.pick = nn.Linear(dim, dim)
         self.place = nn.Linear(dim, dim)
 
+    @classmethod
+    def for_model(cls, model: nn.Module) -> PretrainHeads:
+        """Heads sized for an open_clip ModifiedResNet CLIP (all four stages, its embedding)."""
+        return cls(sum(trunk_channels(model.visual)), int(model.text_projection.shape[1]))
+
 
 def _flip(img: torch.Tensor, uv: torch.Tensor, rng: np.random.Generator
           ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -303,9 +313,7 @@ def pretrain(cfg: ClipPretrainConfig, train: CaptionedSteps, val: CaptionedSteps
     rng = np.random.default_rng(cfg.seed)
     model = create_clip(cfg.clip)
     tokenizer = open_clip.get_tokenizer(cfg.clip.model)
-    channels = sum(int(getattr(model.visual, f"layer{i}")[-1].conv3.out_channels)
-                   for i in range(1, 5))
-    heads = PretrainHeads(channels, int(model.text_projection.shape[1]))
+    heads = PretrainHeads.for_model(model)
     visual_params = [p for n, p in model.visual.named_parameters()
                      if not n.startswith("attnpool")]
     text_params = [p for n, p in model.named_parameters() if not n.startswith("visual.")]

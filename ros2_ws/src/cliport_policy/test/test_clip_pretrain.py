@@ -105,9 +105,7 @@ def test_flips_leave_instructions_with_absolute_words_unflipped(captioned):
     try:
         model = create_clip(load_pretrain_config().clip)
         cfg = load_pretrain_config()
-        heads = clip_pretrain.PretrainHeads(
-            sum(getattr(model.visual, f"layer{i}")[-1].conv3.out_channels
-                for i in range(1, 5)), int(model.text_projection.shape[1]))
+        heads = clip_pretrain.PretrainHeads.for_model(model)
         import open_clip
 
         tok = open_clip.get_tokenizer(cfg.clip.model)
