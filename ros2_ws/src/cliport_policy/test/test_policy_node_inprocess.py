@@ -205,15 +205,15 @@ def test_rejected_and_hanging_goals_do_not_stall_the_node(make_graph):
 
 
 def test_the_goal_is_sent_before_the_decision_is_announced(make_graph):
-    """Announcing is Python work under the GIL: it waits until the executor thread has sent
-    the goal, so it cannot delay the goal (the status order stays decided, goal_accepted)."""
+    """The worker sends the goal before it announces the decision, so announcing cannot
+    delay the goal; the status order still is decided, then the goal's answer."""
     server = {"mode": "reject"}
     g = make_graph({"mode": "execute", "checkpoint": ""}, FakeAgent(), server)
     seen = []
     announce = g.policy._announce
 
     def recording_announce(job, *args):
-        seen.append(job.sent.is_set())
+        seen.append(job.goal_future is not None)
         announce(job, *args)
 
     g.policy._announce = recording_announce

@@ -15,18 +15,19 @@ the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
   takes the *latest* heightmap when it starts (re-checked: frame, age, grid shape, some
   finite height, a non-empty valid mask), acts, and refuses a decision whose poses fall
   outside the heightmap's workspace. It then publishes ``PickPlaceDecision``, the pick and
-  place heatmap overlays (rgb8) and RViz markers -- in execute mode just *after* the
-  executor thread has sent the goal when the server is there, so the arm waits for no
-  visualisation (announcing is Python work under the GIL; the status order stays
-  ``decided`` then ``goal_accepted``). If announcing fails once the goal is out, that is
-  reported (``announce_failed``) and the goal goes on. ``main`` sets a 0.5 ms GIL switch
-  interval (CPython's default is 5 ms), since every job and goal changes threads twice.
+  place heatmap overlays (rgb8) and RViz markers -- in execute mode just *after* it has
+  sent the goal when the server is there, so the arm waits for no visualisation (the
+  status order stays ``decided`` then ``goal_accepted``). If announcing fails once the goal
+  is out, that is reported (``announce_failed``) and the goal goes on. ``main`` sets a
+  0.5 ms GIL switch interval (CPython's default is 5 ms): every job changes threads, and
+  the executor thread's work (heightmaps at 30 Hz, status, logs) must not hold the worker.
 * **Busy** (loading, acting, or -- in execute mode -- a goal in flight): with
   ``busy_policy: queue_latest`` one instruction waits (``queued``), and a newer one replaces
   it (the older is ``superseded``); with ``reject`` it is refused.
 * **execute mode**: the decision becomes a ``PickPlace`` goal (poses in ``base_frame``,
-  primitive pick_place, ``speed_scaling``), sent from the executor thread through an rclpy
-  ``ActionClient`` (a guard condition hands it over: the client is not thread-safe). Accept,
+  primitive pick_place, ``speed_scaling``), sent by the worker itself through
+  :class:`~cliport_policy.ros.goal_client.ThreadSafeActionClient` (no hand-over to the
+  executor thread on the latency-critical path; the goal's callbacks run there). Accept,
   reject and result are published on the status topic; a missing server (after
   ``server_wait``) is reported and the node moves on; a goal running past ``goal_timeout`` is
   canceled. The next instruction is acted on only after the goal ends, on a fresh heightmap.
@@ -52,7 +53,6 @@ from dataclasses import dataclass, field
 
 import rclpy
 from action_msgs.msg import GoalStatus
-from rclpy.action import ActionClient
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -82,6 +82,7 @@ from cliport_policy.node_config import (
     status_text,
 )
 from cliport_policy.poses import decision_poses
+from cliport_policy.ros.goal_client import ThreadSafeActionClient
 from cliport_policy.ros.messages import (
     decision_markers,
     decision_msg,
@@ -91,13 +92,9 @@ from cliport_policy.ros.messages import (
 
 SERVER_POLL = 0.05  # s between checks for the action server
 ANNOUNCE_WAIT = 5.0  # s the goal's statuses wait at most for the decision's announcement
-# s the worker waits at most for the executor thread to send a handed-over goal before it
-# announces the decision: announcing is Python work that holds the GIL, and the executor
-# thread waiting for it is what delayed goals by a switch interval (5 ms) at the median
-GOAL_SEND_WAIT = 0.2
 # s a Python thread may hold the GIL while another waits (CPython's default: 5 ms). The
-# executor thread's status and log work and the worker hand the job and the goal back and
-# forth: each handover waited up to a whole interval.
+# executor thread hands each job to the worker, and its status and log work ran while the
+# worker waited to send a goal: each handover waited up to a whole interval.
 GIL_SWITCH_INTERVAL = 0.0005
 # Only the newest heightmap matters: depth 1, and best effort so that any publisher (reliable
 # like perception's, or best effort) connects.
@@ -120,8 +117,8 @@ class Job:
     # readers always see "decided" before "goal_accepted" even though the goal goes first
     announced: threading.Event = field(default_factory=threading.Event, compare=False,
                                        repr=False)
-    # set once the executor thread has sent (or failed to send) its goal
-    sent: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    # the sent goal's response future (execute mode), once the worker has sent it
+    goal_future: object = field(default=None, compare=False, repr=False)
 
 
 def _stamp_ns(stamp) -> int:
@@ -164,16 +161,13 @@ class PolicyNode(Node):
         self._pending: Job | None = None  # queued behind a busy worker (queue_latest)
         self._acting: Job | None = None
         self._executing: Job | None = None
-        self._to_send: tuple[Job, object] | None = None
         self._goal_handle = None
         self._goal_timer = None
         self._stopping = False
 
         self._client = None
-        self._send_gc = None
         if cfg.mode == "execute":
-            self._client = ActionClient(self, PickPlace, cfg.action_name)
-            self._send_gc = self.create_guard_condition(self._send_goal)
+            self._client = ThreadSafeActionClient(self, PickPlace, cfg.action_name)
 
         self.create_subscription(Heightmap, t.heightmap, self._on_heightmap, HEIGHTMAP_QOS)
         self.create_subscription(String, t.instruction, self._on_instruction, 10)
@@ -395,12 +389,11 @@ class PolicyNode(Node):
                            n_rotations=agent.config.place_rotations, frame_id=cfg.base_frame,
                            stamp=self.get_clock().now().to_msg(), heightmap_stamp=hm_stamp,
                            inference_time=inference_time)
-        handed = False
+        handed, send_error = False, None
         try:
             if goal is not None and self._client.server_is_ready():
-                self._hand_over(job, goal)  # the latency-critical output first
+                send_error = self._send_goal(job, goal)  # the latency-critical output first
                 goal, handed = None, True
-                job.sent.wait(GOAL_SEND_WAIT)  # the GIL to the executor thread until it is out
             self._announce(job, frame, decision, pick, place, out, inference_time)
         except Exception as exc:  # noqa: BLE001 - the goal is out: report, do not refuse
             if not handed:
@@ -409,6 +402,8 @@ class PolicyNode(Node):
                         f"{type(exc).__name__}: {exc}")
         finally:
             job.announced.set()
+        if send_error is not None:
+            self._goal_failed_to_send(job, send_error)
         if goal is not None:
             self._start_goal(job, goal)  # no server yet: wait for it (announced meanwhile)
 
@@ -432,7 +427,7 @@ class PolicyNode(Node):
 
     # ------------------------------------------------------------------ execute mode
     def _start_goal(self, job: Job, goal) -> None:
-        """On the worker: wait for the server, then hand the goal to the executor thread."""
+        """On the worker, after announcing: wait for the server, then send the goal."""
         deadline = time.monotonic() + self.config.server_wait
         while not self._client.server_is_ready():
             if time.monotonic() >= deadline or self._stopping:
@@ -441,33 +436,25 @@ class PolicyNode(Node):
                     f"{self.config.server_wait:g} s; the decision was published, not executed"))
                 return
             time.sleep(SERVER_POLL)
-        self._hand_over(job, goal)
+        error = self._send_goal(job, goal)
+        if error is not None:
+            self._goal_failed_to_send(job, error)
 
-    def _hand_over(self, job: Job, goal) -> None:
-        """On the worker: give the goal to the executor thread (the client is not
-        thread-safe), which sends it at once."""
+    def _send_goal(self, job: Job, goal) -> Exception | None:
+        """On the worker: send the goal (the job is executing from now on); returns the
+        error if it could not be sent, for the caller to report once it has announced."""
         with self._cv:
             self._executing = job
-            self._to_send = (job, goal)
-        self._send_gc.trigger()
+        try:  # the response callback runs on the executor thread
+            job.goal_future = self._client.send_goal_async(
+                goal, done_callback=lambda f: self._on_goal_response(job, f))
+        except Exception as exc:  # noqa: BLE001 - reported by the caller
+            return exc
+        return None
 
-    def _send_goal(self) -> None:
-        """Guard-condition callback (executor thread): send the handed-over goal."""
-        with self._cv:
-            item, self._to_send = self._to_send, None
-        if item is None:
-            return
-        job, goal = item
-        try:
-            future = self._client.send_goal_async(goal)
-        except Exception as exc:  # noqa: BLE001
-            job.sent.set()
-            job.announced.wait(ANNOUNCE_WAIT)
-            self._error("goal_failed", job, reason=f"sending the goal failed: {exc!r}")
-            self._end_goal(job)
-            return
-        job.sent.set()
-        future.add_done_callback(lambda f: self._on_goal_response(job, f))
+    def _goal_failed_to_send(self, job: Job, error: Exception) -> None:
+        self._error("goal_failed", job, reason=f"sending the goal failed: {error!r}")
+        self._end_goal(job)
 
     def _on_goal_response(self, job: Job, future) -> None:
         job.announced.wait(ANNOUNCE_WAIT)  # "decided" first (published on the worker)
