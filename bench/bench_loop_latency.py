@@ -4,8 +4,8 @@ Real processes: a camera process (three 640x480 RGB-D cameras on the realsense2_
 topic layout at 30 Hz: synthetic reference views, messages built once and stamped when
 published, as a driver process would), perception (fusing them to the 320x160 heightmap)
 and the policy node in execute mode (the tiny CLIPort config, seeded random weights, 1
-torch thread). A stand-in executor process serves ``PickPlace`` (a goal is timed when it
-arrives, then succeeds at once); like ``pick_place_server`` it subscribes to nothing. This
+torch thread) and the real ``pick_place_server`` (dry-run backend, phases of 0 s) on its own
+executor, in a process of its own (a goal is timed at its goal callback). This
 process, when a heightmap arrives while a measurement is armed, publishes the instruction
 right away: the policy acts on that heightmap, as it would on the newest one when an
 instruction arrives.
@@ -20,9 +20,11 @@ inference (``Agent.act``) medians on the same frames and model, same run (``rati
 baseline / p99 total; below 1 mostly because the node's inference shares the 2 cores with
 perception and the cameras).
 
-The stand-in server spins a single-threaded executor in its own process. When this process,
-which also takes in the 30 Hz heightmaps, served the goals on rclpy's Python
-``MultiThreadedExecutor``, a goal's arrival was delayed by up to 150 ms at p99 (median 3 ms).
+The server's executor matters: on rclpy's ``MultiThreadedExecutor`` (the server's until
+this bench measured it) a goal reached the goal callback 3.0-4.2 ms after the decision (p50;
+p99 8.0-10.2 ms), on ``ActionFirstExecutor`` 2.6-3.2 ms (p99 6.0-8.3 ms), 3 runs each. When
+this process, which also takes in the 30 Hz heightmaps, served the goals on a
+``MultiThreadedExecutor``, a goal's arrival was delayed by up to 150 ms at p99.
 Every node process freezes its start-up objects out of the garbage collector (``gc_pause``), and so
 does this one: a full collection of ~400k objects (torch + a model) held the GIL ~0.3 s.
 """
@@ -105,36 +107,34 @@ def _camera_process(ready, stop) -> None:
 
 
 def _server_process(ready, stop, arrivals) -> None:
-    """The executor's stand-in, in its own process as ``pick_place_server`` is: each goal's
-    arrival time (ROS clock, ns) goes to ``arrivals``; the goal then succeeds at once."""
+    """The real ``pick_place_server`` (dry-run backend, phases of 0 s) on its own executor
+    (:func:`~cliport_executor.nodes.pick_place_server.make_executor`), in its own process as
+    it runs: each goal's arrival time (ROS clock, ns) at its goal callback goes to
+    ``arrivals``, before the goal is screened."""
     import rclpy
-    from rclpy.action import ActionServer, GoalResponse
-    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
 
-    from cliport_msgs.action import PickPlace
+    from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
     from cliport_perception.gc_pause import freeze_startup_objects
 
+    class TimedServer(PickPlaceServer):
+        def _on_goal(self, goal):
+            arrivals.put(self.get_clock().now().nanoseconds)
+            return super()._on_goal(goal)
+
     rclpy.init()
-    node = rclpy.create_node("bench_pick_place")
-
-    def on_goal(_goal) -> GoalResponse:
-        arrivals.put(node.get_clock().now().nanoseconds)
-        return GoalResponse.ACCEPT
-
-    def execute(handle):
-        handle.succeed()
-        return PickPlace.Result(success=True)
-
-    server = ActionServer(node, PickPlace, "/pick_place", execute, goal_callback=on_goal)
-    executor = SingleThreadedExecutor()
+    node = TimedServer(parameter_overrides=[Parameter("backend", value="dryrun"),
+                                            Parameter("dryrun.phase_duration", value=0.0)])
+    executor = make_executor(node)
     executor.add_node(node)
     freeze_startup_objects()
     ready.set()
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
     try:
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
+        stop.wait()
     finally:
-        server.destroy()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
 

@@ -22,7 +22,7 @@ import dataclasses
 import json
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
@@ -32,7 +32,7 @@ from std_srvs.srv import Trigger
 
 from cliport_bringup.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
 from cliport_executor.config import load_executor_config
-from cliport_executor.nodes.pick_place_server import PickPlaceServer
+from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
 from cliport_executor.supervision import StopReason
 from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.image_conversion import array_to_image
@@ -176,7 +176,7 @@ def main(args=None) -> int:
     # parameters) are not for it.
     server = PickPlaceServer(backend=WorldSimBackend(defaults, world=sim.world),
                              defaults=defaults, use_global_arguments=False)
-    executor = MultiThreadedExecutor(num_threads=server.config.executor_threads)
+    executor = make_executor(server)  # the pick_place_server's, for the same answers
     executor.add_node(server)
     executor.add_node(sim)
     freeze_startup_objects()  # PyBullet, the world and both nodes: no GC pauses later

@@ -14,6 +14,9 @@ Thin node over the plain-Python core:
   ``ERROR_HARDWARE`` with its message and the node keeps serving.
 * **cancel** -> the supervisor: the backend stops at its next control period (a simulation
   step; MoveIt: ``stop_execution`` at once) and the goal ends CANCELED.
+* **threads**: :func:`make_executor` (:class:`~cliport_executor.ros.executor.ActionFirstExecutor`)
+  answers goal and cancel requests on the spin thread, so the goal and cancel callbacks
+  must never block; execute callbacks run on ``executor_threads`` pool threads.
 
 A backend that fails to connect does not end the node: goals are aborted with the reason
 and the connection is retried at the next goal.
@@ -27,7 +30,7 @@ import threading
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from cliport_executor.backend import ArmBackend, make_backend
@@ -35,6 +38,7 @@ from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_executor.conversions import result_from_outcome
 from cliport_executor.gate import GoalGate
 from cliport_executor.request import ErrorCode, Outcome
+from cliport_executor.ros.executor import ActionFirstExecutor
 from cliport_executor.screening import Decision, screen_goal
 from cliport_executor.supervision import StopReason, Supervisor
 from cliport_perception.gc_pause import freeze_startup_objects
@@ -204,10 +208,16 @@ class PickPlaceServer(Node):
         super().destroy_node()
 
 
+def make_executor(server: PickPlaceServer) -> ActionFirstExecutor:
+    """The server's executor: goal and cancel requests answered on the spin thread, execute
+    callbacks (the arm moving) and everything else on ``executor_threads`` pool threads."""
+    return ActionFirstExecutor(num_threads=server.config.executor_threads)
+
+
 def main(args=None) -> int:
     rclpy.init(args=args)
     node = PickPlaceServer()
-    executor = MultiThreadedExecutor(num_threads=node.config.executor_threads)
+    executor = make_executor(node)
     executor.add_node(node)
     freeze_startup_objects()  # no multi-100-ms full collections while goals come in
     try:

@@ -1,8 +1,8 @@
 """Blocking action and service calls from a goal's execute thread, with timeouts and cancel.
 
-The server's node is spun by its multi-threaded executor, so a backend running on the
+The server's node is spun by its thread-pool executor, so a backend running on the
 execute thread must not spin; it waits on the futures instead (``threading.Event``), which
-the executor's other threads complete. Every wait has a timeout; :meth:`ActionCall.cancel`
+the executor's spin thread completes. Every wait has a timeout; :meth:`ActionCall.cancel`
 (from any thread) cancels the goal in flight and wakes the waiter. Failures raise
 :class:`~cliport_executor.arm_interface.MotionError` with ``ERROR_HARDWARE`` (no server,
 goal rejected) or ``ERROR_TIMEOUT``.
@@ -13,10 +13,9 @@ from __future__ import annotations
 import threading
 import time
 
-from rclpy.action import ActionClient
-
 from cliport_executor.arm_interface import MotionError
 from cliport_executor.request import ErrorCode
+from cliport_perception.ros.action_client import ThreadSafeActionClient
 
 SERVER_WAIT = 2.0  # s to wait for an action server / service to appear before giving up
 INTERRUPT_POLL = 0.05  # s between checks of the cancel flag while waiting
@@ -40,7 +39,10 @@ class ActionCall:
 
     def __init__(self, node, action_type, name: str, callback_group=None) -> None:
         self.name = name
-        self._client = ActionClient(node, action_type, name, callback_group=callback_group)
+        # sent from the execute thread while the spin thread matches the answers: the plain
+        # ActionClient could drop an answer that came before it recorded the request
+        self._client = ThreadSafeActionClient(node, action_type, name,
+                                              callback_group=callback_group)
         self._lock = threading.Lock()
         self._handle = None
         self._interrupt = threading.Event()

@@ -26,7 +26,7 @@ the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
   it (the older is ``superseded``); with ``reject`` it is refused.
 * **execute mode**: the decision becomes a ``PickPlace`` goal (poses in ``base_frame``,
   primitive pick_place, ``speed_scaling``), sent by the worker itself through
-  :class:`~cliport_policy.ros.goal_client.ThreadSafeActionClient` (no hand-over to the
+  :class:`~cliport_perception.ros.action_client.ThreadSafeActionClient` (no hand-over to the
   executor thread on the latency-critical path; the goal's callbacks run there). Accept,
   reject and result are published on the status topic; a missing server (after
   ``server_wait``) is reported and the node moves on; a goal running past ``goal_timeout`` is
@@ -66,6 +66,7 @@ from cliport_msgs.msg import Heightmap, PickPlaceDecision
 from cliport_perception.config import ConfigError
 from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.heightmap_msg import from_msg
+from cliport_perception.ros.action_client import ThreadSafeActionClient
 from cliport_perception.ros.params import declare_config
 from cliport_perception.ros.qos import latched
 from cliport_policy.node_config import (
@@ -82,7 +83,6 @@ from cliport_policy.node_config import (
     status_text,
 )
 from cliport_policy.poses import decision_poses
-from cliport_policy.ros.goal_client import ThreadSafeActionClient
 from cliport_policy.ros.messages import (
     decision_markers,
     decision_msg,

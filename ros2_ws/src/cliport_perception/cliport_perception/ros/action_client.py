@@ -13,6 +13,8 @@ one to the returned future: it is registered before any response can be matched,
 on the executor thread (a callback added to a future that is already done runs right away,
 on the calling thread, while rclpy has not yet given the future its executor).
 
+Users: the policy node (its worker sends the ``PickPlace`` goal) and the executor's
+``ActionCall`` (a backend's gripper and controller calls, made from the execute thread).
 The same methods exist, with the same meaning, in Humble's and Jazzy's rclpy.
 """
 

@@ -19,7 +19,7 @@ def bus():
     from rclpy.executors import SingleThreadedExecutor
 
     from cliport_msgs.action import PickPlace
-    from cliport_policy.ros.goal_client import ThreadSafeActionClient
+    from cliport_perception.ros.action_client import ThreadSafeActionClient
 
     context = Context()
     rclpy.init(context=context)
