@@ -112,6 +112,7 @@ def _server_process(ready, stop, arrivals) -> None:
     it runs: each goal's arrival time (ROS clock, ns) at its goal callback goes to
     ``arrivals``, before the goal is screened."""
     import rclpy
+    from rclpy.logging import LoggingSeverity
     from rclpy.parameter import Parameter
 
     from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
@@ -125,6 +126,7 @@ def _server_process(ready, stop, arrivals) -> None:
     rclpy.init()
     node = TimedServer(parameter_overrides=[Parameter("backend", value="dryrun"),
                                             Parameter("dryrun.phase_duration", value=0.0)])
+    node.get_logger().set_level(LoggingSeverity.WARN)  # not a log line per goal
     executor = make_executor(node)
     executor.add_node(node)
     freeze_startup_objects()
