@@ -2,7 +2,8 @@
 
 Set before anything imports rclpy: localhost-only discovery, a ROS_DOMAIN_ID unique to
 this pytest run, field checks on, the shared-memory Fast DDS profile, one torch/BLAS
-thread (the 2 cores are shared; parallel tests with more threads slow down 10x).
+thread (the 2 cores are shared; parallel tests with more threads slow down 10x), oneDNN
+capped at AVX2.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import os
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+from cliport_policy.cpu_isa import limit_for_training  # noqa: E402
+
+# oneDNN's AVX2 kernels in every test process and its children: the AVX-512 backward
+# kernels break training (cliport_policy.cpu_isa), and the same numbers on every machine
+limit_for_training()
 
 from cliport_bringup.ros_env import apply_local_ros_env, domain_id_for  # noqa: E402
 

@@ -78,6 +78,9 @@ def demo_batches(path: str, rng: np.random.Generator, n_batches: int):
 
 def run(quick: bool) -> dict[str, Any]:
     omp = omp_passive()
+    from cliport_policy.cpu_isa import limit_for_training
+
+    limit_for_training()  # both loops on the kernels training uses (cliport_policy.cpu_isa)
     import torch
 
     from cliport_policy.agents import make_agent, trainable_parameters

@@ -352,7 +352,10 @@ def pretrain(cfg: ClipPretrainConfig, train: CaptionedSteps, val: CaptionedSteps
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cliport_policy import cpu_isa
     from cliport_sim.dataset import Dataset, DatasetError, episode_dir
+
+    cpu_isa.limit_for_training()  # before the first convolution
 
     ap = argparse.ArgumentParser(prog="cliport-pretrain-clip",
                                  description=__doc__.split("\n\n")[0])

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cliport_policy import cpu_isa
 from cliport_policy.agents import Agent, make_agent, trainable_parameters
 from cliport_policy.augment import augment
 from cliport_policy.checkpoint import (
@@ -461,6 +462,7 @@ def _progress(enabled: bool, total: int, initial: int):
 
 
 def main(argv: list[str] | None = None) -> int:
+    cpu_isa.limit_for_training()  # before the first convolution (cliport_policy.cpu_isa)
     ap = argparse.ArgumentParser(prog="cliport-train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="policy",
                     help="a YAML file or a config name in cliport_policy/config (policy, tiny)")

@@ -10,7 +10,12 @@ import torch.nn.functional as F
 
 from cliport_policy.models.attention import Attention
 from cliport_policy.models.lingunet import CLIPLingUNetLat
-from cliport_policy.models.resnet import ResNet43_8s, ResNet45_10s, init_weights
+from cliport_policy.models.resnet import (
+    ResNet43_8s,
+    ResNet45_10s,
+    SubsampledConv1x1,
+    init_weights,
+)
 from cliport_policy.models.rotation import rotate, rotated_crops
 from cliport_policy.models.transport import fft_correlate
 
@@ -37,6 +42,25 @@ def test_resnets_keep_the_input_size(shape):
     h, w = shape
     expect = [(128, h // 16), (64, h // 8), (32, h // 4), (16, h // 2), (8, h), (4, 2 * h)]
     assert [(t.shape[1], t.shape[2]) for t in lat] == expect
+
+
+@pytest.mark.parametrize("cin,cout", [(8, 16), (4, 8), (16, 32)])
+def test_subsampled_1x1_conv_is_a_strided_1x1_conv_and_trains(cin, cout):
+    """Same numbers as nn.Conv2d(cin, cout, 1, stride=2); its backward on a channels-last
+    input is the case oneDNN's AVX-512 kernel crashed on (8 -> 16, stride 2)."""
+    torch.manual_seed(0)
+    sub = SubsampledConv1x1(cin, cout, stride=2).to(memory_format=torch.channels_last)
+    plain = torch.nn.Conv2d(cin, cout, 1, stride=2, bias=False)
+    assert sub.state_dict().keys() == plain.state_dict().keys()
+    plain.load_state_dict(sub.state_dict())
+    x = torch.rand(2, cin, 321, 160).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.equal(sub(x), plain(x.contiguous()))
+    for _ in range(3):
+        sub(x.requires_grad_()).square().sum().backward()
+    ref = x.detach().contiguous()[:, :, ::2, ::2]
+    expected = torch.einsum("nchw,nkhw->kc", ref, 2 * plain(x.detach().contiguous()))
+    assert torch.allclose(sub.weight.grad[:, :, 0, 0], 3 * expected, rtol=1e-4)
 
 
 @pytest.mark.parametrize("fusion", ["mult", "add", "film"])

@@ -53,6 +53,28 @@ def _up2(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
+class SubsampledConv1x1(nn.Conv2d):
+    """``nn.Conv2d(cin, cout, 1, stride=s)`` computed as a stride-1 1x1 convolution of
+    ``x[:, :, ::s, ::s]``: the same positions, the same numbers (bit-identical in the test),
+    the same parameters and state-dict keys.
+
+    Why: oneDNN's AVX-512 1x1 backward-weights kernel (torch 2.14.1's) corrupts the heap for
+    a *strided* 1x1 convolution of a channels-last input with few channels (the tiny
+    spatial stream's 8 -> 16, stride 2, shortcut): "double free or corruption" or a
+    segfault in the first ``backward()`` on an AVX-512 Xeon, so no training could run there.
+    Stride 1 and NCHW inputs are not affected; AVX2 machines never take that kernel.
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, bias: bool = False) -> None:
+        super().__init__(cin, cout, 1, stride=stride, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sh, sw = self.stride
+        if (sh, sw) != (1, 1):
+            x = x[:, :, ::sh, ::sw]
+        return F.conv2d(x, self.weight, self.bias)
+
+
 class ConvBlock(nn.Module):
     """1x1 -> 3x3 (stride) -> 1x1 bottleneck with a 1x1 projection shortcut.
 
@@ -69,7 +91,7 @@ class ConvBlock(nn.Module):
         self.conv1 = nn.Conv2d(cin, f1, 1, bias=False)
         self.conv2 = nn.Conv2d(f1, f2, 3, stride=stride, padding=1, bias=False)
         self.conv3 = nn.Conv2d(f2, f3, 1, bias=False)
-        self.shortcut = nn.Conv2d(cin, f3, 1, stride=stride, bias=False)
+        self.shortcut = SubsampledConv1x1(cin, f3, stride)
         self.final_relu = final_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,28 @@
+"""Training on a CPU uses oneDNN's AVX2 kernels, also on AVX-512 machines.
+
+torch 2.14.1's oneDNN AVX-512 backward kernels are not safe for this model on an AVX-512
+(+ AMX) Xeon: the 1x1 backward-weights kernel corrupted the heap for a strided, channels-
+last convolution with few channels ("double free or corruption", segfaults; worked around
+in :class:`~cliport_policy.models.resnet.SubsampledConv1x1`), and with that fixed the
+tiny model still did not learn the five-demo overfit test (0 % train accuracy after 400
+steps) where the same run under AVX2 kernels reached 100 %. Single-step gradients agreed
+with torch's native kernels to 1e-3 relative, so the fault was not isolated further.
+Forward passes (acting) agree and keep the faster kernels.
+
+oneDNN reads ``ONEDNN_MAX_CPU_ISA`` once, at its first primitive: :func:`limit_for_training`
+must run before the process's first convolution (the training entry points call it
+first; the test suite's conftest does, for every test process). A value already set by the
+user wins. On AVX2 machines the limit changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+TRAINING_ISA = "AVX2"
+VARIABLE = "ONEDNN_MAX_CPU_ISA"
+
+
+def limit_for_training() -> str:
+    """Cap oneDNN at AVX2 unless ``ONEDNN_MAX_CPU_ISA`` is set; returns the value in force."""
+    return os.environ.setdefault(VARIABLE, TRAINING_ISA)
