@@ -25,7 +25,13 @@ def test_smoke_preset_generates_trains_evaluates_and_writes_the_table(tmp_path):
     script = _script()
     results = script.reproduce(tmp_path, script.PRESETS["smoke"], workers=1,
                                observation="orthographic", progress=False)
-    assert set(results["tasks"]) == set(script.TASKS)
+    # the seen tasks, then the preset's unseen variant, both in the table
+    assert set(results["tasks"]) == set(script.TASKS) | {"put-block-in-bowl-unseen-colors"}
+    assert results["seen"]["evaluated"] == list(script.TASKS)
+    assert results["unseen"]["evaluated"] == ["put-block-in-bowl-unseen-colors"]
+    assert script.unseen_variants(script.TASKS) == (
+        "put-block-in-bowl-unseen-colors", "stack-block-pyramid-seq-unseen-colors",
+        "towers-of-hanoi-seq-unseen-colors")
     assert results["method"] == "CLIPort (multi)" and results["n_demos"] == 1
     assert results["train_tasks"] == list(script.TASKS)
     for suffix in ("md", "json", "png"):
@@ -33,8 +39,9 @@ def test_smoke_preset_generates_trains_evaluates_and_writes_the_table(tmp_path):
     table = (tmp_path / "table.md").read_text()
     # n = 1 is a paper column: CLIPort (multi) at 1 demo, spec 6.2
     assert "| CLIPort (multi) |" in table and "(54.0)" in table and "(61.6)" in table
+    assert "unseen" in table
     budget = json.loads((tmp_path / "budget.json").read_text())
-    assert {"demos_s", "clip_s", "train_s", "eval_s"} <= set(budget)
+    assert {"demos_s", "clip_s", "train_s", "eval_s", "eval_unseen_s"} <= set(budget)
     # the policy trained against the CLIP pre-trained on the three tasks' demos
     config = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert config["model"]["clip"]["pretrained"] == str(tmp_path / "clip.safetensors")
