@@ -12,19 +12,13 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def world():
-    import rclpy
+def world(ros_node):
     from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
     from rclpy.callback_groups import ReentrantCallbackGroup
-    from rclpy.context import Context
 
     from cliport_executor.ros.executor import ActionFirstExecutor
     from cliport_msgs.action import PickPlace
 
-    context = Context()
-    rclpy.init(context=context)
-    server_node = rclpy.create_node("afe_server", context=context)
-    client_node = rclpy.create_node("afe_client", context=context)
     seen = {"goal_threads": [], "execute_threads": [], "cancel_threads": [], "ticks": 0}
     release = threading.Event()
 
@@ -47,14 +41,13 @@ def world():
         return PickPlace.Result(success=True, message=handle.request.instruction)
 
     group = ReentrantCallbackGroup()
-    server = ActionServer(server_node, PickPlace, "pick_place", execute, goal_callback=on_goal,
+    server = ActionServer(ros_node, PickPlace, "pick_place", execute, goal_callback=on_goal,
                           cancel_callback=on_cancel, callback_group=group)
-    server_node.create_timer(0.02, lambda: seen.__setitem__("ticks", seen["ticks"] + 1),
+    ros_node.create_timer(0.02, lambda: seen.__setitem__("ticks", seen["ticks"] + 1),
                              callback_group=group)
-    client = ActionClient(client_node, PickPlace, "pick_place")
-    executor = ActionFirstExecutor(num_threads=3, context=context)
-    executor.add_node(server_node)
-    executor.add_node(client_node)
+    client = ActionClient(ros_node, PickPlace, "pick_place")
+    executor = ActionFirstExecutor(num_threads=3, context=ros_node.context)
+    executor.add_node(ros_node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     assert client.wait_for_server(timeout_sec=10)
@@ -64,9 +57,6 @@ def world():
     spinner.join(5)
     client.destroy()
     server.destroy()
-    for node in (client_node, server_node):
-        node.destroy_node()
-    rclpy.try_shutdown(context=context)
 
 
 def wait_for(predicate, timeout=10.0):
@@ -100,27 +90,18 @@ def test_goals_and_cancels_are_answered_while_an_execute_callback_blocks(world):
     assert all(t is not spinner for t in seen["execute_threads"])
 
 
-def test_an_error_in_a_pooled_callback_is_raised_by_spin_once():
-    import rclpy
-    from rclpy.context import Context
-
+def test_an_error_in_a_pooled_callback_is_raised_by_spin_once(ros_node):
     from cliport_executor.ros.executor import ActionFirstExecutor
 
-    context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("afe_error", context=context)
-    try:
-        def boom():
-            raise RuntimeError("a timer failed")
+    def boom():
+        raise RuntimeError("a timer failed")
 
-        node.create_timer(0.01, boom)
-        executor = ActionFirstExecutor(num_threads=1, context=context)
-        executor.add_node(node)
+    ros_node.create_timer(0.01, boom)
+    executor = ActionFirstExecutor(num_threads=1, context=ros_node.context)
+    executor.add_node(ros_node)
+    try:
         with pytest.raises(RuntimeError, match="a timer failed"):
             for _ in range(200):
                 executor.spin_once(timeout_sec=0.05)
-        executor.shutdown()
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-
+        executor.shutdown()

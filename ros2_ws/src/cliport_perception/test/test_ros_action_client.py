@@ -12,18 +12,14 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def bus():
-    import rclpy
+def bus(ros_node):
     from rclpy.action import ActionServer, GoalResponse
-    from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
     from cliport_msgs.action import PickPlace
     from cliport_perception.ros.action_client import ThreadSafeActionClient
 
-    context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("goal_client_test", context=context)
+    node = ros_node
     received = []
 
     def on_goal(goal):
@@ -36,7 +32,7 @@ def bus():
 
     server = ActionServer(node, PickPlace, "pick_place", execute, goal_callback=on_goal)
     client = ThreadSafeActionClient(node, PickPlace, "pick_place")
-    executor = SingleThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
@@ -46,8 +42,6 @@ def bus():
     spinner.join(5)
     client.destroy()
     server.destroy()
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
 
 
 def test_goals_from_several_threads_are_all_answered_on_the_executor_thread(bus):

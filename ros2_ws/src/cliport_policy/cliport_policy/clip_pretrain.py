@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
+from cliport_policy import cpu_isa
 from cliport_policy.augment import uses_absolute_words
 from cliport_policy.clip_encoder import (
     create_clip,
@@ -307,6 +308,7 @@ def pretrain(cfg: ClipPretrainConfig, train: CaptionedSteps, val: CaptionedSteps
     """Pre-train ``cfg.clip``'s model on ``train``; returns it and its final metrics."""
     import open_clip
 
+    cpu_isa.limit_for_training()  # before this process's first convolution, if it is
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -352,10 +354,7 @@ def pretrain(cfg: ClipPretrainConfig, train: CaptionedSteps, val: CaptionedSteps
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cliport_policy import cpu_isa
     from cliport_sim.dataset import Dataset, DatasetError, episode_dir
-
-    cpu_isa.limit_for_training()  # before the first convolution
 
     ap = argparse.ArgumentParser(prog="cliport-pretrain-clip",
                                  description=__doc__.split("\n\n")[0])

@@ -10,9 +10,12 @@ with torch's native kernels to 1e-3 relative, so the fault was not isolated furt
 Forward passes (acting) agree and keep the faster kernels.
 
 oneDNN reads ``ONEDNN_MAX_CPU_ISA`` once, at its first primitive: :func:`limit_for_training`
-must run before the process's first convolution (the training entry points call it
-first; the test suite's conftest does, for every test process). A value already set by the
-user wins. On AVX2 machines the limit changes nothing.
+only takes effect before the process's first convolution. The training loops call it
+first (``train.train``, ``clip_pretrain.pretrain``: in a ``cliport-train`` or
+``cliport-pretrain-clip`` process nothing convolves before), and so do the test suite's
+conftest (every test process and its children) and ``bench policy_train``. A process that
+acted before it trains keeps the kernels it started with. A value already set by the user
+wins. On AVX2 machines the limit changes nothing.
 """
 
 from __future__ import annotations

@@ -249,6 +249,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     ``task_weights``: the train datasets' sampling probabilities (default uniform);
     ``task_set``: the set's name, recorded in the checkpoints.
     """
+    cpu_isa.limit_for_training()  # before this process's first convolution, if it is
     tc = config.train
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
@@ -462,7 +463,6 @@ def _progress(enabled: bool, total: int, initial: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    cpu_isa.limit_for_training()  # before the first convolution (cliport_policy.cpu_isa)
     ap = argparse.ArgumentParser(prog="cliport-train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="policy",
                     help="a YAML file or a config name in cliport_policy/config (policy, tiny)")
