@@ -76,6 +76,14 @@ class Preset:
 PRESETS = {
     "cpu": Preset(train_demos=100, val_demos=20, steps=None, train_minutes=480,
                   val_episodes=20, test_episodes=100, seeds=3),
+    # what fits one working session on 2 cores (~2 h, stated below): the same data (100
+    # demos a task) and test protocol (3 seeds) at a smaller training and test budget; the
+    # transport at 12 rotations (tiny12's), no checkpoint selection (the last one is tested)
+    "cpu-2h": Preset(train_demos=100, val_demos=5, steps=1000, train_minutes=60,
+                     val_episodes=0, test_episodes=20, seeds=3, clip_steps=600,
+                     config_overrides={"model": {"place_rotations": 12},
+                                       "train": {"lr_steps": [350], "lr_gamma": 0.5,
+                                                 "save_steps": [1000], "threads": 2}}),
     "smoke": Preset(train_demos=1, val_demos=1, steps=2, train_minutes=5, val_episodes=1,
                     test_episodes=1, seeds=1, heatmaps=0, clip_steps=2,
                     unseen=("put-block-in-bowl-unseen-colors",),  # the quick one

@@ -383,7 +383,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
                      "train_tasks": train_names, "task_set": task_set,
                      "task_weights": list(task_weights) if task_weights else None,
                      "task_samples": dict(task_samples)}
-            if step in tc.save_steps or step == tc.steps:
+            if step in tc.save_steps or step == tc.steps or out_of_time:  # a capped run
                 save_checkpoint(ckpt_dir / checkpoint_name(step), agent, step, None, extra)
             save_checkpoint(last, agent, step, optimizers, extra)
             _append_json(out / "metrics.jsonl", metrics)

@@ -48,3 +48,18 @@ def test_smoke_preset_generates_trains_evaluates_and_writes_the_table(tmp_path):
     run = tmp_path / "run"
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     assert set(log[-1]["tasks"]) == set(script.TASKS)  # per-task progress
+
+
+def test_every_preset_writes_a_policy_config_that_loads(tmp_path):
+    from cliport_policy.config import load_policy_config
+
+    script = _script()
+    for name, preset in script.PRESETS.items():
+        out = tmp_path / name
+        out.mkdir()
+        cfg = load_policy_config(script._config_file(out, "tiny", preset.config_overrides))
+        for section, values in preset.config_overrides.items():
+            for key, value in values.items():
+                got = getattr(getattr(cfg, section), key)
+                assert list(got) == value if isinstance(value, list) else got == value, (
+                    name, section, key)

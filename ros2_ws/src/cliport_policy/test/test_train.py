@@ -99,6 +99,22 @@ def test_training_resumes_from_last_checkpoint(tiny_cfg, demo_root, tmp_path):
     assert (run / "tb").is_dir()  # TensorBoard event files
 
 
+def test_a_run_stopped_by_its_time_cap_saves_a_numbered_checkpoint(tiny_cfg, demo_root,
+                                                                    tmp_path):
+    # cliport-eval rolls out numbered checkpoints only: a run that ran out of time must be
+    # evaluated at the step it reached, not at its previous save step
+    cfg = dataclasses.replace(
+        tiny_cfg, model=dataclasses.replace(tiny_cfg.model, place_rotations=4),
+        train=dataclasses.replace(tiny_cfg.train, batch_size=2, steps=50, save_steps=(40,),
+                                  last_every=100, val_every=100, threads=0))
+    run = tmp_path / "run"
+    metrics = train(cfg, [episode_dir(demo_root, TASK, "train")], run, progress=False,
+                    max_seconds=0.0)
+    assert metrics["step"] == 1
+    assert [p.name for p in list_checkpoints(run)] == ["step-0000001.ckpt"]
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
 def test_sampler_draws_task_then_episode_then_step(demos):
     sampler = Sampler([demos, demos], np.random.default_rng(0))
     draws = [sampler.draw() for _ in range(400)]
