@@ -55,7 +55,7 @@ def _up2(x: torch.Tensor) -> torch.Tensor:
 
 class SubsampledConv1x1(nn.Conv2d):
     """``nn.Conv2d(cin, cout, 1, stride=s)`` computed as a stride-1 1x1 convolution of
-    ``x[:, :, ::s, ::s]``: the same positions, the same numbers (bit-identical in the test),
+    ``x[:, :, ::s, ::s]``: the same positions, the same numbers (to float rounding),
     the same parameters and state-dict keys.
 
     Why: oneDNN's AVX-512 1x1 backward-weights kernel (torch 2.14.1's) corrupts the heap for
