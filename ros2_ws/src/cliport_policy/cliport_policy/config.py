@@ -66,6 +66,7 @@ class TrainConfig:
     transport_lr: float = 0.0  # the transport's Adam lr; 0 = ``lr``
     lr_steps: tuple[int, ...] = ()  # both lrs are multiplied by lr_gamma at each of these steps
     lr_gamma: float = 0.5
+    grad_clip: float = 0.0  # max gradient norm of each network (pick, place); 0 = no clipping
     steps: int = 20000
     save_steps: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000)
     last_every: int = 500
@@ -89,6 +90,8 @@ class TrainConfig:
         if not 0.0 < self.lr_gamma <= 1.0 or any(s < 1 for s in self.lr_steps):
             raise ConfigError(f"train.lr_gamma must be in (0, 1] and train.lr_steps >= 1, got "
                               f"{self.lr_gamma}, {self.lr_steps}")
+        if not self.grad_clip >= 0.0:  # also NaN
+            raise ConfigError(f"train.grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
         if self.lr <= 0 or self.transport_lr < 0:
             raise ConfigError(f"train.lr must be positive and train.transport_lr >= 0, got "
                               f"{self.lr}, {self.transport_lr}")

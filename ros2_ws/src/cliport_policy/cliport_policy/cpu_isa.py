@@ -6,7 +6,12 @@ last convolution with few channels ("double free or corruption", segfaults; work
 in :class:`~cliport_policy.models.resnet.SubsampledConv1x1`), and with that fixed the
 tiny model still did not learn the five-demo overfit test (0 % train accuracy after 400
 steps) where the same run under AVX2 kernels reached 100 %. Single-step gradients agreed
-with torch's native kernels to 1e-3 relative, so the fault was not isolated further.
+with torch's native kernels to 1e-3 relative. A later look on a Zen 4 EPYC found that 0 %
+is a transport collapse (the key dead behind its fusion ReLU after a place-loss spike), a
+chaotic event the kernels' rounding only decides: it hit that machine under AVX2 kernels
+too, and gradient clipping (``train.clip_gradients``) prevents it under AVX-512 and AVX2
+kernels alike. The cap stays for the heap corruption, which was not re-checked on an
+AVX-512 Xeon.
 Forward passes (acting) agree and keep the faster kernels.
 
 oneDNN reads ``ONEDNN_MAX_CPU_ISA`` once, at its first primitive: :func:`limit_for_training`
