@@ -66,6 +66,7 @@ def clip_gradients(optimizers: dict[str, torch.optim.Optimizer], max_norm: float
                    ) -> dict[str, float]:
     """Clip each network's gradient to ``max_norm`` (its own norm: the pick and place
     losses differ in scale); returns the norms before clipping, by optimiser name.
+    ``max_norm`` 0 (``train.grad_clip``'s "off") clips nothing and returns ``{}``.
 
     Why: the transport's logits are the product of two learned maps, key and query, each
     behind the stream fusion's ReLU. One spike in the place loss (the query's scale grows
@@ -76,7 +77,9 @@ def clip_gradients(optimizers: dict[str, torch.optim.Optimizer], max_norm: float
     (key ReLU inputs positive 49 % -> 0.01 %); clipped at norm 1 it reached 100 % at step
     140 (130 with oneDNN's AVX-512 kernels).
     """
-    norms = {}
+    norms: dict[str, float] = {}
+    if max_norm <= 0:
+        return norms
     for name, opt in optimizers.items():
         params = [p for group in opt.param_groups for p in group["params"]]
         norms[name] = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
@@ -348,7 +351,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         for opt in optimizers.values():
             opt.zero_grad(set_to_none=True)
         (lp + lq).backward()
-        grad_norms = clip_gradients(optimizers, tc.grad_clip) if tc.grad_clip else {}
+        grad_norms = clip_gradients(optimizers, tc.grad_clip)
         factor = lr_factor(tc, step)  # from the config every step: resumes follow it too
         for name, opt in optimizers.items():
             for group in opt.param_groups:

@@ -182,3 +182,6 @@ def test_grad_clip_config_is_checked_and_clipping_bounds_each_network():
              for k, net in nets.items()}
     assert after["a"] == pytest.approx(1.0, rel=1e-4)  # each network on its own norm
     assert after["b"] == pytest.approx(before["b"], rel=1e-6)
+    assert clip_gradients(optimizers, 0.0) == {}  # off: the gradients are left as they are
+    assert torch.nn.utils.get_total_norm([p.grad for p in nets["a"].parameters()]).item() \
+        == pytest.approx(1.0, rel=1e-4)
