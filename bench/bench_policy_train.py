@@ -2,14 +2,16 @@
 
 Ours: ``Agent.losses`` on a batch of B = 8 (pick attention on B images, transport on B images
 and B x 36 crops, FFT correlation, cached sentence features), ``(pick + place).backward()``,
-then the two Adam steps. Baseline: :meth:`cliport_policy.reference.ReferenceAgent.train_step`,
-one sample at a time as the reference trains (three uncached text passes, whole-image
-rotations, ``conv2d(padding=32)`` + resize correlation, a one-hot label volume; pick and
-place each backpropagated and stepped), with its fastest CPU setting (oneDNN off for the
-correlation's forward, on for its backward, see ``reference.conv2d``). No augmentation in
-either. Both on the same agent (same architecture and weights at the start), fp32, 2 torch
-threads with ``OMP_WAIT_POLICY=PASSIVE`` (see ``omp_passive``), one process; the two are
-timed alternately so both see the same machine load.
+then each network's gradient clipped as the config trains (``train.grad_clip``, norm 1 for
+``tiny``) and the two Adam steps. Baseline:
+:meth:`cliport_policy.reference.ReferenceAgent.train_step`, one sample at a time as the
+reference trains (three uncached text passes, whole-image rotations, ``conv2d(padding=32)``
++ resize correlation, a one-hot label volume; pick and place each backpropagated and
+stepped), with its fastest CPU setting (oneDNN off for the correlation's forward, on for its
+backward, see ``reference.conv2d``). No augmentation in either. Both on the same agent (same
+architecture and weights at the start), fp32, 2 torch threads with ``OMP_WAIT_POLICY=PASSIVE``
+(see ``omp_passive``), one process; the two are timed alternately so both see the same
+machine load.
 
 Config: ``tiny`` in both modes (``--quick``: one timed step of each, no warm-up). A
 paper-size B = 8 training step takes minutes on this 2-core CPU (estimate: 8 samples x ~3
@@ -86,12 +88,14 @@ def run(quick: bool) -> dict[str, Any]:
     from cliport_policy.agents import make_agent, trainable_parameters
     from cliport_policy.config import load_policy_config
     from cliport_policy.reference import ReferenceAgent
+    from cliport_policy.train import clip_gradients
 
     torch.set_num_threads(2)
     threads = torch.get_num_threads()
     name = os.environ.get("CLIPORT_BENCH_TRAIN_CONFIG", "tiny")
     model = bench_model(name)
-    lr = load_policy_config(name).train.lr
+    tc = load_policy_config(name).train
+    lr = tc.lr
     # timed steps of ours / samples of the reference; the full run warms both up first
     n_ours, n_base, warm = (1, 1, 0) if quick else (2, 3, 1)
     rng = np.random.default_rng(0)
@@ -106,16 +110,18 @@ def run(quick: bool) -> dict[str, Any]:
     agent = make_agent(model)
     agent.train()
     pick_params, place_params = trainable_parameters(agent)
-    opts = (torch.optim.Adam(pick_params, lr=lr), torch.optim.Adam(place_params, lr=lr))
+    opts = {"attention": torch.optim.Adam(pick_params, lr=lr),
+            "transport": torch.optim.Adam(place_params, lr=lr)}
     ref = ReferenceAgent(agent, "conv_resize", fast_conv=True)
     ref.make_optimizers(lr)
 
     def ours_step(b) -> tuple[float, float]:
         lp, lq = agent.losses(b.img, b.instructions, b.pick, b.place, b.pick_rot, b.place_rot)
-        for opt in opts:
+        for opt in opts.values():
             opt.zero_grad(set_to_none=True)
         (lp + lq).backward()
-        for opt in opts:
+        clip_gradients(opts, tc.grad_clip)  # as train() steps
+        for opt in opts.values():
             opt.step()
         return float(lp.detach()), float(lq.detach())
 
