@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
+import pytest
 from std_msgs.msg import String
 
 from cliport_bringup.ros.spin import spin_until
@@ -40,3 +42,31 @@ def test_pub_rejects_empty_instruction():
     res = subprocess.run(CLI + ["pub", "/instruction", "  "], capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 2 and "empty" in res.stderr
+
+
+def _one_line_error(args: list[str]) -> str:
+    res = subprocess.run(CLI + args, capture_output=True, timeout=60)
+    err = res.stderr.decode()
+    assert res.returncode == 2, err
+    assert err.startswith("cliport-topic: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_pub_refuses_an_instruction_that_is_not_utf8():
+    # The bytes reach the process as they would from a shell: b"\xff" in argv, which
+    # Python holds as a lone surrogate (os.fsdecode) and rclpy.init() cannot encode.
+    err = _one_line_error(["pub", "/instruction", os.fsdecode(b"put the \xff block in a bowl")])
+    assert 'argument 3 ("put the \\xff block in a bowl") is not valid UTF-8' in err
+    assert "byte 0xff at offset 8" in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["pub", "/bad topic", TEXT, "--wait", "0"], "Invalid topic name"),
+    (["echo", "/bad topic", "--type", "std_msgs/String", "--timeout", "1"],
+     "Invalid topic name"),
+    (["echo", "/chatter", "--type", "std_msgs/NoSuchType", "--timeout", "1"],
+     "unknown message type 'std_msgs/NoSuchType'"),
+    (["echo", os.fsdecode(b"/chatter\xfe"), "--type", "std_msgs/String"], "not valid UTF-8"),
+])
+def test_bad_names_and_types_are_one_line_errors(args, needle):
+    assert needle in _one_line_error(args)

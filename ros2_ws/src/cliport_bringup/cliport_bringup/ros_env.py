@@ -10,7 +10,7 @@ Fast DDS profile for big images.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cliport_perception.config import config_path
@@ -54,3 +54,25 @@ def apply_local_ros_env(domain_id: int | None = None) -> dict[str, str]:
     env = local_ros_env(domain_id=domain_id)
     os.environ.update(env)
     return env
+
+
+def undecodable_argument(argv: Sequence[str]) -> str | None:
+    """Why a command line cannot reach ROS, or None: ``rclpy.init()`` encodes every argument
+    as UTF-8, and Python carries bytes that are not UTF-8 as lone surrogates
+    (surrogateescape), so such an argument ends in a traceback instead of a message."""
+    for i, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(arg[exc.start])
+            what = (f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
+                    else f"lone surrogate U+{code:04X}")
+            where = len(arg[:exc.start].encode("utf-8"))
+            try:
+                raw = arg.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raw = arg.encode("utf-8", "backslashreplace")
+            shown = raw[:40].decode("utf-8", "backslashreplace")
+            return (f"argument {i} (\"{shown}{'...' if len(raw) > 40 else ''}\") is not "
+                    f"valid UTF-8 ({what} at offset {where}); ROS needs UTF-8 text")
+    return None

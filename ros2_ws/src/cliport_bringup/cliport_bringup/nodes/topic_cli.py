@@ -8,6 +8,8 @@
 ``pub`` sends a ``std_msgs/String`` (the instruction) and waits until a subscriber has
 matched (or ``--wait`` seconds pass) so the message is not lost. ``echo`` prints each
 message of a topic; its type is found on the graph or given with ``--type pkg/msg/Type``.
+Bad input (an argument that is not UTF-8, an invalid topic name, an unknown type) is one
+line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import importlib
 import sys
 import time
 
-from cliport_bringup.ros_env import apply_local_ros_env
+from cliport_bringup.ros_env import apply_local_ros_env, undecodable_argument
 
 MAX_INSTRUCTION_CHARS = 4096
+
+
+class UsageError(ValueError):
+    """Input this tool refuses: reported as one line, exit code 2."""
 
 
 def message_class(type_name: str):
@@ -28,29 +34,45 @@ def message_class(type_name: str):
     if len(parts) == 2:
         parts = [parts[0], "msg", parts[1]]
     if len(parts) != 3 or not all(parts):
-        raise ValueError(f"bad message type {type_name!r}; expected pkg/msg/Type")
+        raise UsageError(f"bad message type {type_name!r}; expected pkg/msg/Type")
     try:
         return getattr(importlib.import_module(f"{parts[0]}.{parts[1]}"), parts[2])
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"unknown message type {type_name!r}: {exc}") from exc
+        raise UsageError(f"unknown message type {type_name!r}: {exc}") from None
+
+
+def _init():
+    """rclpy initialised without the process's argv: its arguments are this tool's, and
+    rclpy.init() would encode each one as UTF-8 (no --ros-args are accepted anyway)."""
+    import rclpy
+
+    rclpy.init(args=[])
+    return rclpy
+
+
+def _checked_name(make, *args):
+    """Create a publisher or subscription; an invalid topic name is a UsageError."""
+    from rclpy.exceptions import NameValidationException
+
+    try:
+        return make(*args)
+    except NameValidationException as exc:
+        raise UsageError(str(exc).splitlines()[0].rstrip(":")) from None
 
 
 def _pub(args) -> int:
-    import rclpy
     from std_msgs.msg import String
 
     text = args.text
     if not text.strip():
-        print("error: the instruction is empty", file=sys.stderr)
-        return 2
+        raise UsageError("the instruction is empty")
     if len(text) > MAX_INSTRUCTION_CHARS:
-        print(f"error: the instruction has {len(text)} characters (max {MAX_INSTRUCTION_CHARS})",
-              file=sys.stderr)
-        return 2
-    rclpy.init()
+        raise UsageError(f"the instruction has {len(text)} characters "
+                         f"(max {MAX_INSTRUCTION_CHARS})")
+    rclpy = _init()
     try:
         node = rclpy.create_node("cliport_topic_pub")
-        pub = node.create_publisher(String, args.topic, 10)
+        pub = _checked_name(node.create_publisher, String, args.topic, 10)
         deadline = time.monotonic() + args.wait
         while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -67,9 +89,7 @@ def _pub(args) -> int:
 
 
 def _echo(args) -> int:
-    import rclpy
-
-    rclpy.init()
+    rclpy = _init()
     try:
         node = rclpy.create_node("cliport_topic_echo")
         type_name = args.type
@@ -92,7 +112,7 @@ def _echo(args) -> int:
             text = msg.data if hasattr(msg, "data") and isinstance(msg.data, str) else msg
             print(text, flush=True)
 
-        node.create_subscription(cls, args.topic, show, 10)
+        _checked_name(node.create_subscription, cls, args.topic, show, 10)
         end = time.monotonic() + args.timeout if args.timeout else None
         while args.count == 0 or len(received) < args.count:
             rclpy.spin_once(node, timeout_sec=0.1)
@@ -121,8 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--timeout", type=float, default=0.0, help="stop after T seconds (0: never)")
     e.add_argument("--wait", type=float, default=5.0, help="seconds to find the topic's type")
     args = parser.parse_args(argv)
-    apply_local_ros_env()
-    return _pub(args) if args.cmd == "pub" else _echo(args)
+    try:
+        problem = undecodable_argument(sys.argv[1:] if argv is None else argv)
+        if problem:
+            raise UsageError(problem)
+        apply_local_ros_env()
+        return _pub(args) if args.cmd == "pub" else _echo(args)
+    except UsageError as exc:
+        print(f"cliport-topic: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
