@@ -21,6 +21,7 @@ from cliport_sim.dataset import Dataset, rotation_bin
 from cliport_sim.geometry import yaw_of
 
 STORED_ROTATIONS = 36  # the episode store's place_rot labels (cliport_sim.dataset)
+STORED_PICK_ROTATIONS = 1  # its pick_rot labels are always 0 (the pick yaw lives in pose0)
 
 
 @dataclass
@@ -43,18 +44,22 @@ class Sampler:
     """Random (task, episode, step) samples from one or more datasets.
 
     ``place_rotations``: the model's number of place rotation bins; labels are re-binned
-    from the stored poses when it differs from the stored labels' 36. ``weights``: each
-    dataset's probability (default uniform, whatever the datasets' sizes).
+    from the stored poses when it differs from the stored labels' 36. ``pick_rotations``:
+    the model's pick bins; above 1 (a parallel gripper) the pick label is the stored pick
+    pose's yaw (:func:`pick_bin`). ``weights``: each dataset's probability (default
+    uniform, whatever the datasets' sizes).
     """
 
     def __init__(self, datasets: Sequence[Dataset], rng: np.random.Generator,
                  place_rotations: int = STORED_ROTATIONS,
-                 weights: Sequence[float] | None = None) -> None:
+                 weights: Sequence[float] | None = None,
+                 pick_rotations: int = STORED_PICK_ROTATIONS) -> None:
         self.datasets = [d for d in datasets]
         if not self.datasets or any(len(d) == 0 for d in self.datasets):
             raise ValueError("every training dataset needs at least one episode")
         self.rng = rng
         self.place_rotations = place_rotations
+        self.pick_rotations = pick_rotations
         self.weights: np.ndarray | None = None
         if weights is not None:
             w = np.asarray(weights, np.float64)
@@ -77,7 +82,8 @@ class Sampler:
 
     def batch(self, size: int) -> Batch:
         return collate([(t, self.datasets[t].sample(e, s)) for t, e, s in
-                        (self.draw() for _ in range(size))], self.place_rotations)
+                        (self.draw() for _ in range(size))], self.place_rotations,
+                       self.pick_rotations)
 
 
 def all_samples(datasets: Sequence[Dataset]) -> list[tuple[int, int, int]]:
@@ -86,8 +92,8 @@ def all_samples(datasets: Sequence[Dataset]) -> list[tuple[int, int, int]]:
             for s in range(ds.n_steps(e))]
 
 
-def collate(items: Sequence[tuple[int, dict]], place_rotations: int = STORED_ROTATIONS
-            ) -> Batch:
+def collate(items: Sequence[tuple[int, dict]], place_rotations: int = STORED_ROTATIONS,
+            pick_rotations: int = STORED_PICK_ROTATIONS) -> Batch:
     steps = [s for _, s in items]
     img = image_tensor(np.stack([s["colormap"] for s in steps]),
                        np.stack([s["heightmap"] for s in steps]))
@@ -98,8 +104,17 @@ def collate(items: Sequence[tuple[int, dict]], place_rotations: int = STORED_ROT
     place_rot = long("place_rot")
     if place_rotations != STORED_ROTATIONS:
         place_rot = torch.tensor([_place_bin(s, place_rotations) for s in steps])
+    pick_rot = long("pick_rot")
+    if pick_rotations != STORED_PICK_ROTATIONS:
+        pick_rot = torch.tensor([pick_bin(s, pick_rotations) for s in steps])
     return Batch(img, [s["instruction"] for s in steps], long("pick_pix"), long("place_pix"),
-                 long("pick_rot"), place_rot, [t for t, _ in items])
+                 pick_rot, place_rot, [t for t, _ in items])
+
+
+def pick_bin(step: dict, n_rotations: int) -> int:
+    """The pick rotation bin of a stored action: theta0 = -yaw(pose0), the inverse of
+    :func:`cliport_policy.poses.decision_poses` (a gripper's grasp yaw, e.g. the twin's)."""
+    return rotation_bin(-yaw_of(np.asarray(step["pose0"])[3:]), n_rotations)
 
 
 def _place_bin(step: dict, n_rotations: int) -> int:

@@ -176,7 +176,8 @@ def validate(agent: Agent, val: list[tuple[int, dict]], batch_size: int,
     counts: dict[str, int] = {}  # metrics not defined on every sample
     n = 0
     for i in range(0, len(val), batch_size):
-        b = collate(val[i:i + batch_size], place_rotations).to(agent.device)
+        b = collate(val[i:i + batch_size], place_rotations,
+                    agent.config.pick_rotations).to(agent.device)
         lp, lq = agent.losses(b.img, b.instructions, b.pick, b.place, b.pick_rot, b.place_rot)
         decisions = agent.act_batch(b.img, b.instructions)
         k = len(b.instructions)
@@ -319,7 +320,8 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
             log.info("resumed %s at step %d", last, step)
     attention, transport = dist.wrap(agent.attention), dist.wrap(agent.transport)
     datasets = _open_datasets(train_dirs, n_demos, tc.cache_episodes)
-    sampler = Sampler(datasets, rng, config.model.place_rotations, task_weights)
+    sampler = Sampler(datasets, rng, config.model.place_rotations, task_weights,
+                      config.model.pick_rotations)
     val_items: dict[str, list[tuple[int, dict]]] = {}
     if val_dirs and dist.main:
         vds = _open_datasets(val_dirs, None, 0)

@@ -10,6 +10,10 @@ reward > 0.99". Differences, each for reproducibility or data quality (spec sect
   leaves pixels, so picks do not land on an object's edge (spec 9.12);
 * setting up a scene that cannot fit raises :class:`TaskSetupError` instead of silently
   producing a degenerate episode.
+
+In a world with a parallel gripper (the Franka twin, ``env.parallel_gripper``) the oracle's
+pick and place come from :mod:`cliport_sim.tasks.grasp`: the object's centre, a grasp yaw,
+and place heights a gripper can trust.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from cliport_sim.geometry import (
     yaw_difference,
     yaw_only,
 )
+from cliport_sim.tasks import grasp
 
 if TYPE_CHECKING:  # pragma: no cover
     from cliport_sim.environment import Environment
@@ -209,15 +214,20 @@ class Task:
                         matches[i, :] = False
                         matches[:, j] = False
         order = self._oracle_order(env, goal, matches)
+        parallel = getattr(env, "parallel_gripper", False)
         for i in order:
             obj = goal.objects[i]
             mask = maps.segmentation == obj
             if not mask.any():
                 continue
-            pick = self.pick_pose(env, maps, mask)
             targets = np.flatnonzero(matches[i])
             target = goal.targets[self._nearest(env, obj, goal, targets)]
-            place = self.place_pose(env, obj, pick, target, goal)
+            if parallel:  # a gripper's pick: centred, yaw across the faces, exact heights
+                pick = grasp.pick_pose(env, maps, obj)
+                place = grasp.place_pose(env, maps, obj, pick, target, goal.rotations)
+            else:
+                pick = self.pick_pose(env, maps, mask)
+                place = self.place_pose(env, obj, pick, target, goal)
             return Action(pick, place, self.primitive)
         return None
 

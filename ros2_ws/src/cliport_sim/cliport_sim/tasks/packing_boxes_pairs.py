@@ -5,6 +5,10 @@ fill it; each is coloured with one of two relevant colours and scattered on the 
 Four distractor boxes, the sizes of random leaves, take the palette's other colours. The
 zone metric's tight z-bound (0.0525 above the box's bottom, just over its rim) gives no
 credit to a box stacked on another, so the boxes must go side by side.
+
+On the Franka twin (``env.parallel_gripper``) the Franka Hand opens 80 mm and the workspace
+is smaller, so the brown box is U[0.08, 0.14]^2 and is cut finer (``min_dim`` 0.03): every
+box to pack then has both horizontal sides <= 60 mm, so the fingers always fit across it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ BOX_HEIGHT = 0.05
 MIN_DIM = 0.05
 MARGIN = 0.01
 N_DISTRACTORS = 4
+# The twin's scene (see the module docstring): leaves' sides are <= 2 * min_dim.
+TWIN_BOX_XY_RANGE = (0.08, 0.14)
+TWIN_MIN_DIM = 0.03
+TWIN_MARGIN = 0.01
 # The reference's tight bound is 0.0525 above its container's origin, which is the floor;
 # ours is at mid-height, so the same physical bound (2.5 mm over the rim) is 0.0275 here.
 ZONE_Z_BOUND = 0.0525 - BOX_HEIGHT / 2
@@ -43,10 +51,12 @@ class PackingBoxesPairs(PackingTask):
 
     def build(self, env) -> None:
         rng = env.rng
-        box_size = (float(rng.uniform(*BOX_XY_RANGE)), float(rng.uniform(*BOX_XY_RANGE)),
-                    BOX_HEIGHT)
+        twin = getattr(env, "parallel_gripper", False)
+        xy_range, min_dim, margin = ((TWIN_BOX_XY_RANGE, TWIN_MIN_DIM, TWIN_MARGIN) if twin
+                                     else (BOX_XY_RANGE, MIN_DIM, MARGIN))
+        box_size = (float(rng.uniform(*xy_range)), float(rng.uniform(*xy_range)), BOX_HEIGHT)
         box_pose = add_container(self, env, box_size)
-        leaves = split_volume(rng, box_size, min_dim=MIN_DIM, margin=MARGIN)
+        leaves = split_volume(rng, box_size, min_dim=min_dim, margin=margin)
 
         palette = [c for c in self.colors() if c != "brown"]
         pair = [palette[i] for i in rng.choice(len(palette), 2, replace=False)]
