@@ -14,7 +14,7 @@ import pytest
 from cliport_bringup.graph import load_graph
 from cliport_bringup.ros.spin import spin_until
 from cliport_sim.dataset import Dataset, load_views
-from cliport_teleop.testing import Page, free_port, recorder_spec
+from cliport_teleop.testing import TEST_TOKEN, Page, free_port, recorder_spec
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,3 +116,28 @@ def test_an_executor_that_is_down_is_reported_and_nothing_recorded(node_runner, 
     assert not state["running"] and state["pending"] is None
     assert page.post("api/end")["message"].startswith("the episode has no accepted steps")
     time.sleep(0.1)
+
+
+def test_binding_beyond_loopback_needs_a_token_and_warns(node_runner, tmp_path):
+    """0.0.0.0 without a token: the node does not start and says why in one line. With a
+    token it serves, warns, and logs the page's URL without the token."""
+    refused = node_runner.start_node(recorder_spec(tmp_path, free_port(), host="0.0.0.0",
+                                                   token=""))
+    assert refused.popen.wait(60) == 2
+    assert refused.log().strip().splitlines() == [
+        "teleop_recorder: binding the teleop page to 0.0.0.0 (reachable from other machines) "
+        "needs a token: set the recorder's token (at least 16 characters), or bind 127.0.0.1"]
+    node_runner.processes.pop("teleop_recorder").stop()
+
+    port = free_port()
+    node_runner.start_node(recorder_spec(tmp_path, port, host="0.0.0.0",
+                                         allowed_hosts=["rig-pc.example"]))
+    page = Page(port)
+    deadline = time.monotonic() + 60
+    while page.state() is None and time.monotonic() < deadline:
+        node_runner.check_alive()
+        time.sleep(0.2)
+    assert page.state() is not None
+    log = node_runner.processes["teleop_recorder"].log()
+    assert f"teleop page at http://rig-pc.example:{port}/?token=<the configured token>" in log
+    assert "reachable from other machines" in log and TEST_TOKEN not in log

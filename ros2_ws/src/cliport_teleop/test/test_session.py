@@ -15,6 +15,7 @@ from cliport_perception.heightmap_msg import HeightmapFrame
 from cliport_perception.workspace import Workspace
 from cliport_sim.dataset import Dataset
 from cliport_teleop.config import RecorderConfig
+from cliport_teleop.security import TOKEN_HEADER
 from cliport_teleop.session import StepError, TeleopSession
 from cliport_teleop.web import WebServer
 
@@ -129,38 +130,42 @@ def test_a_new_session_cleans_up_a_killed_run_and_continues(tmp_path):
     assert len(Dataset(root)) == 3
 
 
-def _post(url, path, body=None):
-    req = urllib.request.Request(url + path.lstrip("/"), method="POST",
-                                 data=json.dumps(body).encode() if body is not None else b"",
-                                 headers={"Content-Type": "application/json"})
+def _call(web, path, body=None, method="POST", ctype="application/json"):
+    req = urllib.request.Request(
+        web.url + path.lstrip("/"), method=method,
+        data=None if method == "GET" else (json.dumps(body).encode() if body is not None
+                                           else b""),
+        headers={"Content-Type": ctype, TOKEN_HEADER: web.token})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
+            return r.status, (r.read() if method == "GET" else json.loads(r.read()))
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
 
 
 def test_the_web_api(tmp_path):
-    s = session(tmp_path)
-    web = WebServer(s, "127.0.0.1", 0)
+    s = session(tmp_path, port=0)
+    web = WebServer(s)
     try:
-        with urllib.request.urlopen(web.url, timeout=10) as r:
+        with urllib.request.urlopen(web.page_url, timeout=10) as r:
             assert b"<canvas" in r.read()
-        assert _post(web.url, "/api/step", STEP) == (400, {"ok": False, "message":
-                                                           "no heightmap yet (is perception "
-                                                           "publishing /heightmap?)"})
+        assert _call(web, "/api/step", STEP) == (400, {"ok": False, "message":
+                                                       "no heightmap yet (is perception "
+                                                       "publishing /heightmap?)"})
         s.on_heightmap(frame(), 1)
-        with urllib.request.urlopen(web.url + "api/colormap.png", timeout=10) as r:
-            assert r.read(8) == b"\x89PNG\r\n\x1a\n"
-        code, body = _post(web.url, "/api/step", {**STEP, "instruction": ""})
+        code, png = _call(web, "api/colormap.png", method="GET")
+        assert code == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+        code, body = _call(web, "/api/step", {**STEP, "instruction": ""})
         assert code == 400 and "instruction" in body["message"]
-        req = urllib.request.Request(web.url + "api/step", method="POST", data=b"{not json")
+        req = urllib.request.Request(web.url + "api/step", method="POST", data=b"{not json",
+                                     headers={"Content-Type": "application/json",
+                                              TOKEN_HEADER: web.token})
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 400
-        assert _post(web.url, "/api/step", STEP)[0] == 200
-        with urllib.request.urlopen(web.url + "api/state", timeout=10) as r:
-            state = json.loads(r.read())
+        assert _call(web, "/api/step", STEP)[0] == 200
+        code, state = _call(web, "api/state", method="GET")
+        state = json.loads(state)
         assert state["running"] and state["grid"] == [320, 160]
     finally:
         web.close()

@@ -1,12 +1,16 @@
 """``teleop_recorder``: the web page for demonstrations by hand, recording as it goes.
 
-Subscribes the ``Heightmap``, serves the page (``http://<host>:<port>/``), sends each of the
-operator's steps as a ``PickPlace`` goal to the executor, and records accepted steps in the
-sim dataset format. Works against the sim stack and the real stack alike: it only needs a
-heightmap and a PickPlace server.
+Subscribes the ``Heightmap``, serves the page (``http://<host>:<port>/?token=...``, the URL
+logged at start), sends each of the operator's steps as a ``PickPlace`` goal to the executor,
+and records accepted steps in the sim dataset format. Works against the sim stack and the
+real stack alike: it only needs a heightmap and a PickPlace server. A configuration it cannot
+serve safely (a non-loopback host without a token) stops it with a one-line error.
 """
 
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 import numpy as np
 from rclpy.action import ActionClient
@@ -16,6 +20,7 @@ from sensor_msgs.msg import Image
 
 from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap
+from cliport_perception.config import ConfigError
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
 from cliport_perception.ros.params import declare_config
@@ -40,9 +45,24 @@ class TeleopRecorder(Node):
                     Image, template.format(camera=camera),
                     lambda m, c=camera, k=kind: self._on_view(c, k, m), qos_profile_sensor_data)
         self.create_timer(0.05, self._send_pending)
-        self.web = WebServer(self.session, cfg.host, cfg.port)
-        self.get_logger().info(f"teleop page at {self.web.url}; episodes go to "
+        try:
+            self.web = WebServer(self.session, on_refusal=self._on_refusal)
+        except OSError as exc:
+            self.session.close()
+            raise ConfigError(f"cannot serve the teleop page on {cfg.host}:{cfg.port}: "
+                              f"{exc}") from None
+        url = (self.web.page_url if not cfg.token
+               else f"{self.web.url}?token=<the configured token>")
+        self.get_logger().info(f"teleop page at {url} ; episodes go to "
                                f"{self.session.root} ({self.session.writer.n_episodes} there)")
+        if self.web.exposed:
+            self.get_logger().warn(
+                f"the teleop page is bound to {cfg.host}, reachable from other machines "
+                f"(as {sorted(self.web.allowed_hosts)}): anyone with the token can move the arm")
+
+    def _on_refusal(self, r: dict[str, Any]) -> None:
+        self.get_logger().warn(f"refused {r['method']} {r['path']} from {r['client']}: "
+                               f"{r['status']} {r['message']}", throttle_duration_sec=5.0)
 
     def _on_heightmap(self, msg: Heightmap) -> None:
         try:
@@ -108,7 +128,11 @@ class TeleopRecorder(Node):
 
 
 def main(args=None) -> int:
-    return run_node(TeleopRecorder, args)
+    try:
+        return run_node(TeleopRecorder, args)
+    except ConfigError as exc:
+        print(f"teleop_recorder: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
