@@ -13,6 +13,9 @@ do not fit the architecture, or CLIP weights other than the ones it was trained 
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +71,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
-                              f"{type(exc).__name__}: {exc}") from exc
+    state = _load_weights_only(path)
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{path}: not a cliport_policy checkpoint (no 'format' entry)")
     if state["format"] != FORMAT:
@@ -82,6 +81,73 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         if key not in state:
             raise CheckpointError(f"{path}: checkpoint has no {key!r} entry")
     return state
+
+
+def _load_weights_only(path: Path) -> Any:
+    """``torch.load(weights_only=True)``, its failures as one line in our words.
+
+    Never anything else: a checkpoint is data, and unpickling arbitrary objects runs code.
+    torch's own messages advise re-running with ``weights_only=False``, so they are not
+    passed on (nor chained): the reason is stated instead."""
+    problem = _container_problem(path)
+    if problem is None:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            problem = _refusal(str(exc))
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
+            problem = _damage(exc)
+    raise CheckpointError(f"{path}: not a readable checkpoint: {problem}") from None
+
+
+def _container_problem(path: Path) -> str | None:
+    """What is wrong with the file as a container (a checkpoint is a zip archive)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+        is_zip = zipfile.is_zipfile(path)
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if not head:
+        return "the file is empty"
+    if is_zip:
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return ("truncated or damaged: a zip archive without its end (central directory); "
+                "was the copy cut short?")
+    if head[0] == 0x80:
+        return "a bare pickle, not the zip archive torch.save writes; it is not unpickled"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not a character cut at the end of the head
+            return "not a zip archive (the file starts with binary data of another kind)"
+        text = head[:exc.start].decode("utf-8")
+    if all(c.isprintable() or c.isspace() for c in text):
+        return "a text file, not the zip archive torch.save writes"
+    return "not a zip archive"
+
+
+def _refusal(message: str) -> str:
+    """The safe unpickler's refusal, reworded without its advice."""
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
+    if found:
+        return (f"it holds an object of type {found.group(1)}, which is never loaded "
+                f"(a checkpoint holds tensors and plain data only)")
+    found = re.search(r"Unsupported operand (\d+)", message)
+    if found:
+        return (f"its pickle uses an instruction (opcode {found.group(1)}) that the "
+                f"weights-only loader refuses; the file is damaged or not a checkpoint")
+    return "its pickle holds something the weights-only loader refuses"
+
+
+def _damage(exc: Exception) -> str:
+    """A corrupt file's error from torch or the zip reader, as one line."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    first = re.sub(r"^\[enforce fail at [^\]]*\]\s*\.?\s*", "", first)
+    if "weights_only" in first or not first:
+        return f"{type(exc).__name__} while reading it (truncated or corrupt?)"
+    return f"{first} (truncated or corrupt?)"
 
 
 def checkpoint_model_config(path: str | os.PathLike) -> ModelConfig:
