@@ -62,6 +62,8 @@ class SimCalibrationReport:
     attempted: int
     intrinsics: CameraIntrinsics
     skipped: list[str]
+    robot_type: str = "ur5_sim"
+    T_child_optical: np.ndarray | None = None  # the camera driver's link -> optical, if any
 
     def summary(self) -> str:
         rms_mm, rms_deg = self.result.rms()
@@ -84,12 +86,31 @@ def _quad_obj(path: Path, w: float, h: float) -> None:
                     "f 1/1/1 2/2/1 3/3/1\nf 1/1/1 3/3/1 4/4/1\n")
 
 
+def add_board(client: int, board: BoardConfig, folder: Path,
+              pixels_per_metre: float = 4000.0) -> tuple[int, np.ndarray]:
+    """A visual-only ChArUco quad in ``client`` (texture files go to ``folder``).
+
+    Returns the body and the board frame (OpenCV: origin at the top-left square corner, x
+    along the columns, y down the rows, z into the board) in the quad's frame.
+    """
+    import pybullet as p
+    from PIL import Image
+
+    Image.fromarray(charuco.board_image(board, pixels_per_metre)).convert("RGB").save(
+        folder / "board.png")
+    w, h = board.size
+    _quad_obj(folder / "board.obj", w, h)
+    visual = p.createVisualShape(p.GEOM_MESH, fileName=str(folder / "board.obj"),
+                                 physicsClientId=client)
+    body = p.createMultiBody(0, -1, visual, physicsClientId=client)
+    return body, transforms.make(np.diag([1.0, -1.0, -1.0]), (-w / 2, h / 2, 0.0))
+
+
 class SimRig:
     """A PyBullet scene: the UR5, the table and a textured ChArUco quad."""
 
     def __init__(self, board: BoardConfig, pixels_per_metre: float = 4000.0) -> None:
         import pybullet as p
-        from PIL import Image
 
         from cliport_sim import cameras
         from cliport_sim.assets import asset_path
@@ -106,17 +127,8 @@ class SimRig:
             p.loadURDF(str(asset_path("workspace/workspace.urdf")), (0.5, 0, 0),
                        physicsClientId=self.client)
         self.arm = UR5(self.client)
-        tmp = Path(self._tmp.name)
-        Image.fromarray(charuco.board_image(board, pixels_per_metre)).convert("RGB").save(
-            tmp / "board.png")
-        w, h = board.size
-        _quad_obj(tmp / "board.obj", w, h)
-        visual = p.createVisualShape(p.GEOM_MESH, fileName=str(tmp / "board.obj"),
-                                     physicsClientId=self.client)
-        self.board = p.createMultiBody(0, -1, visual, physicsClientId=self.client)
-        # Board frame (OpenCV: origin at the top-left square corner, x along the columns,
-        # y down the rows, z into the board) in the quad's frame.
-        self.T_quad_board = transforms.make(np.diag([1.0, -1.0, -1.0]), (-w / 2, h / 2, 0.0))
+        self.board, self.T_quad_board = add_board(self.client, board, Path(self._tmp.name),
+                                                  pixels_per_metre)
 
     def close(self) -> None:
         if self.client is not None:
