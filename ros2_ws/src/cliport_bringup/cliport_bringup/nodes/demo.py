@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, help="the first episode's seed (default: the graph's)")
     ap.add_argument("--step-timeout", type=float, default=180.0)
     args = ap.parse_args(argv)
+    from cliport_bringup.ros_env import undecodable_argument
+
+    problem = undecodable_argument(sys.argv[1:] if argv is None else argv)
+    if problem:  # rclpy.init() would end in a UnicodeEncodeError traceback
+        print(f"cliport-demo: error: {problem}", file=sys.stderr)
+        return 2
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
     if args.policy == "cliport":

@@ -323,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--domain-id", type=int,
                     help="the ROS_DOMAIN_ID cliport-run printed (default: $ROS_DOMAIN_ID)")
     args = ap.parse_args(argv)
+    from cliport_bringup.ros_env import undecodable_argument
+
+    problem = undecodable_argument(sys.argv[1:] if argv is None else argv)
+    if problem:  # rclpy.init() would end in a UnicodeEncodeError traceback
+        print(f"cliport-sim-loop: error: {problem}", file=sys.stderr)
+        return 2
     return run(args.episodes, args.policy, args.out, args.step_timeout, args.wait,
                args.domain_id)
 
