@@ -70,3 +70,15 @@ def test_pub_refuses_an_instruction_that_is_not_utf8():
 ])
 def test_bad_names_and_types_are_one_line_errors(args, needle):
     assert needle in _one_line_error(args)
+
+
+@pytest.mark.parametrize("module, prog", [("cliport_bringup.nodes.sim_loop", "cliport-sim-loop"),
+                                          ("cliport_bringup.nodes.demo", "cliport-demo")])
+def test_the_other_bringup_clis_refuse_non_utf8_arguments_alike(tmp_path, module, prog):
+    out = os.fsdecode(bytes(tmp_path / "out") + b"\xff")
+    res = subprocess.run([sys.executable, "-m", module, "--out", out], capture_output=True,
+                         timeout=60)
+    err = res.stderr.decode()
+    assert res.returncode == 2 and err.startswith(f"{prog}: error: argument 2 "), err
+    assert "is not valid UTF-8" in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())  # nothing started, nothing written
