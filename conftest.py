@@ -3,12 +3,19 @@
 Set before anything imports rclpy: localhost-only discovery, a ROS_DOMAIN_ID unique to
 this pytest run, field checks on, the shared-memory Fast DDS profile, one torch/BLAS
 thread (the 2 cores are shared; parallel tests with more threads slow down 10x), oneDNN
-capped at AVX2.
+capped at AVX2. Hypothesis runs its "ci" profile unless HYPOTHESIS_PROFILE names another:
+derandomised (the same examples on every run and machine), no per-example deadline (the
+cores are shared), no example database.
 """
 
 from __future__ import annotations
 
 import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
