@@ -13,6 +13,10 @@ import numpy as np
 from cliport_perception.image_conversion import array_to_image, image_to_array
 from cliport_perception.workspace import Workspace
 
+# cells by which the bounds may miss a whole grid (float32 round trips of the bounds); a
+# pixel_size that does not divide them would put every pose off by a growing fraction
+GRID_TOLERANCE = 1e-3
+
 
 @dataclass
 class HeightmapFrame:
@@ -67,26 +71,48 @@ def to_msg(frame: HeightmapFrame):
     return msg
 
 
+def _has_image(image) -> bool:
+    """False for the empty ``Image`` that stands for "no valid mask"."""
+    return bool(image.height or image.width or image.encoding or len(image.data))
+
+
 def from_msg(msg) -> HeightmapFrame:
-    """Decode a ``cliport_msgs/Heightmap``; raises ValueError on inconsistent content."""
+    """Decode a ``cliport_msgs/Heightmap``; raises ValueError on inconsistent content.
+
+    The bounds must span a whole number of ``pixel_size`` cells, and every image must have
+    its own encoding, exactly ``step * height`` bytes and that grid's size: a field that
+    disagrees is refused, never read as something else.
+    """
     ws = Workspace(x_min=msg.bounds_x_min, x_max=msg.bounds_x_max,
                    y_min=msg.bounds_y_min, y_max=msg.bounds_y_max,
                    z_min=msg.bounds_z_min, z_max=msg.bounds_z_max,
                    pixel_size=msg.pixel_size)
-    for what, image, want in (("colormap", msg.colormap, "rgb8"),
-                              ("heightmap", msg.heightmap, "32FC1")):
+    spans = ((ws.y_max - ws.y_min) / ws.pixel_size, (ws.x_max - ws.x_min) / ws.pixel_size)
+    if any(abs(span - cells) > GRID_TOLERANCE for span, cells in zip(spans, ws.shape,
+                                                                      strict=True)):
+        raise ValueError(f"Heightmap bounds span {spans[0]:.6g} x {spans[1]:.6g} cells of "
+                         f"pixel_size {ws.pixel_size:g}, not a whole grid")
+    if not 0 <= msg.header.stamp.nanosec < 1_000_000_000:
+        raise ValueError(f"Heightmap stamp nanosec {msg.header.stamp.nanosec} is not in "
+                         f"[0, 1e9)")
+    images = [("colormap", msg.colormap, "rgb8"), ("heightmap", msg.heightmap, "32FC1")]
+    if _has_image(msg.valid_mask):
+        images.append(("valid_mask", msg.valid_mask, "mono8"))
+    arrays = {}
+    for what, image, want in images:
         if image.encoding != want:
-            raise ValueError(f"Heightmap.{what} must be {want}, got {image.encoding!r}")
-    valid = None
-    if msg.valid_mask.height and msg.valid_mask.width:
-        valid = image_to_array(msg.valid_mask) > 0
+            raise ValueError(f"Heightmap.{what} must be {want}, got {image.encoding[:40]!r}")
+        try:
+            arrays[what] = image_to_array(image, exact=True)
+        except ValueError as exc:
+            raise ValueError(f"Heightmap.{what}: {exc}") from None
+    valid = arrays["valid_mask"] > 0 if "valid_mask" in arrays else None
     return HeightmapFrame(
-        colormap=image_to_array(msg.colormap),
-        heightmap=image_to_array(msg.heightmap),
+        colormap=arrays["colormap"],
+        heightmap=arrays["heightmap"],
         workspace=ws,
         valid=valid,
         frame_id=msg.header.frame_id,
         stamp_ns=msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec,
         camera_frames=list(msg.camera_frames),
     )
-

@@ -57,6 +57,9 @@ ENCODINGS: Mapping[str, tuple[np.dtype[Any], int]] = MappingProxyType(
 )
 
 
+MAX_SHOWN = 40  # characters of an unknown encoding's repr quoted in an error
+
+
 class ImageConversionError(ValueError):
     """Raised when an image message or array cannot be converted.
 
@@ -86,8 +89,11 @@ def _lookup(encoding: str) -> tuple[np.dtype[Any], int]:
         return ENCODINGS[encoding]
     except (KeyError, TypeError):
         supported = ", ".join(ENCODINGS)
+        shown = repr(encoding)
+        if len(shown) > MAX_SHOWN:  # a garbage encoding must not flood the log
+            shown = f"{shown[:MAX_SHOWN]}..."
         raise ImageConversionError(
-            f"unsupported image encoding {encoding!r}; supported encodings: {supported}"
+            f"unsupported image encoding {shown}; supported encodings: {supported}"
         ) from None
 
 
@@ -114,7 +120,7 @@ def _as_uint8_buffer(data: Any) -> np.ndarray:
             ) from exc
 
 
-def image_to_array(msg: ImageLike) -> np.ndarray:
+def image_to_array(msg: ImageLike, *, exact: bool = False) -> np.ndarray:
     """Decode a ``sensor_msgs/Image`` (or anything shaped like one) into a numpy array.
 
     Returns HxWx3 uint8 for ``rgb8``/``bgr8`` (channel order is left as encoded), HxW uint8 for
@@ -124,12 +130,15 @@ def image_to_array(msg: ImageLike) -> np.ndarray:
 
     Row padding is honoured: only the first ``width * bytes_per_pixel`` bytes of each ``step``
     byte row are used.  Data longer than ``step * height`` is tolerated (trailing bytes are
-    ignored, as cv_bridge does); shorter data is an error.  Zero-sized images decode to an
-    empty array of the right dtype and shape.
+    ignored, as cv_bridge does); shorter data is an error.  ``exact=True`` refuses longer data
+    too, as nodes do: ``sensor_msgs/Image`` defines ``data`` as ``step * height`` bytes, and
+    rows padded without a matching ``step`` would otherwise decode as a sheared image.
+    Zero-sized images decode to an empty array of the right dtype and shape.
 
     Raises:
-        ImageConversionError: unknown encoding, ``step`` smaller than a row, truncated data,
-            or data that is not a byte sequence.
+        ImageConversionError: unknown encoding, ``step`` smaller than a row, truncated data
+            (with ``exact``: any other length than ``step * height``), or data that is not a
+            byte sequence.
     """
     encoding = msg.encoding
     dtype, channels = _lookup(encoding)
@@ -146,9 +155,10 @@ def image_to_array(msg: ImageLike) -> np.ndarray:
 
     buf = _as_uint8_buffer(msg.data)
     needed = step * height
-    if buf.size < needed:
+    if buf.size < needed or (exact and buf.size != needed):
+        what = "truncated" if buf.size < needed else "oversized"
         raise ImageConversionError(
-            f"truncated {encoding} image data: expected step*height = {step}*{height} = "
+            f"{what} {encoding} image data: expected step*height = {step}*{height} = "
             f"{needed} bytes, got {buf.size}"
         )
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MAX_GRID_SIDE = 2**32 - 1  # cells along x or y: the largest image (sensor_msgs/Image, uint32)
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -35,6 +37,14 @@ class Workspace:
             raise ValueError(f"workspace bounds must have min < max: {self}")
         if self.pixel_size <= 0:
             raise ValueError(f"pixel_size must be positive, got {self.pixel_size}")
+        # finite values can still span more than a float (1e308 - -1e308), or more cells
+        # than an image can hold
+        cells = [(hi - lo) / self.pixel_size for lo, hi in ((self.y_min, self.y_max),
+                                                             (self.x_min, self.x_max))]
+        if not (all(c <= MAX_GRID_SIDE for c in cells)
+                and math.isfinite(self.z_max - self.z_min)):
+            raise ValueError(f"workspace too large for a grid: {cells[0]:.3g} x {cells[1]:.3g} "
+                             f"cells, z range {self.z_max - self.z_min:.3g} m")
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -6,11 +6,15 @@ applies before and after acting are here so they can be unit-tested without ROS:
 
 * :func:`clean_instruction`: strip; refuse empty, over-long, and any control, format,
   surrogate, private-use, unassigned or line/paragraph-separator character (``\\x07``,
-  ``\\x1b``, zero-width and bidi marks, ...). Spaces inside are kept.
+  ``\\x1b``, zero-width and bidi marks, ...), and text without a letter. Spaces inside are
+  kept.
 * :func:`check_heightmap_header`: a heightmap must have arrived, be in ``base_frame`` and be
   at most ``max_heightmap_age`` s old (or ahead of) the node clock.
-* :func:`check_heightmap`: the decoded grid has the expected shape, some finite height and,
-  when a valid mask is present, at least one seen cell.
+* :func:`decode_heightmap`: the three above for a ``Heightmap`` message, as the node acts on
+  it: header, decoding (:func:`cliport_perception.heightmap_msg.from_msg`), content.
+* :func:`check_heightmap`: the decoded grid has the expected shape, some finite height, no
+  finite height outside its own z bounds and, when a valid mask is present, at least one
+  seen cell. (Non-finite heights read as unseen, as the agent and the poses treat them.)
 * :func:`check_poses`: a decision's poses are finite and inside the heightmap's workspace box.
 
 Each raises :class:`Refusal` with the reason the node logs and publishes on its status topic.
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from cliport_perception.config import ConfigError, config_path, load_config
-from cliport_perception.heightmap_msg import HeightmapFrame
+from cliport_perception.heightmap_msg import HeightmapFrame, from_msg
 from cliport_perception.workspace import Workspace
 
 MODES = ("publish", "execute")
@@ -37,6 +41,9 @@ BUSY_POLICIES = ("queue_latest", "reject")
 # overrides), Cs surrogates, Co private use, Cn unassigned, Zl / Zp line / paragraph separators.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 PREVIEW_CHARS = 60  # characters of an instruction echoed in logs and status messages
+# m a finite height may lie outside [0, z_max - z_min]: one absurd height (1 km) outweighs
+# the scene and moves the pick; perception's heights never leave the range
+HEIGHT_SLACK = 0.01
 
 
 class Refusal(ValueError):
@@ -166,11 +173,15 @@ def clean_instruction(raw: str, max_length: int) -> str:
     if len(text) > max_length:
         raise Refusal(f"instruction has {len(text)} characters; at most {max_length} are "
                       f"accepted (parameter max_instruction_length)")
+    letters = False
     for i, ch in enumerate(text):
         category = unicodedata.category(ch)
         if category in REFUSED_CATEGORIES:
             raise Refusal(f"instruction has a non-printable character U+{ord(ch):04X} "
                           f"({unicodedata.name(ch, category)}) at position {i}")
+        letters = letters or category[0] == "L"
+    if not letters:
+        raise Refusal(f"instruction has no letters: {preview(text)!r}")
     return text
 
 
@@ -186,8 +197,8 @@ def check_heightmap_header(frame_id: str | None, stamp_ns: int | None, now_ns: i
     if frame_id is None or stamp_ns is None:
         raise Refusal(f"no heightmap received yet on '{cfg.topics.heightmap}'")
     if frame_id != cfg.base_frame:
-        raise Refusal(f"the latest heightmap is in frame {frame_id!r}, not the base frame "
-                      f"{cfg.base_frame!r}")
+        raise Refusal(f"the latest heightmap is in frame {preview(frame_id)!r}, not the base "
+                      f"frame {cfg.base_frame!r}")
     if cfg.max_heightmap_age > 0:
         age = (now_ns - stamp_ns) * 1e-9
         if age > cfg.max_heightmap_age:
@@ -206,10 +217,36 @@ def check_heightmap(frame: HeightmapFrame, now_ns: int, cfg: PolicyNodeConfig) -
         raise Refusal(f"the heightmap grid is {frame.heightmap.shape[0]}x"
                       f"{frame.heightmap.shape[1]}; the policy expects {want[0]}x{want[1]} "
                       f"(parameter grid_shape)")
-    if frame.heightmap.size == 0 or not np.isfinite(frame.heightmap).any():
+    finite = frame.heightmap[np.isfinite(frame.heightmap)]
+    if finite.size == 0:
         raise Refusal("the heightmap has no finite height (all NaN or empty)")
+    top = frame.workspace.z_max - frame.workspace.z_min
+    outside = (finite < -HEIGHT_SLACK) | (finite > top + HEIGHT_SLACK)
+    if outside.any():
+        raise Refusal(f"the heightmap has {int(outside.sum())} heights outside the workspace's "
+                      f"z range [0, {top:g}] m above z_min (from {float(finite.min()):g} to "
+                      f"{float(finite.max()):g})")
     if frame.valid is not None and not frame.valid.any():
         raise Refusal("the heightmap's valid mask is empty: no camera saw any cell")
+
+
+def decode_heightmap(msg, now_ns: int, cfg: PolicyNodeConfig) -> HeightmapFrame:
+    """The latest ``Heightmap`` message (None: none yet) decoded and checked, or Refusal.
+
+    The header is checked before decoding: a heightmap in another frame or a stale one is
+    never decoded.
+    """
+    if msg is None:
+        check_heightmap_header(None, None, now_ns, cfg)
+    stamp = msg.header.stamp
+    check_heightmap_header(msg.header.frame_id, int(stamp.sec) * 1_000_000_000
+                           + int(stamp.nanosec), now_ns, cfg)
+    try:
+        frame = from_msg(msg)
+    except ValueError as exc:
+        raise Refusal(f"the latest heightmap cannot be decoded: {exc}") from exc
+    check_heightmap(frame, now_ns, cfg)
+    return frame
 
 
 # --------------------------------------------------------------------------- decision

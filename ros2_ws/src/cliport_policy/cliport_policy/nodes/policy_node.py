@@ -6,21 +6,23 @@ the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
 * **Heightmaps**: only the newest message is kept (best-effort subscription of depth 1, one
   reference); nothing is decoded until an instruction needs it, and reception runs on the
   executor thread, so it never waits for the policy.
-* **Instructions** (``std_msgs/String``) are checked on arrival: stripped; empty, over-long
-  or non-printable ones are refused; so is any instruction while the policy is not loaded,
-  no heightmap has arrived, or the latest is in another frame or stale. Every refusal is
-  logged and published on the status topic with its reason; the node keeps serving.
+* **Instructions** (``std_msgs/String``) are checked on arrival: stripped; empty, over-long,
+  letterless or non-printable ones are refused; so is any instruction while the policy is
+  not loaded, no heightmap has arrived, or the latest is in another frame or stale. Every
+  refusal is logged and published on the status topic with its reason; the node keeps
+  serving.
 * **Acting** runs on one worker thread, so the single-threaded executor keeps receiving
   while the policy thinks (~0.5-1 s tiny model on a CPU, seconds at paper size). The worker
-  takes the *latest* heightmap when it starts (re-checked: frame, age, grid shape, some
-  finite height, a non-empty valid mask), acts, and refuses a decision whose poses fall
-  outside the heightmap's workspace. It then publishes ``PickPlaceDecision``, the pick and
-  place heatmap overlays (rgb8) and RViz markers -- in execute mode just *after* it has
-  sent the goal when the server is there, so the arm waits for no visualisation (the
-  status order stays ``decided`` then ``goal_accepted``). If announcing fails once the goal
-  is out, that is reported (``announce_failed``) and the goal goes on. ``main`` sets a
-  0.5 ms GIL switch interval (CPython's default is 5 ms): every job changes threads, and
-  the executor thread's work (heightmaps at 30 Hz, status, logs) must not hold the worker.
+  takes the *latest* heightmap when it starts (re-checked: frame, age, decoding, grid shape,
+  some finite height, none outside its z bounds, a non-empty valid mask), acts, and refuses
+  a decision whose poses fall outside the heightmap's workspace. It then publishes
+  ``PickPlaceDecision``, the pick and place heatmap overlays (rgb8) and RViz markers -- in
+  execute mode just *after* it has sent the goal when the server is there, so the arm waits
+  for no visualisation (the status order stays ``decided`` then ``goal_accepted``). If
+  announcing fails once the goal is out, that is reported (``announce_failed``) and the
+  goal goes on. ``main`` sets a 0.5 ms GIL switch interval (CPython's default is 5 ms):
+  every job changes threads, and the executor thread's work (heightmaps at 30 Hz, status,
+  logs) must not hold the worker.
 * **Busy** (loading, acting, or -- in execute mode -- a goal in flight): with
   ``busy_policy: queue_latest`` one instruction waits (``queued``), and a newer one replaces
   it (the older is ``superseded``); with ``reject`` it is refused.
@@ -65,19 +67,18 @@ from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap, PickPlaceDecision
 from cliport_perception.config import ConfigError
 from cliport_perception.gc_pause import freeze_startup_objects
-from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.ros.action_client import ThreadSafeActionClient
 from cliport_perception.ros.params import declare_config
 from cliport_perception.ros.qos import latched
 from cliport_policy.node_config import (
     PolicyNodeConfig,
     Refusal,
-    check_heightmap,
     check_heightmap_header,
     check_poses,
     checkpoint_file,
     checkpoint_problem,
     clean_instruction,
+    decode_heightmap,
     load_node_config,
     preview,
     status_text,
@@ -356,15 +357,7 @@ class PolicyNode(Node):
         cfg = self.config
         with self._hm_lock:
             msg = self._latest  # the newest heightmap when acting starts, not when queued
-        if msg is None:
-            check_heightmap_header(None, None, 0, cfg)  # raises: none received
-        check_heightmap_header(msg.header.frame_id, _stamp_ns(msg.header.stamp),
-                               self.get_clock().now().nanoseconds, cfg)  # before decoding
-        try:
-            frame = from_msg(msg)
-        except ValueError as exc:
-            raise Refusal(f"the latest heightmap cannot be decoded: {exc}") from exc
-        check_heightmap(frame, self.get_clock().now().nanoseconds, cfg)
+        frame = decode_heightmap(msg, self.get_clock().now().nanoseconds, cfg)
 
         agent = self._agent
         started = time.perf_counter()
