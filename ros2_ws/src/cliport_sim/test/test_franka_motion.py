@@ -1,0 +1,155 @@
+"""The executor's MoveIt/Franka backend runs its own sequencing (franka/poses, the Cartesian
+primitives, stop handling) on the twin through TwinMotion / TwinHand: a block is picked at
+its yaw and placed at a commanded pose; a cancel mid-carry stops the arm holding the block."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+
+import numpy as np
+import pybullet as p
+import pytest
+
+from cliport_executor.arm_interface import MotionError, Scaling, ToolPose
+from cliport_executor.backends.moveit import MoveItFrankaBackend
+from cliport_executor.config import RecoveryConfig, load_executor_config
+from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest, SE2Pose
+from cliport_executor.supervision import Supervisor
+from cliport_sim.assets import asset_path
+from cliport_sim.franka import FrankaArm, load_franka_config
+from cliport_sim.franka.motion import TwinHand, TwinMotion
+
+# The shipped executor settings (the real arm's), error recovery off: there is no
+# franka_ros2 controller manager to call on the twin.
+EXECUTOR = dataclasses.replace(load_executor_config(), backend="moveit",
+                               recovery=RecoveryConfig(enabled=False))
+BLOCK_SIZE = 0.04
+HZ = load_franka_config().hz
+
+
+def yaw_error_mod(a: float, b: float, period: float) -> float:
+    return abs(math.remainder(a - b, period))
+
+
+@pytest.fixture
+def twin(client):
+    arm = FrankaArm(client, load_franka_config())
+    backend = MoveItFrankaBackend(EXECUTOR, motion=TwinMotion(arm),
+                                  tool=TwinHand(arm.hand, EXECUTOR.gripper), recovery=None)
+    backend.connect()
+    return arm, backend
+
+
+def add_block(client, x: float, y: float, yaw: float) -> int:
+    return p.loadURDF(str(asset_path("block/block.urdf")), (x, y, BLOCK_SIZE / 2),
+                      p.getQuaternionFromEuler((0, 0, yaw)), physicsClientId=client)
+
+
+def block_pose(client, block: int) -> tuple[np.ndarray, float]:
+    pos, quat = p.getBasePositionAndOrientation(block, physicsClientId=client)
+    return np.asarray(pos), p.getEulerFromQuaternion(quat)[2]
+
+
+def request_for(client, block: int, place_xy: tuple[float, float], place_yaw: float
+                ) -> PickPlaceRequest:
+    """Pick at the block's top centre and yaw; place its top at ``place_xy``."""
+    pos, yaw = block_pose(client, block)
+    top = pos[2] + BLOCK_SIZE / 2
+    return PickPlaceRequest(instruction="move the block",
+                            pick=SE2Pose(float(pos[0]), float(pos[1]), top, yaw),
+                            place=SE2Pose(place_xy[0], place_xy[1], top, place_yaw))
+
+
+@pytest.mark.parametrize("pick_yaw, place, place_yaw", [
+    (0.6, (0.40, -0.20), -0.9),
+    (-1.2, (0.55, 0.25), 1.4),  # folded by pi: the wrist turns the short way
+])
+def test_moveit_sequencing_picks_and_places_a_block_on_the_twin(client, twin, pick_yaw, place,
+                                                                place_yaw):
+    arm, backend = twin
+    block = add_block(client, 0.50, 0.05, pick_yaw)
+    phases: list[Phase] = []
+    sup = Supervisor(feedback=lambda phase, _: phases.append(phase))
+    outcome = backend.execute(request_for(client, block, place, place_yaw), sup)
+    assert outcome.success, outcome.message
+    assert phases[0] == Phase.APPROACH and Phase.TRANSFER in phases
+    for _ in range(HZ // 4):  # let it settle
+        arm.step()
+    pos, yaw = block_pose(client, block)
+    assert np.hypot(pos[0] - place[0], pos[1] - place[1]) <= 0.01
+    assert pos[2] == pytest.approx(BLOCK_SIZE / 2, abs=0.002)  # on the table, upright
+    assert math.degrees(yaw_error_mod(yaw, place_yaw, math.pi / 2)) <= 5.0  # a square block
+    assert arm.hand.width() == pytest.approx(EXECUTOR.gripper.open_width, abs=0.001)
+
+
+def test_a_cancel_mid_carry_stops_the_arm_holding_the_block(client, twin):
+    arm, backend = twin
+    block = add_block(client, 0.45, -0.1, 0.2)
+    in_transfer = threading.Event()
+    sup = Supervisor(feedback=lambda phase, _: phase == Phase.TRANSFER and in_transfer.set())
+    canceled_at: dict[str, int] = {}
+
+    def cancel_mid_carry() -> None:
+        in_transfer.wait(60.0)
+        start = arm.sim_steps
+        while arm.sim_steps < start + HZ // 2 and not canceled_at:  # 0.5 s in
+            threading.Event().wait(0.001)
+        canceled_at["step"] = arm.sim_steps
+        sup.cancel()
+
+    canceller = threading.Thread(target=cancel_mid_carry, daemon=True)
+    canceller.start()
+    outcome = backend.execute(request_for(client, block, (0.4, 0.25), 0.0), sup)
+    canceller.join(5.0)
+    assert outcome.error_code == ErrorCode.CANCELED
+    assert sup.phase_now == Phase.TRANSFER and "step" in canceled_at
+    assert np.abs(arm.joint_velocities()).max() < 0.01  # at rest
+    tcp_before = arm.tcp_pose()[0]
+    for _ in range(HZ // 2):
+        arm.step()
+    np.testing.assert_allclose(arm.tcp_pose()[0], tcp_before, atol=1e-3)  # and holding
+    assert tcp_before[2] > 0.2  # stopped at travel height, between pick and place
+    assert np.hypot(tcp_before[0] - 0.45, tcp_before[1] + 0.1) > 0.02
+    assert np.hypot(tcp_before[0] - 0.4, tcp_before[1] - 0.25) > 0.02
+    pos, _ = block_pose(client, block)
+    assert np.linalg.norm(pos - (tcp_before - [0, 0, 0.005])) < 0.01  # still in the fingers
+    assert arm.hand.width() == pytest.approx(BLOCK_SIZE, abs=0.002)
+
+
+def test_a_grasp_on_nothing_backs_up_with_the_fingers_open(twin):
+    arm, backend = twin
+    req = PickPlaceRequest(instruction="x", pick=SE2Pose(0.5, 0.2, 0.04, 0.0),
+                           place=SE2Pose(0.4, -0.2, 0.04, 0.0))
+    outcome = backend.execute(req, Supervisor())
+    assert outcome.error_code == ErrorCode.GRASP_FAILED
+    assert arm.tcp_pose()[0][2] == pytest.approx(EXECUTOR.motion.transfer_height, abs=1e-3)
+    assert arm.hand.width() == pytest.approx(EXECUTOR.gripper.open_width, abs=0.001)
+
+
+def test_an_unreachable_pick_fails_planning_without_moving(twin):
+    arm, backend = twin
+    before = arm.joints()
+    req = PickPlaceRequest(instruction="x", pick=SE2Pose(0.95, 0.0, 0.04, 0.0),
+                           place=SE2Pose(0.4, -0.2, 0.04, 0.0))
+    outcome = backend.execute(req, Supervisor())
+    assert outcome.error_code == ErrorCode.PLANNING_FAILED
+    assert "IK" in outcome.message
+    np.testing.assert_allclose(arm.joints(), before, atol=1e-3)
+
+
+def test_twin_motion_refuses_contact_descents_and_moves_nothing_while_stopped(twin):
+    arm, _ = twin
+    motion = TwinMotion(arm)
+    with pytest.raises(MotionError) as err:
+        motion.move_linear(ToolPose(0.5, 0.0, 0.1, 0.0), Scaling(0.1, 0.1), stop_on_contact=True)
+    assert err.value.code == ErrorCode.PLANNING_FAILED
+    motion.stop()
+    before = arm.joints()
+    motion.move_free(ToolPose(0.5, 0.2, 0.1, 0.0), Scaling(0.3, 0.3))
+    assert not motion.move_linear(ToolPose(0.5, 0.0, 0.1, 0.0), Scaling(0.1, 0.1))
+    np.testing.assert_allclose(arm.joints(), before, atol=1e-4)
+    motion.resume()
+    motion.move_free(ToolPose(0.5, 0.2, 0.1, 0.0), Scaling(0.3, 0.3))
+    np.testing.assert_allclose(arm.tcp_pose()[0], [0.5, 0.2, 0.1], atol=1e-3)
