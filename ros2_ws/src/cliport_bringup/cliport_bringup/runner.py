@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             raise ConfigError(f"graph {graph.name} has no nodes {unknown}; it has {names}")
         specs = [n for n in graph.nodes if args.only is None or n.name in args.only]
+        if not specs:
+            raise ConfigError(f"nothing to start: --only names none of {names}")
         for spec in specs:
             spec.entry_point()
         config = load_runner_config(args.config)
