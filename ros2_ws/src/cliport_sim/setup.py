@@ -24,6 +24,7 @@ setup(
         "console_scripts": [
             "cliport-demos = cliport_sim.demos:main",
             "cliport-oracle-check = cliport_sim.oracle_check:main",
+            "twin = cliport_sim.nodes.twin_node:main",
         ],
         "cliport_perception.sources": [
             "sim = cliport_sim.camera_source:SimCameraSource",

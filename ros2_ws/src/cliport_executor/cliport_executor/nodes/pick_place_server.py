@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -54,10 +55,14 @@ def goal_key(goal_handle) -> bytes:
 class PickPlaceServer(Node):
     def __init__(self, *, context=None, parameter_overrides=None,
                  backend: ArmBackend | None = None,
-                 defaults: ExecutorConfig | None = None, **node_kwargs) -> None:
+                 defaults: ExecutorConfig | None = None,
+                 clock: Callable[[], float] | None = None, **node_kwargs) -> None:
+        """``clock``: the arm's time for the goals' timeouts (a simulated arm's simulated
+        time, checked between motions); default the wall clock, with a watchdog."""
         super().__init__("pick_place_server", context=context,
                          parameter_overrides=parameter_overrides, **node_kwargs)
         self.config = declare_config(self, defaults or load_executor_config())
+        self._timing = {} if clock is None else {"clock": clock, "watchdog": False}
         self._group = ReentrantCallbackGroup()
         self.backend = backend or make_backend(self.config.backend, self.config, ros_node=self,
                                                callback_group=self._group)
@@ -118,7 +123,7 @@ class PickPlaceServer(Node):
     def _on_accepted(self, goal_handle) -> None:
         cfg = self.config
         sup = Supervisor(self._feedback_fn(goal_handle), cfg.timeouts,
-                         feedback_period=cfg.feedback_period)
+                         feedback_period=cfg.feedback_period, **self._timing)
         self.gate.claim(goal_key(goal_handle), sup)
         goal_handle.execute()
 

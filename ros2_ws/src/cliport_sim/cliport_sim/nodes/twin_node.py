@@ -1,0 +1,172 @@
+"""``twin``: the Franka twin published like the real rig, its arm behind ``PickPlace``.
+
+One process, two nodes on one executor:
+
+* ``twin`` publishes the camera as realsense2_camera does (``/camera/camera/color/image_raw``
+  rgb8, ``/camera/camera/aligned_depth_to_color/image_raw`` 16UC1 millimetres, both
+  ``camera_info``; frame ``camera_color_optical_frame``), at the rig's 30 Hz of simulated
+  time while the arm moves and ``idle_camera_rate`` between goals; ``/joint_states`` (the
+  arm's and the fingers' positions and velocities, with every frame); and, like the UR5 sim
+  node, ``sim/status`` (JSON: seed, step, rewards, done, lang_goal, ``scene``,
+  ``oracle_stamp_ns``; ``sim_time``, and ``held``: how many objects the hand holds),
+  ``sim/instruction`` and ``sim/oracle`` (the task oracle's decision,
+  one per scene, in ``base_frame``), all latched, and the service ``sim/reset``. The names
+  are the sim node's, so ``cliport-sim-loop`` runs oracle episodes on the twin unchanged.
+* ``pick_place_server`` is the executor's real action server with the ``moveit`` backend's
+  sequencing on the twin's arm and hand (:class:`~cliport_sim.twin_backend.TwinBackend`). It
+  lives in this process because the arm does (one PyBullet world, one thread); its
+  parameters come from ``executor_params``, the files real.yaml gives the real server. Its
+  timeouts run on simulated time: the twin may run slower than real time (rendering the
+  camera costs ~0.1 s a frame on a CPU), and the real arm's limits are in the arm's time.
+"""
+
+from __future__ import annotations
+
+import json
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
+from cliport_executor.supervision import StopReason
+from cliport_perception.gc_pause import freeze_startup_objects
+from cliport_perception.image_conversion import array_to_image
+from cliport_perception.ros.params import declare_config
+from cliport_perception.ros.qos import latched
+from cliport_sim.nodes.world_messages import (
+    camera_info,
+    decision_message,
+    executor_config,
+    joint_state,
+)
+from cliport_sim.twin_backend import TwinBackend
+from cliport_sim.twin_world import TwinWorld, load_twin_config
+
+LATCHED = latched(1)
+
+
+class TwinNode(Node):
+    def __init__(self) -> None:
+        super().__init__("twin")
+        self.config = cfg = declare_config(self, load_twin_config())
+        self.world = None
+        from cliport_msgs.msg import PickPlaceDecision
+
+        self._decision_type = PickPlaceDecision
+        self.status_pub = self.create_publisher(String, "sim/status", LATCHED)
+        self.instruction_pub = self.create_publisher(String, "sim/instruction", LATCHED)
+        self.oracle_pub = self.create_publisher(PickPlaceDecision, "sim/oracle", LATCHED)
+        self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
+        self._decision = None  # (scene, PickPlaceDecision): the one decision per scene
+        self._cam = None
+        self.world = TwinWorld(cfg, on_frame=self._publish_frame,
+                               clock_ns=lambda: self.get_clock().now().nanoseconds)
+        names = self.world.rig.names
+        self._cam = tuple(self.create_publisher(t, topic, qos_profile_sensor_data)
+                          for t, topic in ((Image, names.color_image),
+                                           (CameraInfo, names.color_info),
+                                           (Image, names.depth_image),
+                                           (CameraInfo, names.depth_info)))
+        self._info = self.world.rig.camera_info()
+        self.create_service(Trigger, "sim/reset", self._reset)
+        self._last_scene = -1
+        self.create_timer(0.5, self._publish_status)
+        self._announce()
+        self.get_logger().info(
+            f"twin up: task {cfg.task}, camera on {names.color_image} "
+            f"({self.world.camera_fps:g} Hz of simulated time), base frame {cfg.base_frame}")
+
+    # ------------------------------------------------------------------ publishing
+    def _publish_frame(self, frame, stamp_ns: int) -> None:
+        """On the world thread: one camera frame and the joint states of that moment."""
+        if self._cam is None:  # frames while the world is being built
+            return
+        stamp = Time(nanoseconds=stamp_ns).to_msg()
+        info = camera_info(self._info, stamp)
+        color_pub, color_info_pub, depth_pub, depth_info_pub = self._cam
+        fid = self._info.frame_id
+        color_pub.publish(array_to_image(frame.color, "rgb8", frame_id=fid, stamp=stamp))
+        color_info_pub.publish(info)
+        depth_pub.publish(array_to_image(frame.depth, "16UC1", frame_id=fid, stamp=stamp))
+        depth_info_pub.publish(info)
+        joints = self.world.joint_state()
+        if joints is not None:
+            self.joint_pub.publish(joint_state(*joints, stamp))
+
+    def _publish_status(self) -> None:
+        if self.world.episode.scene != self._last_scene:
+            self._announce()
+
+    def _announce(self) -> None:
+        """Status, instruction and the oracle's decision for one scene, taken together (the
+        status names the decision's stamp, so clients match the two by stamp)."""
+        ep, action = self.world.snapshot()
+        held = len(self.world.call(self.world.held_objects))
+        self._last_scene = ep.scene
+        decision = None
+        if action is not None:
+            if self._decision is None or self._decision[0] != ep.scene:
+                msg = decision_message(self._decision_type(), action, ep.lang_goal,
+                                       self.config.base_frame, self.world.env.workspace,
+                                       self.get_clock().now().to_msg())
+                self._decision = (ep.scene, msg)
+            decision = self._decision[1]
+        stamp_ns = (Time.from_msg(decision.header.stamp).nanoseconds
+                    if decision is not None else None)
+        self.status_pub.publish(String(data=json.dumps({
+            "task": self.config.task, **ep.as_dict(), "oracle_stamp_ns": stamp_ns,
+            "sim_time": round(self.world.sim_time, 4), "held": held})))
+        self.instruction_pub.publish(String(data=ep.lang_goal))
+        if decision is not None:
+            self.oracle_pub.publish(decision)
+
+    def _reset(self, _request, response):
+        try:
+            ep = self.world.reset()
+        except Exception as exc:  # noqa: BLE001 - report it, keep serving
+            response.success, response.message = False, f"reset failed: {exc}"
+            return response
+        self._announce()
+        response.success = True
+        response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
+        return response
+
+    def destroy_node(self) -> None:
+        if self.world is not None:
+            self.world.close()
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    twin = TwinNode()
+    config = executor_config(twin.config.executor_params, twin.config.base_frame)
+    # Its own name, and the parameters real.yaml's files give the real server: the
+    # process's --ros-args (the twin's name remap and parameters) are not for it.
+    server = PickPlaceServer(backend=TwinBackend(config, world=twin.world), defaults=config,
+                             clock=lambda: twin.world.sim_time, use_global_arguments=False)
+    executor = make_executor(server)
+    executor.add_node(server)
+    executor.add_node(twin)
+    freeze_startup_objects()
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        server.gate.stop_all(StopReason.SHUTDOWN, "the twin is shutting down")
+        executor.shutdown()
+        server.destroy_node()
+        twin.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
