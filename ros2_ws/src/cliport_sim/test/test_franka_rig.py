@@ -13,15 +13,20 @@ from cliport_perception.calibration import load_calibration
 from cliport_perception.config import ConfigError
 from cliport_perception.fusion import Fuser
 from cliport_perception.perception_config import PerceptionConfig
-from cliport_perception.workspace import Workspace
 from cliport_sim import cameras
 from cliport_sim.assets import asset_path
-from cliport_sim.franka.rig import CameraRig, RigConfig, degrade_depth, load_rig_config
+from cliport_sim.franka.config import load_franka_config
+from cliport_sim.franka.rig import (
+    CameraRig,
+    RigConfig,
+    degrade_depth,
+    load_rig_config,
+    read_rig_pose,
+)
 
 REPO = Path(__file__).resolve().parents[4]
 TWIN_CALIBRATION = REPO / "calibration" / "franka_twin.yaml"
-WS = Workspace(x_min=0.30, x_max=0.65, y_min=-0.35, y_max=0.35, z_max=0.28,
-               pixel_size=0.0021875)
+WS = load_franka_config().workspace  # the Franka workspace the twin's perception fuses into
 BLOCK_XY = (0.52, -0.12)  # a 4 cm cube, on the table
 
 
@@ -136,10 +141,21 @@ def test_noise_grows_with_depth_squared_and_holes_are_at_the_configured_level():
         normalised = residual / np.square(depth[ok])  # sigma / depth^2 is constant
         assert np.std(normalised) == pytest.approx(noise.depth_sigma_at_1m * level, rel=0.03)
         assert abs(np.mean(residual)) < 1e-4
+        # neighbours' noise is correlated as configured
+        err = np.where(ok, mm * 0.001 - depth, np.nan)
+        pair = np.stack([err[:, :-1].ravel(), err[:, 1:].ravel()])
+        pair = pair[:, ~np.isnan(pair).any(axis=0)]
+        expect = math.exp(-1.0 / (4.0 * noise.correlation_px ** 2))  # a Gaussian-filtered field
+        assert np.corrcoef(pair)[0, 1] == pytest.approx(expect, abs=0.05)
         far, near = ok & (depth > 1.1), ok & (depth < 0.7)
         ratio = np.std(mm[far] * 0.001 - depth[far]) / np.std(mm[near] * 0.001 - depth[near])
         assert ratio == pytest.approx(np.sqrt(np.mean(depth[far] ** 4)
                                               / np.mean(depth[near] ** 4)), rel=0.1)
+    white = replace(cfg, noise=replace(noise, correlation_px=0.0))
+    err = degrade_depth(depth, white, np.random.default_rng(3)) * 0.001 - depth
+    ok = flat & (err > -0.5)
+    assert abs(np.corrcoef(err[:, :-1][ok[:, :-1] & ok[:, 1:]],
+                           err[:, 1:][ok[:, :-1] & ok[:, 1:]])[0, 1]) < 0.03
 
 
 def test_one_noisy_frame_fuses_to_the_blocks_height_within_3_mm(scene):
@@ -155,4 +171,13 @@ def test_one_noisy_frame_fuses_to_the_blocks_height_within_3_mm(scene):
     assert abs(float(np.median(maps.heightmap[seen_top])) - 0.04) <= 0.003
     table = (np.abs(x - BLOCK_XY[0]) > 0.06) | (np.abs(y - BLOCK_XY[1]) > 0.06)
     assert abs(float(np.median(maps.heightmap[table & maps.valid]))) <= 0.003
-    assert maps.valid[table].mean() > 0.8  # one camera, 1-2 depth points a cell: some unseen
+    assert maps.valid[table].mean() > 0.85  # one camera, 1-2 depth points a cell
+
+
+def test_files_that_cannot_place_the_camera_are_refused(scene):
+    with pytest.raises(ConfigError, match="eye_to_hand"):
+        read_rig_pose(REPO / "calibration" / "sim_eye_in_hand.yaml")
+    with pytest.raises(ConfigError, match="camera_color_optical_frame"):
+        CameraRig(scene, load_rig_config(), REPO / "calibration" / "sim_eye_to_hand_front.yaml")
+    with pytest.raises(ConfigError, match="does not exist"):
+        CameraRig(scene, load_rig_config(), REPO / "calibration" / "missing.yaml")

@@ -7,7 +7,8 @@ depth aligned to the colour camera as uint16 millimetres, 0 = no reading. The de
 degraded like a stereo camera's (``docs/franka-twin.md``, "The camera rig"):
 
 * noise: Gaussian along the optical axis, its standard deviation growing with depth squared
-  (a stereo camera's depth error ~ z^2 / (focal length x baseline));
+  (a stereo camera's depth error ~ z^2 / (focal length x baseline)), correlated between
+  neighbouring pixels;
 * holes: pixels near depth edges drop out with a probability, plus random speckle;
 * quantised to whole millimetres; outside the camera's depth range the reading is 0.
 
@@ -17,6 +18,7 @@ Rendering is :func:`cliport_sim.cameras.render`, as for the other simulated came
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,9 @@ class DepthNoiseConfig:
 
     level: float = 1.0  # 0 = exact depth (mm-quantised, no holes); 1 = a D435; 2 = twice that
     depth_sigma_at_1m: float = 0.0036  # depth std at 1 m (m); scales with depth^2
+    # Neighbouring pixels' noise is correlated over a Gaussian of this std (px), as a stereo
+    # matcher's window correlates it; 0 = independent pixels. The std per pixel stays as set.
+    correlation_px: float = 2.0
     edge_threshold: float = 0.01  # a depth step larger than this (m) between neighbours = edge
     edge_width_px: int = 2  # pixels on either side of an edge that may drop out
     edge_dropout: float = 0.5  # probability that a pixel near an edge reads 0
@@ -50,7 +55,7 @@ class DepthNoiseConfig:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.level) and self.level >= 0.0):
             raise ConfigError(f"rig.noise.level must be finite and >= 0, got {self.level}")
-        for name in ("depth_sigma_at_1m", "edge_threshold", "color_sigma"):
+        for name in ("depth_sigma_at_1m", "correlation_px", "edge_threshold", "color_sigma"):
             if not getattr(self, name) >= 0.0:
                 raise ConfigError(f"rig.noise.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("edge_dropout", "speckle_rate"):
@@ -196,6 +201,24 @@ def _edges(d: np.ndarray, threshold: float, width_px: int) -> np.ndarray:
     return edge
 
 
+@functools.lru_cache(maxsize=8)
+def _filtered_std(correlation_px: float) -> float:
+    """Std of unit white noise after the Gaussian filter (its kernel's L2 norm)."""
+    half = int(math.ceil(5 * correlation_px)) + 1
+    delta = np.zeros((2 * half + 1, 2 * half + 1))
+    delta[half, half] = 1.0
+    return float(np.linalg.norm(ndimage.gaussian_filter(delta, correlation_px)))
+
+
+def _unit_noise(rng: np.random.Generator, shape: tuple[int, ...], correlation_px: float
+                ) -> np.ndarray:
+    """Standard normal noise, spatially correlated over ``correlation_px`` (0 = white)."""
+    n = rng.standard_normal(shape)
+    if correlation_px <= 0.0:
+        return n
+    return ndimage.gaussian_filter(n, correlation_px) / _filtered_std(correlation_px)
+
+
 def degrade_depth(depth: np.ndarray, config: RigConfig, rng: np.random.Generator | None
                   ) -> np.ndarray:
     """Exact depth (m, HxW) -> the camera's uint16 millimetres (0 = no reading)."""
@@ -205,7 +228,7 @@ def degrade_depth(depth: np.ndarray, config: RigConfig, rng: np.random.Generator
         if rng is None:
             raise ValueError("depth noise needs a random generator (or noise.level 0)")
         edge = _edges(d, noise.edge_threshold, noise.edge_width_px)
-        d = d + rng.standard_normal(d.shape) * noise.sigma(d)
+        d = d + _unit_noise(rng, d.shape, noise.correlation_px) * noise.sigma(d)
         holes = rng.random(d.shape) < min(1.0, noise.speckle_rate * noise.level)
         holes |= edge & (rng.random(d.shape) < min(1.0, noise.edge_dropout * noise.level))
         d[holes] = 0.0
