@@ -126,13 +126,14 @@ class MotionConfig:
     min_clearance: float = 0.05
     grasp_depth: float = 0.015  # fingers close this far below the pick z (the object's top)
     release_height: float = 0.005  # the held object is let go this far above the place z
-    min_tcp_z: float = 0.005  # no motion target below this: the fingertips never hit the table
+    min_tcp_z: float = 0.013  # no motion target below this: the fingertips (9.5 mm under the
+    # Franka Hand's TCP) never hit the table
     max_below: float = 0.03  # suction: contact-sensing descents end this far under the pose
     velocity_scaling: float = 0.3  # OMPL transfers
     acceleration_scaling: float = 0.3
     linear_velocity_scaling: float = 0.1  # Pilz LIN approach / retreat near the table
     linear_acceleration_scaling: float = 0.1
-    push_z: float = 0.01
+    push_z: float = 0.013  # TCP z of a push stroke (closed fingertips 3.5 mm above the table)
     push_lead_in: float = 0.02  # the stroke starts this far before the push start
     push_stop_short: float = 0.05  # and stops this far before the push end
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
@@ -77,7 +78,8 @@ def test_travel_height_clears_tall_targets_and_no_target_reaches_the_table():
 
 def test_suction_descends_with_contact_sensing_to_a_bounded_floor():
     arm = RecordingArm(kind="suction", supports_contact=True)
-    out, _, _ = run_pick_place(arm)
+    suction = dataclasses.replace(CFG, min_tcp_z=0.0)  # a suction cup's tip is its TCP
+    out, _, _ = run_pick_place(arm, cfg=suction)
     assert out.success
     descents = [c for c in arm.calls("lin") if c[3]]
     assert [round(c[1].z, 4) for c in descents] == [round(PICK.z - CFG.max_below, 4),

@@ -153,3 +153,17 @@ def test_twin_motion_refuses_contact_descents_and_moves_nothing_while_stopped(tw
     motion.resume()
     motion.move_free(ToolPose(0.5, 0.2, 0.1, 0.0), Scaling(0.3, 0.3))
     np.testing.assert_allclose(arm.tcp_pose()[0], [0.5, 0.2, 0.1], atol=1e-3)
+
+
+def test_the_executor_min_tcp_z_keeps_the_fingertips_off_the_table(client, twin):
+    arm, _ = twin
+    table = 0  # the client fixture's ground plane, created first
+
+    def clearance(z: float) -> float:
+        arm.reset(arm.ik((0.45, 0.0, z), 0.3))
+        return min(c[8] for j in arm.hand.finger_ids
+                   for c in p.getClosestPoints(arm.body, table, 0.05, linkIndexA=j,
+                                               physicsClientId=client))
+
+    assert clearance(EXECUTOR.motion.min_tcp_z) > 0.002
+    assert clearance(0.005) < 0.0  # the TCP is not the fingertip: they reach ~1 cm lower
