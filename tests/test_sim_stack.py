@@ -101,8 +101,8 @@ def test_sim_loop_runs_whole_oracle_episodes(node_runner):
 def test_demo_with_a_random_tiny_model(tmp_path):
     """cliport-demo (make demo) with a given checkpoint: it starts the sim_policy graph, each
     step waits for a fresh heightmap, publishes the instruction, the policy node decides and
-    sends PickPlace, the sim steps; the GIF, the heatmap PNGs and summary.json are written,
-    and the graph is stopped. A random model is not expected to succeed: this checks the
+    sends PickPlace, the sim steps; the video, the GIFs, the heatmap PNGs, summary.json and
+    index.html are written, and the graph is stopped. A random model is not expected to succeed: this checks the
     loop; success is the shipped model's to show."""
     import os
     import subprocess
@@ -128,10 +128,17 @@ def test_demo_with_a_random_tiny_model(tmp_path):
     steps = summary["episodes"][0]["steps"]
     assert steps and steps[0]["pick"] is not None, r.stdout
     assert steps[0]["inference_time"] > 0
-    gif = Image.open(summary["episodes"][0]["gif"])
+    episode = summary["episodes"][0]
+    gif = Image.open(episode["topdown_gif"])
     assert gif.n_frames == len(steps) + 1  # the scene before each step, then the last
     assert (out / "episode-00-step1-pick.png").is_file()
     assert (out / "episode-00-step1-place.png").is_file()
+    # the arm's video, rendered after the episode from the sim node's recorded states
+    assert episode["video"].endswith(".mp4") and Path(episode["video"]).stat().st_size > 0
+    assert Image.open(episode["gif"]).n_frames > len(steps)
+    assert episode["topdown"][0] == "episode-00-step1-topdown.png"
+    report = (out / "index.html").read_text()
+    assert Path(episode["video"]).name in report and "episode-00-step1-topdown.png" in report
     assert (out / "logs" / "policy_node.log").is_file()
     shutil_copy(out, os.environ.get("CLIPORT_TEST_KEEP"))
 
@@ -177,4 +184,5 @@ def test_make_demo_with_the_shipped_model_makes_progress(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     rewards = [e["total_reward"] for e in summary["episodes"]]
     assert len(rewards) == 3 and max(rewards) > 0.99, r.stdout
-    assert all(Path(e["gif"]).is_file() for e in summary["episodes"])
+    assert all(Path(e["gif"]).is_file() and Path(e["video"]).is_file()
+               for e in summary["episodes"])

@@ -89,8 +89,10 @@ def confidence_interval(values: list[float], level: float = 0.95) -> tuple[float
     return float(x.mean()), float(half)
 
 
-def run_episode(agent, env, seed: int, heatmap_dir: Path | None = None) -> EpisodeResult:
-    """One rollout of ``agent`` in ``env`` from ``seed``."""
+def run_episode(agent, env, seed: int, heatmap_dir: Path | None = None,
+                video_dir: Path | None = None) -> EpisodeResult:
+    """One rollout of ``agent`` in ``env`` from ``seed``; with ``video_dir`` its video, step
+    panels and report entry are written there after the episode (cliport_policy.eval_video)."""
     from cliport_policy.heatmaps import decision_panel, save_png
     from cliport_policy.poses import decision_poses
     from cliport_sim.action import Action
@@ -103,19 +105,30 @@ def run_episode(agent, env, seed: int, heatmap_dir: Path | None = None) -> Episo
         return EpisodeResult(seed, 0.0, 0, False, error=f"setup: {exc}")
     task, cfg = env.task, agent.config
     total, done, steps, said = 0.0, False, 0, []
+    video = None
+    if video_dir is not None:
+        from cliport_policy.eval_video import EpisodeVideo
+
+        video = EpisodeVideo(video_dir, env, seed).start()
     for t in range(task.max_steps):
         instruction = env.lang_goal
         said.append(instruction)
         decision = agent.act(obs.colormap, obs.heightmap, instruction)
+        panel = (decision_panel(obs.colormap, decision)
+                 if heatmap_dir is not None or video is not None else None)
         if heatmap_dir is not None:
-            save_png(heatmap_dir / f"{seed}-step{t}.png", decision_panel(obs.colormap, decision))
+            save_png(heatmap_dir / f"{seed}-step{t}.png", panel)
         pose0, pose1 = decision_poses(env.workspace, obs.heightmap, decision.pick,
                                       decision.place, cfg.pick_rotations, cfg.place_rotations)
         obs, reward, done, info = env.step(Action(pose0, pose1, task.primitive))
         total += float(reward)
         steps += 1
+        if video is not None:
+            video.step(panel, float(reward), info)
         if done:
             break
+    if video is not None:
+        video.finish(total)  # rendered after the episode: the rollout ran at full speed
     return EpisodeResult(seed, total, steps, bool(done), said,
                          seconds=time.perf_counter() - t0)
 
@@ -145,11 +158,12 @@ def make_env(task: str, mode: str, observation: str = "views"):
     return Environment(make_task(task, mode), cfg)
 
 
-def _run_in_worker(args: tuple[int, str | None]) -> EpisodeResult:
-    seed, heatmaps = args
+def _run_in_worker(args: tuple[int, str | None, str | None]) -> EpisodeResult:
+    seed, heatmaps, videos = args
     try:
         return run_episode(_worker["agent"], _worker["env"], seed,
-                           Path(heatmaps) if heatmaps else None)
+                           Path(heatmaps) if heatmaps else None,
+                           Path(videos) if videos else None)
     except Exception as exc:  # noqa: BLE001 - one broken episode must not end the evaluation
         log.exception("episode %d failed", seed)
         return EpisodeResult(seed, 0.0, 0, False, error=f"{type(exc).__name__}: {exc}")
@@ -158,10 +172,12 @@ def _run_in_worker(args: tuple[int, str | None]) -> EpisodeResult:
 def evaluate_checkpoint(checkpoint: str | os.PathLike, task: str, mode: str,
                         seeds: list[int], workers: int = 1, clip_pretrained: str | None = None,
                         observation: str = "views", heatmap_dir: Path | None = None,
-                        heatmap_episodes: int = 0, progress: bool = True
+                        heatmap_episodes: int = 0, progress: bool = True,
+                        video_dir: Path | None = None, video_episodes: int = 0
                         ) -> list[EpisodeResult]:
     """Roll out one checkpoint on ``seeds`` with ``workers`` simulator processes."""
-    jobs = [(s, str(heatmap_dir) if heatmap_dir and i < heatmap_episodes else None)
+    jobs = [(s, str(heatmap_dir) if heatmap_dir and i < heatmap_episodes else None,
+             str(video_dir) if video_dir and i < video_episodes else None)
             for i, s in enumerate(seeds)]
     init = (str(checkpoint), task, mode, clip_pretrained, observation)
     bar = None
@@ -247,8 +263,8 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
                  test_episodes: int, seeds: int, workers: int = 1,
                  clip_pretrained: str | None = None, observation: str = "views",
                  heatmap_episodes: int = 2, checkpoints: list[Path] | None = None,
-                 progress: bool = True, method: str | None = None, table: bool = True
-                 ) -> dict[str, Any]:
+                 progress: bool = True, method: str | None = None, table: bool = True,
+                 video_episodes: int = 0) -> dict[str, Any]:
     """Val every checkpoint on every task -> the best on their mean -> test each task over
     ``seeds`` evaluation seeds; writes per-task JSONs, ``results.json`` and the run's table.
 
@@ -301,7 +317,8 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
     per_task: dict[str, dict[str, Any]] = {}
     for t in tasks:
         per_task[t] = _test_task(out, t, best, test_episodes, seeds, workers, clip_pretrained,
-                                 observation, heatmap_episodes, val[t], progress)
+                                 observation, heatmap_episodes, val[t], progress,
+                                 video_episodes)
     overall = _over_tasks(per_task)
     kind = info["kind"]
     if not info["train_tasks"]:
@@ -336,9 +353,11 @@ def _earlier_tasks(path: Path, tasks: list[str]) -> dict[str, Any]:
 
 def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int, workers: int,
                clip_pretrained: str | None, observation: str, heatmap_episodes: int,
-               val: dict[str, Any], progress: bool) -> dict[str, Any]:
+               val: dict[str, Any], progress: bool, video_episodes: int = 0
+               ) -> dict[str, Any]:
     """The test seeds of one task with the selected checkpoint (seeds already in its JSON
-    for this checkpoint and episode count are kept)."""
+    for this checkpoint and episode count are kept); the first ``video_episodes`` of seed 0
+    as videos in ``eval/videos/<task>/`` (``index.html``)."""
     path = out / f"{task}-results-test.json"
     old = read_json(path)
     done = old.get("episodes", {}) if (old.get("checkpoint") == str(best)
@@ -352,7 +371,13 @@ def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int,
         per_seed[s] = evaluate_checkpoint(
             best, task, "test", episode_seeds("test", s, test_episodes), workers,
             clip_pretrained, observation, out / "heatmaps" / task if s == 0 else None,
-            heatmap_episodes if s == 0 else 0, progress=progress)
+            heatmap_episodes if s == 0 else 0, progress=progress,
+            video_dir=out / "videos" / task if s == 0 else None,
+            video_episodes=video_episodes if s == 0 else 0)
+        if s == 0 and video_episodes > 0:
+            from cliport_policy.eval_video import write_video_report
+
+            write_video_report(out / "videos" / task, f"{task}: {best.name}")
         test = _test_json(task, best, observation, test_episodes, val, per_seed, t0)
         write_json(path, test)
     test = _test_json(task, best, observation, test_episodes, val, per_seed, t0)
@@ -400,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip-pretrained", help="where the frozen CLIP weights are here")
     ap.add_argument("--observation", default="views", choices=("views", "orthographic"))
     ap.add_argument("--heatmaps", type=int, default=2, help="test episodes drawn as PNGs")
+    ap.add_argument("--save-video", type=int, default=0, metavar="N",
+                    help="the first N test episodes of each task as MP4 + GIF videos of the "
+                         "arm, with an index.html report (eval/videos/<task>/)")
     ap.add_argument("--method", help="the table's row name (default from the agent and the "
                     "training tasks, e.g. 'CLIPort (multi)')")
     ap.add_argument("--quiet", action="store_true")
@@ -408,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate_run(args.run, args.task, args.val_episodes, args.test_episodes,
                           args.seeds, args.workers, args.clip_pretrained, args.observation,
                           args.heatmaps, args.checkpoint, progress=not args.quiet,
-                          method=args.method)
+                          method=args.method, video_episodes=args.save_video)
     for t, r in result["tasks"].items():
         test = r["test"]
         print(f"{t}: {100 * test['mean']:.1f} ± {100 * test['ci95']:.1f} "

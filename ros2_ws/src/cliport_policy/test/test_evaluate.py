@@ -131,3 +131,19 @@ def test_multi_task_run_selects_on_the_mean_and_writes_results_and_table(tiny_cf
     assert other["tasks"]["align-rope"]["checkpoint"].endswith("step-0000001.ckpt")
     assert other["tasks"][a] == result["tasks"][a]
     assert "`align-rope`" in (run / "eval" / "table.md").read_text()
+
+
+def test_save_video_writes_the_episodes_videos_and_report(tiny_cfg, tmp_path):
+    """cliport-eval --save-video 1: the first test episode as MP4 + GIF of the arm, its step
+    panels (map | pick | place) and index.html in eval/videos/<task>/."""
+    run = tmp_path / "run"
+    torch.manual_seed(0)
+    save_checkpoint(run / "checkpoints" / "step-0000001.ckpt", make_agent(tiny_cfg.model), 1)
+    assert main(["--run", str(run), "--task", TASK, "--val-episodes", "0",
+                 "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0", "--quiet",
+                 "--save-video", "1"]) == 0
+    videos = run / "eval" / "videos" / TASK
+    assert (videos / "10001.mp4").stat().st_size > 0 and (videos / "10001.gif").is_file()
+    assert (videos / "10001-step1.png").is_file()
+    page = (videos / "index.html").read_text()
+    assert "10001.mp4" in page and "10001-step1.png" in page

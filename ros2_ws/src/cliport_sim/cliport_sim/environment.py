@@ -106,6 +106,8 @@ class Environment:
         self._oracle_cache: cameras.OracleMaps | None = None
         self.steps = 0
         self.seed: int | None = None
+        # Called after every physics step (a StateRecorder's tick); None: nothing to call.
+        self.on_physics_step: Callable[[], None] | None = None
 
     # --------------------------------------------------------------------------- episode
     def reset(self, seed: int) -> Observation:
@@ -132,6 +134,7 @@ class Environment:
         p.loadURDF(str(assets.asset_path("workspace/workspace.urdf")), (0.5, 0, 0),
                    physicsClientId=c)
         self.robot = UR5(c, self.task.end_effector, self.config.hz)
+        self.robot.on_step = self._physics_stepped
         self.robot.reset()
         self.task.reset(self)
         self.robot.ee.set_graspable(self.obj_ids["rigid"])
@@ -198,7 +201,12 @@ class Environment:
     def step_simulation(self, n: int = 1) -> None:
         for _ in range(n):
             p.stepSimulation(physicsClientId=self.client)
+            self._physics_stepped()
         self._oracle_cache = None
+
+    def _physics_stepped(self) -> None:
+        if self.on_physics_step is not None:
+            self.on_physics_step()
 
     def is_static(self) -> bool:
         v = self.config.settle_velocity

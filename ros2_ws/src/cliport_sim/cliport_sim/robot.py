@@ -171,6 +171,7 @@ class UR5:
         self.hz = hz
         self.budget = budget
         self.sim_steps = 0  # simulation steps taken through this arm
+        self.on_step: Callable[[], None] | None = None  # called after each of them
         p.setTimeStep(1.0 / hz, physicsClientId=client)
         self.body = p.loadURDF(str(URDF_PATH), (0, 0, 0), (0, 0, 0, 1), useFixedBase=True,
                                physicsClientId=client)
@@ -219,6 +220,8 @@ class UR5:
     def step(self) -> None:
         p.stepSimulation(physicsClientId=self.client)
         self.sim_steps += 1
+        if self.on_step is not None:
+            self.on_step()
 
     def _command(self, q: Sequence[float]) -> None:
         p.setJointMotorControlArray(self.body, self.joints, p.POSITION_CONTROL,
@@ -295,6 +298,8 @@ class UR5:
             p.stepSimulation(physicsClientId=c)
             steps += 1
             self.sim_steps += 1
+            if self.on_step is not None:
+                self.on_step()
 
     def movep(self, pose: Pose, speed: float = FAST_SPEED, max_steps: int | None = None,
               should_stop: Callable[[], bool] | None = None,

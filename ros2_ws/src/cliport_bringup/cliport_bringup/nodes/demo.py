@@ -3,12 +3,14 @@
 Starts the ``sim_policy`` graph (the PyBullet world with its cameras and PickPlace server,
 perception, the policy node in execute mode) as real processes on a fresh local ROS domain,
 runs ``cliport-sim-loop --policy cliport`` for a few episodes of put-block-in-bowl, and
-stops everything. Prints every step and the success rate; writes one GIF per episode (the
-fused top-down view before each step, pick ringed in cyan, place in magenta), the pick and
-place heatmap PNGs of every step and ``summary.json`` to ``--out``; the nodes' logs go to
-``<out>/logs``. ``--policy oracle`` runs the same loop with the simulator's scripted expert
-(graph ``sim``), no model needed. Exits 0 when the episodes ran (whatever their success;
-the summary says it), 2 when the stack could not run them.
+stops everything. Prints every step and the success rate; writes to ``--out`` per episode
+an MP4 and a GIF of the arm doing the task (a perspective camera, the instruction and each
+step's result drawn on; rendered after the episodes from recorded states, so the loop runs
+at full speed), the top-down map of every step beside its pick and place heatmaps, and
+``index.html``, a report of every episode (open it in a browser), with ``summary.json``;
+the nodes' logs go to ``<out>/logs``. ``--policy oracle`` runs the same loop with the
+simulator's scripted expert (graph ``sim``), no model needed. Exits 0 when the episodes
+ran (whatever their success; the summary says it), 2 when the stack could not run them.
 
     make demo                                     # = cliport-demo --out demo
     cliport-demo --checkpoint runs/x/checkpoints/last.ckpt --episodes 5
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path("demo"),
-                    help="where the GIFs, heatmaps, summary.json and logs go (default: demo)")
+                    help="where the videos, heatmaps, index.html, summary.json and logs go "
+                         "(default: demo)")
     ap.add_argument("--checkpoint", default=SHIPPED,
                     help=f"policy checkpoint, a path or package:// URL (default: {SHIPPED})")
     ap.add_argument("--policy", choices=("cliport", "oracle"), default="cliport")
@@ -98,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             print(f"cliport-demo: a node died: {exc}", file=sys.stderr)
             return 2
-    gifs = sorted(args.out.glob("episode-*.gif"))
-    if gifs:
-        print("episode GIFs: " + ", ".join(str(g) for g in gifs))
+    videos = sorted(args.out.glob("episode-*.mp4"))
+    if videos:
+        print("episode videos: " + ", ".join(str(v) for v in videos))
+    if (args.out / "index.html").is_file():
+        print(f"report: open {args.out / 'index.html'} in a browser")
     # Failed episodes are the policy's result, not the demo's failure: 0 once it ran.
     return 0 if code in (0, 1) else code
 

@@ -14,10 +14,14 @@ An episode ends when ``sim/status`` says done (success or the task's step limit)
 step cannot be made (no decision, the policy refused, the executor is missing);
 ``sim/reset`` starts the next. A failed grasp ends an oracle episode (the oracle does not
 fail) but not a policy episode: like the paper's evaluation, the policy may try again
-until the step limit. ``--out DIR`` writes per episode a GIF (the fused colormap before
-each step, the pick ringed in cyan and the place in magenta, then the final scene), the
-policy's pick / place heatmap PNGs per step, and ``summary.json``. Prints one line per step
-and a success summary; exits 1 when an episode failed.
+until the step limit. ``--out DIR`` writes per episode a video of the arm doing the task
+(MP4 and GIF from a perspective camera, the instruction and each step's result drawn on;
+rendered after the episodes from the states the sim node recorded, ``sim/recording``), a
+top-down GIF (the fused colormap before each step, the pick ringed in cyan and the place in
+magenta, then the final scene), per step a panel of that map beside the policy's pick and
+place heatmaps (and the heatmap PNGs), ``summary.json`` and ``index.html``, a report of
+every episode. Prints one line per step and a success summary; exits 1 when an episode
+failed.
 
     cliport-run sim --domain-id 42 &     # or: ros2 launch cliport_bringup sim.launch.py
     cliport-sim-loop --domain-id 42 --episodes 3
@@ -63,7 +67,11 @@ class EpisodeRecord:
     success: bool = False
     total_reward: float = 0.0
     steps: list[StepRecord] = field(default_factory=list)
-    gif: str | None = None
+    gif: str | None = None  # the video's GIF
+    video: str | None = None  # MP4
+    topdown_gif: str | None = None
+    topdown: list[str] = field(default_factory=list)  # per step: map | pick | place
+    states: str | None = None  # the recorded states (cliport_sim.recording)
 
 
 def _stamp_ns(stamp) -> int:
@@ -106,6 +114,7 @@ class Loop:
                                      lambda m: setattr(self, "heightmap", m), 2)
         self.client = ActionClient(node, PickPlace, "/pick_place")
         self.reset_client = node.create_client(Trigger, "/sim/reset")
+        self.recording_client = node.create_client(Trigger, "/sim/recording")
         if policy != "oracle":
             node.create_subscription(String, "/policy/status", self._on_policy_status,
                                      latched(50))
@@ -273,6 +282,7 @@ class Loop:
         if self.out is not None:
             final = self.fresh_heightmap(since, 10.0)
             self._write_gif(ep, frames, final)
+            self._save_states(ep)
         print(f"  {'success' if ep.success else 'failure'}: total reward {ep.total_reward:.3f} "
               f"in {self.status['step']} steps", flush=True)
         return ep
@@ -283,13 +293,21 @@ class Loop:
             return
         from cliport_perception.heightmap_msg import from_msg
         from cliport_perception.image_conversion import image_to_array
+        from cliport_policy.episode_report import step_panel
         from cliport_policy.heatmaps import mark_action, save_png
 
+        marked = None
         if view is not None:
-            frames.append(mark_action(from_msg(view).colormap, rec.pick, rec.place))
+            marked = mark_action(from_msg(view).colormap, rec.pick, rec.place)
+            frames.append(marked)
+        heat = {}
         for name, msg in self.heatmaps.items():
-            save_png(self.out / f"episode-{ep.index:02d}-step{rec.step}-{name}.png",
-                     image_to_array(msg))
+            heat[name] = image_to_array(msg)
+            save_png(self.out / f"episode-{ep.index:02d}-step{rec.step}-{name}.png", heat[name])
+        if marked is not None:
+            panel = self.out / f"episode-{ep.index:02d}-step{rec.step}-topdown.png"
+            save_png(panel, step_panel([marked, heat.get("pick"), heat.get("place")]))
+            ep.topdown.append(panel.name)
 
     def _write_gif(self, ep: EpisodeRecord, frames: list, final) -> None:
         from cliport_perception.heightmap_msg import from_msg
@@ -298,8 +316,23 @@ class Loop:
         if final is not None:
             frames = [*frames, mark_action(from_msg(final).colormap, None, None)]
         if frames:
-            path = self.out / f"episode-{ep.index:02d}-seed{ep.seed}.gif"
-            ep.gif = str(save_gif(path, frames))
+            path = self.out / f"episode-{ep.index:02d}-seed{ep.seed}-topdown.gif"
+            ep.topdown_gif = str(save_gif(path, frames))
+
+    def _save_states(self, ep: EpisodeRecord) -> None:
+        """The sim node's recording of this episode, to render its video afterwards."""
+        if not self.recording_client.wait_for_service(timeout_sec=2.0):
+            print("  (no sim/recording service: no video for this episode)", flush=True)
+            return
+        future = self.recording_client.call_async(self.Trigger.Request())
+        if not self.spin_until(future.done, 30) or not future.result().success:
+            print("  (the sim node sent no recording: no video for this episode)", flush=True)
+            return
+        from cliport_sim.recording import Recording
+
+        path = self.out / f"episode-{ep.index:02d}-seed{ep.seed}.states.npz"
+        path.write_bytes(Recording.from_text(future.result().message).to_bytes())
+        ep.states = str(path)
 
     def reset(self) -> bool:
         self.oracles.clear()
@@ -333,6 +366,44 @@ def main(argv: list[str] | None = None) -> int:
                args.domain_id)
 
 
+def render_videos(records: list[EpisodeRecord]) -> None:
+    """Each episode's MP4 + GIF from its recorded states (after the loop: never during it)."""
+    from cliport_sim.recording import Recording
+    from cliport_sim.video import save_video
+
+    for ep in records:
+        if ep.states is None:
+            continue
+        try:
+            rec = Recording.from_bytes(Path(ep.states).read_bytes())
+            stem = Path(ep.states).with_name(f"episode-{ep.index:02d}-seed{ep.seed}")
+            mp4, gif = save_video(rec, stem, success=ep.success)
+        except (OSError, ValueError, RuntimeError) as exc:
+            print(f"cliport-sim-loop: no video for episode {ep.index}: {exc}", file=sys.stderr)
+            continue
+        ep.video, ep.gif = str(mp4), str(gif)
+
+
+def write_outputs(out: Path, policy: str, records: list[EpisodeRecord]) -> Path:
+    """Videos, summary.json and index.html (the report of every episode)."""
+    from cliport_policy.episode_report import ReportEpisode, write_report
+
+    render_videos(records)
+    successes = sum(r.success for r in records)
+    (out / "summary.json").write_text(json.dumps(
+        {"policy": policy, "episodes": [asdict(r) for r in records],
+         "successes": successes}, indent=2))
+    entries = [ReportEpisode(
+        r.index, r.seed, r.task, r.instruction, r.success, r.total_reward,
+        video=Path(r.video).name if r.video else None,
+        gif=Path(r.gif).name if r.gif else None, topdown=list(r.topdown),
+        steps=[f"step {s.step}: reward {s.reward:+.3f}"
+               + (f", pick {tuple(s.pick)} place {tuple(s.place)}" if s.pick else "")
+               + ("" if s.ok else f", FAILED: {s.message}") for s in r.steps])
+        for r in records]
+    return write_report(out, entries, title=f"cliport-sim-loop: {policy} episodes")
+
+
 def run(episodes: int, policy: str = "oracle", out: Path | None = None,
         step_timeout: float = 120.0, wait: float = 120.0, domain_id: int | None = None) -> int:
     import rclpy
@@ -363,10 +434,8 @@ def run(episodes: int, policy: str = "oracle", out: Path | None = None,
         print(f"success {successes}/{episodes} ({100.0 * successes / episodes:.0f} %)")
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            (out / "summary.json").write_text(json.dumps(
-                {"policy": policy, "episodes": [asdict(r) for r in records],
-                 "successes": successes}, indent=2))
-            print(f"wrote {out}")
+            report = write_outputs(out, policy, records)
+            print(f"wrote {out}; report: {report}")
         return 0 if successes == episodes else 1
     finally:
         if loop is not None:  # rclpy's destroy_node leaves action clients alone

@@ -11,7 +11,9 @@ One process, two nodes on one executor:
   ``oracle_stamp_ns``, the stamp of the oracle decision for that scene) and
   ``sim/instruction`` (the episode's instruction, latched); ``sim/oracle``
   (cliport_msgs/PickPlaceDecision, the task oracle's next action, one per scene,
-  latched); service ``sim/reset`` (std_srvs/Trigger) starts the next episode.
+  latched); service ``sim/reset`` (std_srvs/Trigger) starts the next episode;
+  ``sim/recording`` (Trigger) answers the episode's states so far at ``record_fps``
+  (base64 of :class:`cliport_sim.recording.Recording`), for its video.
 * ``pick_place_server`` is the executor's action server with the ``sim`` backend on the
   same world: each goal is one step of the episode, its reward in the result.
 """
@@ -33,12 +35,14 @@ from std_srvs.srv import Trigger
 from cliport_bringup.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
 from cliport_executor.config import load_executor_config
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
+from cliport_executor.request import ErrorCode
 from cliport_executor.supervision import StopReason
 from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.ros.qos import latched
 from cliport_policy.ros.messages import pose_stamped
 from cliport_sim.demos import depth_mm
+from cliport_sim.recording import DEFAULT_FPS, StateRecorder
 
 LATCHED = latched(1)
 
@@ -56,6 +60,22 @@ def camera_info(model, stamp, frame_id: str) -> CameraInfo:
     return info
 
 
+class RecordingSimBackend(WorldSimBackend):
+    """The world's sim backend that also marks each executed goal in the sim node's
+    recording (its result is drawn on the episode's video)."""
+
+    def __init__(self, config, *, world, recorder: StateRecorder | None, **resources) -> None:
+        super().__init__(config, world=world, **resources)
+        self.recorder = recorder
+
+    def execute(self, request, supervisor):
+        outcome = super().execute(request, supervisor)
+        if self.recorder is not None and outcome.error_code != ErrorCode.INVALID_GOAL:
+            self.world.call(self.recorder.step_ended, float(outcome.reward or 0.0),
+                            outcome.success, outcome.message)
+        return outcome
+
+
 class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim")
@@ -65,6 +85,9 @@ class SimNode(Node):
             seed=int(p("seed", SimWorldConfig.seed).value),
             cameras=tuple(p("cameras", list(SimWorldConfig.cameras)).value),
             camera_noise=bool(p("camera_noise", False).value))
+        # Episode states kept for videos (sim/recording), frames per simulated s; 0: none.
+        record_fps = int(p("record_fps", DEFAULT_FPS).value)
+        self.recorder = StateRecorder(record_fps) if record_fps > 0 else None
         rate = float(p("camera_rate", 2.0).value)
         self.cams = []
         for name in self.world_cfg.cameras:
@@ -86,9 +109,11 @@ class SimNode(Node):
             self._decision_type = None
         self._decision = None  # (scene, PickPlaceDecision): the one decision per scene
         self.create_service(Trigger, "sim/reset", self._reset)
+        self.create_service(Trigger, "sim/recording", self._recording)
         self.world = SimWorld(self.world_cfg, frame_period=1.0 / rate,
                               on_frames=self._publish_cameras,
                               clock_ns=lambda: self.get_clock().now().nanoseconds)
+        self._start_recording()
         self._last_scene = -1
         self.create_timer(0.5, self._publish_status)
         self._announce()
@@ -154,9 +179,23 @@ class SimNode(Node):
         except Exception as exc:  # noqa: BLE001 - report it, keep serving
             response.success, response.message = False, f"reset failed: {exc}"
             return response
+        self._start_recording()
         self._announce()
         response.success = True
         response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
+        return response
+
+    def _start_recording(self) -> None:
+        if self.recorder is not None:
+            self.world.call(self.recorder.start, self.world.env)
+
+    def _recording(self, _request, response):
+        """The episode's recorded states (cliport_sim.recording, base64) for its video."""
+        if self.recorder is None:
+            response.success, response.message = False, "recording is off (record_fps 0)"
+            return response
+        response.success = True
+        response.message = self.world.call(self.recorder.recording).to_text()
         return response
 
     def destroy_node(self) -> None:
@@ -174,7 +213,8 @@ def main(args=None) -> int:
                                                            mode=sim.world_cfg.mode))
     # Its own name and defaults: the process's --ros-args (the sim node's name remap and
     # parameters) are not for it.
-    server = PickPlaceServer(backend=WorldSimBackend(defaults, world=sim.world),
+    backend = RecordingSimBackend(defaults, world=sim.world, recorder=sim.recorder)
+    server = PickPlaceServer(backend=backend,
                              defaults=defaults, use_global_arguments=False)
     executor = make_executor(server)  # the pick_place_server's, for the same answers
     executor.add_node(server)
