@@ -72,6 +72,14 @@ def test_ik_solutions_respect_the_active_limits(client, model):
     assert lim.lower[5] == (0.5445 if model == "fr3" else -0.0175)
 
 
+def test_the_simulated_joints_stop_at_the_active_limits(client):
+    fr3 = FrankaArm(client, dataclasses.replace(CONFIG, model="fr3"))
+    target = fr3.ready_joints
+    target[5], target[6] = 4.3, -3.0  # beyond the Panda URDF's joints 6 and 7
+    assert fr3.move_joints(target, 1.0)
+    np.testing.assert_allclose(fr3.joints(), target, atol=1e-3)
+
+
 def test_joint_move_reaches_its_target(arm):
     q = arm.ik((0.5, 0.2, 0.1), 0.7)
     assert arm.move_joints(q, 0.5)

@@ -33,13 +33,17 @@ def yaw_error_mod(a: float, b: float, period: float) -> float:
     return abs(math.remainder(a - b, period))
 
 
-@pytest.fixture
-def twin(client):
-    arm = FrankaArm(client, load_franka_config())
+def make_twin(client, model: str = "panda") -> tuple[FrankaArm, MoveItFrankaBackend]:
+    arm = FrankaArm(client, dataclasses.replace(load_franka_config(), model=model))
     backend = MoveItFrankaBackend(EXECUTOR, motion=TwinMotion(arm),
                                   tool=TwinHand(arm.hand, EXECUTOR.gripper), recovery=None)
     backend.connect()
     return arm, backend
+
+
+@pytest.fixture
+def twin(client):
+    return make_twin(client)
 
 
 def add_block(client, x: float, y: float, yaw: float) -> int:
@@ -62,14 +66,15 @@ def request_for(client, block: int, place_xy: tuple[float, float], place_yaw: fl
                             place=SE2Pose(place_xy[0], place_xy[1], top, place_yaw))
 
 
-@pytest.mark.parametrize("pick_yaw, place, place_yaw", [
-    (0.6, (0.40, -0.20), -0.9),
-    (-1.2, (0.55, 0.25), 1.4),  # folded by pi: the wrist turns the short way
+@pytest.mark.parametrize("model, block_xy, pick_yaw, place, place_yaw", [
+    ("panda", (0.50, 0.05), 0.6, (0.40, -0.20), -0.9),
+    ("panda", (0.50, 0.05), -1.2, (0.55, 0.25), 1.4),  # folded by pi: the short way round
+    ("fr3", (0.58, -0.28), 1.5, (0.33, 0.29), -1.5),  # corner to corner, FR3 limits
 ])
-def test_moveit_sequencing_picks_and_places_a_block_on_the_twin(client, twin, pick_yaw, place,
-                                                                place_yaw):
-    arm, backend = twin
-    block = add_block(client, 0.50, 0.05, pick_yaw)
+def test_moveit_sequencing_picks_and_places_a_block_on_the_twin(client, model, block_xy,
+                                                                pick_yaw, place, place_yaw):
+    arm, backend = make_twin(client, model)
+    block = add_block(client, *block_xy, pick_yaw)
     phases: list[Phase] = []
     sup = Supervisor(feedback=lambda phase, _: phases.append(phase))
     outcome = backend.execute(request_for(client, block, place, place_yaw), sup)

@@ -80,6 +80,11 @@ class FrankaArm:
             joints[info[1].decode()] = i
             links[info[12].decode()] = i
         self.joint_ids = [joints[n] for n in JOINT_NAMES]
+        # The simulated joints stop where the active model's do (the URDF has the Panda's
+        # mechanical limits, narrower than the FR3's at joints 6 and 7).
+        for j, lo, hi in zip(self.joint_ids, self.limits.lower, self.limits.upper, strict=True):
+            p.changeDynamics(self.body, j, jointLowerLimit=lo, jointUpperLimit=hi,
+                             physicsClientId=client)
         self.hand_link = links[HAND_LINK]
         self._dofs = [i for i in range(p.getNumJoints(self.body, physicsClientId=client))
                       if p.getJointInfo(self.body, i, physicsClientId=client)[2] != p.JOINT_FIXED]
