@@ -126,5 +126,7 @@ def test_cli_prints_the_cell_and_the_goal(tmp_path):
     r = run_cli("line", "--pick-cell", "160", "80", "--place-xyz", "0.5", "0.2", "0.045",
                 "--workspace", str(path))
     assert r.returncode == 2 and "--pick-cell needs a z" in r.stderr
+    r = run_cli("cell", "0", "159")  # default: the Franka workspace, 2 mm cells
+    assert r.returncode == 0 and "x 0.61900 y -0.31900 m (fr3_link0)" in r.stdout, r.stderr
     r = run_cli("cell", "999", "0", "--workspace", str(path))
     assert r.returncode == 2 and "outside the 320x160 grid" in r.stderr

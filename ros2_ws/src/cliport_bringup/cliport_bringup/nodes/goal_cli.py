@@ -34,9 +34,10 @@ PHASES = ("approach", "descend", "grasp", "lift", "transfer", "place", "retreat"
 
 
 def _default_workspace() -> str:
+    """The Franka workspace (cliport_sim's franka.yaml): the real arm's default."""
     from cliport_perception.config import config_path
 
-    return str(config_path("cliport_perception", "perception.yaml"))
+    return str(config_path("cliport_sim", "franka.yaml"))
 
 
 def read_heightmap(topic: str, wait: float):
@@ -184,7 +185,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", default=None,
                    help="config YAML holding the workspace (bounds + pixel_size): "
                         "franka.yaml, perception.yaml, a ROS parameters file... "
-                        "(default: perception's perception.yaml)")
+                        "(default: the Franka workspace in cliport_sim's franka.yaml)")
     p.add_argument("--heightmap", action="store_true",
                    help="z (and the workspace) from one message of --heightmap-topic")
     p.add_argument("--heightmap-topic", default="/heightmap")
