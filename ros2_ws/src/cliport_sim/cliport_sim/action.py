@@ -14,7 +14,8 @@ PRIMITIVES = ("pick_place", "push")
 class Action:
     """Pick (or push start) and place (or push end) poses in the base frame.
 
-    For ``push`` the z values and orientations are ignored by the primitive (spec 2.4).
+    For ``push`` the z values and orientations are ignored by the primitive
+    (docs/design.md#push-primitive).
     """
 
     pose0: Pose

@@ -1,7 +1,7 @@
 """Generate every task asset (URDF / OBJ / texture) the 10 language tasks load.
 
-Why procedural: the reference ships third-party meshes; making ours from the spec's sizes
-(section 4.4) keeps the repository self-contained and every dimension reviewable in one
+Why procedural: the reference ships third-party meshes; making ours from the sizes in
+docs/design.md#assets keeps the repository self-contained and every dimension reviewable in one
 place. The output is deterministic (fixed number formats, fixed order), so rerunning
 gives byte-identical files and ``--check`` can tell when the committed files are stale.
 

@@ -2,10 +2,10 @@
 
 Rendering returns perception's :class:`~cliport_perception.rgbd.RGBDFrame`, so the
 simulator is one more RGB-D source and the same fusion code builds the heightmaps for
-demos, evaluation and the ROS sim loop (spec section 1.2 for the projection and the
+demos, evaluation and the ROS sim loop (docs/design.md#camera-rendering for the projection and the
 z-buffer -> depth conversion).
 
-The oracle camera is the reference's near-orthographic top-down camera (spec section 1.1),
+The oracle camera is the reference's near-orthographic top-down camera (docs/design.md#sim-cameras),
 but rendered at exactly the workspace grid: one pixel per heightmap cell, pixel centres on
 cell centres. Its depth, colour and segmentation *are* the oracle heightmap, colormap and
 object mask without a fusion step, and at 160x320 it costs a fraction of a 640x480 render.
@@ -109,7 +109,7 @@ def _view_projection(cam: CameraConfig) -> tuple[list[float], list[float]]:
 def render(client: int, cam: CameraConfig, *, segmentation: bool = False,
            rng: np.random.Generator | None = None, noise: bool = False,
            shadow: bool = True) -> RenderResult:
-    """Render one camera (OpenCV optical convention, as spec section 1.2)."""
+    """Render one camera (OpenCV optical convention, docs/design.md#camera-rendering)."""
     view, proj = _view_projection(cam)
     flags = 0 if segmentation else p.ER_NO_SEGMENTATION_MASK
     with quiet_stdout():  # the EGL plugin prints its GL vendor when it (re)makes a context

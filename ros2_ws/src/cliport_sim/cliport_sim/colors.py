@@ -1,9 +1,9 @@
-"""The Tableau colour palette and the seen / unseen colour splits (spec section 4.1).
+"""The Tableau colour palette and the seen / unseen colour splits (docs/design.md#colours).
 
 Immutable tuples in a fixed order: the reference shuffles the global lists in place and
 builds the ``full`` list from a ``set`` (order depends on PYTHONHASHSEED), so an instance
-depended on what ran before it (spec section 9.9). Here every task draws from these with
-the episode's own ``numpy.random.Generator``.
+depended on what ran before it (docs/design.md#reproducible-instances). Here every
+task draws from these with the episode's own ``numpy.random.Generator``.
 """
 
 from __future__ import annotations

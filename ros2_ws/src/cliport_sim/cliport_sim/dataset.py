@@ -1,6 +1,6 @@
 """Demo episodes on disk: one compressed ``.npz`` per episode, an index, a random-access reader.
 
-Why not the reference's layout (spec section 5, 9.14): it pickles the three raw 640x480
+Why not the reference's layout (docs/design.md#fused-storage): it pickles the three raw 640x480
 RGB-D views of every step (~6.45 MB/step), re-fuses them on every sample, and lists the
 directory on each load. Here an episode stores what training reads, already fused: the
 320x160 colormap, heightmap (metres above the table, bit-exact) and seen-mask per step,
@@ -78,7 +78,7 @@ class DatasetError(Exception):
 
 
 class ActionLabels(NamedTuple):
-    """Training labels of one pick-and-place action (spec section 2.1)."""
+    """Training labels of one pick-and-place action (docs/design.md#action-labels)."""
 
     pick_pix: tuple[int, int]  # (row u, column v)
     place_pix: tuple[int, int]
@@ -110,7 +110,7 @@ def _pixel(ws: Workspace, xyz: np.ndarray, what: str) -> tuple[int, int]:
 
 
 def rotation_bin(theta: float, n_rotations: int) -> int:
-    """``round(theta / (2 pi / k)) mod k`` (spec section 2.1)."""
+    """``round(theta / (2 pi / k)) mod k`` (docs/design.md#action-labels)."""
     if n_rotations < 1:
         raise ValueError(f"n_rotations must be >= 1, got {n_rotations}")
     return int(np.round(theta / (2.0 * math.pi / n_rotations))) % n_rotations
@@ -119,9 +119,10 @@ def rotation_bin(theta: float, n_rotations: int) -> int:
 def action_labels(pose0, pose1, workspace: Workspace, n_rotations: int = 36) -> ActionLabels:
     """Pixels and rotation bins of a demo action, with the grid's cell-containing convention.
 
-    Rotation (spec section 2.1): theta0 = -yaw(pose0), theta1 = -yaw(pose1) - theta0, then
-    theta0 := 0, so the place bin encodes the place yaw *relative* to the pick yaw and the
-    pick bin is always 0 (suction). Raises ``ValueError`` for a pose off the grid.
+    Rotation (docs/design.md#action-labels): theta0 = -yaw(pose0),
+    theta1 = -yaw(pose1) - theta0, then theta0 := 0, so the place bin encodes the place yaw
+    *relative* to the pick yaw and the pick bin is always 0 (suction). Raises ``ValueError``
+    for a pose off the grid.
     """
     p0, p1 = pose_to_array(pose0), pose_to_array(pose1)
     theta0 = -yaw_of(p0[3:])

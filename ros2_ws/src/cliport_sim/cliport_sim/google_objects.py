@@ -3,7 +3,7 @@
 Two sources behind one shape of API:
 
 * the built-in procedural set (:mod:`cliport_sim.assets.object_catalog`): the reference's
-  56 names (37 seen + 19 unseen, spec section 4.2), each a compound of coloured boxes,
+  56 names (37 seen + 19 unseen, docs/design.md#google-objects), each a compound of coloured boxes,
   cylinders and spheres, generated on demand, cached per process and byte-deterministic;
 * a user's real Google Scanned Objects folder in the reference layout
   (``meshes_fixed/<name_with_underscores>.obj`` + ``textures/<name>.png``) through
@@ -199,7 +199,7 @@ class ObjectFolder:
         return tuple(k * d for d in _mesh_sizes[key])
 
     def names_for(self, split: str, mode: str) -> tuple[str, ...]:
-        """The reference's split (spec names) restricted to the objects this folder has."""
+        """The reference's split (docs/design.md#google-objects), kept to this folder's objects."""
         names = tuple(n for n in object_names(split, mode) if n in self.names)
         if not names:
             example = object_names(split, mode)[0]

@@ -1,4 +1,5 @@
-"""End effectors for the simulated UR5: a suction gripper and a spatula (spec 2.3, 2.4).
+"""End effectors for the simulated UR5: a suction gripper and a spatula
+(docs/design.md#suction-gripper).
 
 Each is made of separate bodies hung on the arm's ``ee_link`` by fixed constraints, so one
 arm URDF serves both tools. The suction tip's constraint is weak (50 N), which makes the tip
@@ -27,7 +28,7 @@ SPATULA_URDF = ASSET_DIR / "spatula" / "spatula.urdf"
 SUCTION_BASE_OFFSET = 0.026
 SUCTION_TIP_OFFSET = 0.066  # tip cylinder 0.028 long: its lower face is 0.08 below the flange
 SPATULA_OFFSET = 0.06  # blade 0.04 tall: its lower edge is 0.08 below the flange
-TIP_MAX_FORCE = 50.0  # N: the compliant suction tip (spec 2.3)
+TIP_MAX_FORCE = 50.0  # N: the compliant suction tip (docs/design.md#suction-gripper)
 RIGID_MAX_FORCE = 1000.0  # N: tool parts that should not move relative to the flange
 CONTACT_DISTANCE = 1e-3  # m: a contact point at most this far apart counts as touching
 

@@ -6,7 +6,8 @@ fake in unit tests, or a real-robot adapter, and never import pybullet. Phases a
 through ``on_phase`` (the names of the ``PickPlace`` action feedback) and ``should_stop`` is
 polled every simulation step, so a cancel lands within one step.
 
-Differences from the reference (spec sections 2.3, 2.4, 9.11), all deliberate:
+Differences from the reference, all deliberate (docs/design.md#pick-place-primitive,
+docs/design.md#push-primitive):
 
 * **Descents.** The reference descends in 1 mm ``movep`` calls (about 300 IK solves per pick)
   and looks for contact between calls. Here a descent is a straight line cut into
@@ -17,7 +18,7 @@ Differences from the reference (spec sections 2.3, 2.4, 9.11), all deliberate:
 * **Bounded descents.** Each descent ends at most ``max_below`` under its target, so a missing
   contact ends the primitive cleanly instead of looping until a timeout.
 * **Push interpolation.** The 1 cm push increments use the loop index (the reference moves
-  straight to the end, spec 9.11).
+  straight to the end, docs/design.md#push-interpolation).
 
 Clearances: as in the reference the arm approaches the pick and leaves the place at
 ``clearance`` (0.32 m) above them, while ``height`` sets the lift after the grasp and the
@@ -178,10 +179,11 @@ def pick_place(arm: Arm, pose0: Pose, pose1: Pose, *, height: float = 0.32,
                should_stop: StopPredicate | None = None) -> PrimitiveResult:
     """Suction pick at ``pose0`` and place at ``pose1`` (tip poses in the arm base frame).
 
-    Sequence (spec 2.3): approach ``clearance`` over the pick; descend until the tip touches
-    something (at most ``max_below`` under the pick); activate the suction; lift to ``height``
-    over the pick. If something is held: transfer to ``height`` over the place, descend until
-    the held object touches something, release, retreat to ``clearance`` over the place.
+    Sequence (docs/design.md#pick-place-primitive): approach ``clearance`` over the pick;
+    descend until the tip touches something (at most ``max_below`` under the pick); activate
+    the suction; lift to ``height`` over the pick. If something is held: transfer to
+    ``height`` over the place, descend until the held object touches something, release,
+    retreat to ``clearance`` over the place.
     Otherwise release and go back over the pick. Approach, pick descent and retreat run at
     :data:`FAST_SPEED`; lift, transfer and place at ``speed`` (rad per simulation step).
     Both descents slow to ``contact_speed`` for their last ``slow_zone`` above the expected
@@ -259,7 +261,7 @@ def push(arm: Arm, pose0: Pose, pose1: Pose, *, speed: float = 0.003, height: fl
          z: float = 0.005, push_step: float = 0.01,
          on_phase: Callable[[str], None] | None = None,
          should_stop: StopPredicate | None = None) -> PrimitiveResult:
-    """Sweep the spatula from ``pose0`` to ``pose1`` (spec 2.4, interpolation fixed).
+    """Sweep the spatula from ``pose0`` to ``pose1`` (docs/design.md#push-interpolation).
 
     Only the xy of the poses is used: the blade runs at height ``z`` with yaw along the push.
     The stroke starts 2 cm before ``pose0`` and stops 5 cm short of ``pose1`` (the reference's

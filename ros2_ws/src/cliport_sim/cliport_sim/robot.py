@@ -1,12 +1,12 @@
 """The simulated UR5: our URDF, IK to the tool tip, joint-space moves with step budgets.
 
-Spec section 2.2, with two changes that make outcomes independent of the machine:
+docs/design.md#sim-step, with two changes that make outcomes independent of the machine:
 
 * Moves are bounded by **simulation steps**, not the reference's 5 s of wall-clock time
-  (spec 9.10). The default budget scales with the joint distance and speed
+  (docs/design.md#step-budgets). The default budget scales with the joint distance and speed
   (:class:`MoveBudget`), so slow rope moves get the steps they need and a blocked arm still
   ends. A stop predicate is polled every step so a cancel lands within one step.
-* PyBullet's null-space IK (the spec's limits, ranges, rest pose and iteration count) picks the
+* PyBullet's null-space IK (docs/design.md#ur5-ik: limits, ranges, rest pose, iterations) picks the
   joint branch, then a few damped Newton steps on the arm's exact DH model remove its residual
   of 1-4 mm, so the tip lands on the target to well under 0.1 mm wherever the pose is reachable.
 
@@ -39,15 +39,16 @@ EE_LINK = "ee_link"
 TIP_LINK = "tip_link"
 
 HOME_JOINTS = np.pi * np.array([-1.0, -0.5, 0.5, -0.5, -0.5, 0.0])
-# The spec's IK limits, except the elbow: kept in (0, pi) (elbow up, as at home). With the
-# spec's +-17 the solver sometimes returned the elbow-down branch, whose upper arm sweeps a
-# few centimetres above the table and hits bowls near the base.
+# The reference's IK limits (docs/design.md#ur5-ik), except the elbow: kept in (0, pi)
+# (elbow up, as at home). With the reference's +-17 the solver sometimes returned the
+# elbow-down branch, whose upper arm sweeps a few centimetres above the table and hits bowls
+# near the base.
 IK_LOWER = [-1.5 * np.pi, -2.3562, 0.0, -17.0, -17.0, -17.0]
 IK_UPPER = [-0.5 * np.pi, 0.0, np.pi, 17.0, 17.0, 17.0]
 IK_RANGES = [np.pi, 2.3562, np.pi, 34.0, 34.0, 34.0]
 IK_ITERATIONS = 100
 IK_RESIDUAL = 1e-5
-JOINT_TOLERANCE = 0.01  # rad: a move is done when every joint is this close (spec 2.2)
+JOINT_TOLERANCE = 0.01  # rad: a move is done when every joint is this close
 
 # The URDF's kinematics (keep in step with assets/ur5/ur5.urdf; a test compares them).
 DH_D = (0.089159, 0.0, 0.0, 0.10915, 0.09465, 0.0823)
@@ -260,7 +261,7 @@ class UR5:
     def movej(self, target_joints: Sequence[float], speed: float = FAST_SPEED,
               max_steps: int | None = None, should_stop: Callable[[], bool] | None = None,
               until: Callable[[], bool] | None = None) -> MoveResult:
-        """Constant joint-space velocity towards ``target_joints`` (spec 2.2).
+        """Constant joint-space velocity towards ``target_joints`` (docs/design.md#sim-step).
 
         Each step commands ``speed`` rad along the joint difference (never past the target)
         with position control, gains 1. Done when every joint is within 0.01 rad; the motors

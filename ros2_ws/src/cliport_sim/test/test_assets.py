@@ -1,4 +1,4 @@
-"""Task assets: sizes, masses and frictions from spec section 4.4, measured in PyBullet.
+"""Task assets: sizes, masses and frictions from docs/design.md#assets, measured in PyBullet.
 
 Extents are measured physically: a large probe box is brought up to the body from each
 side and PyBullet's closest-point distance gives where the collision surface really is
@@ -22,7 +22,7 @@ import pytest
 
 from cliport_sim import asset_gen, assets
 
-TOL = 0.002  # the brief: AABB within 2 mm of the spec
+TOL = 0.002  # the brief: AABB within 2 mm of docs/design.md#assets
 
 SPEC_SHAPES = ("letter R", "letter A", "triangle", "square", "plus", "letter T", "diamond",
                "pentagon", "rectangle", "flower", "star", "circle", "letter G", "letter V",

@@ -1,8 +1,8 @@
 """Same seed -> the same scene, colours and instructions, in any process and any order.
 
 The reference's instances depended on global RNG state, PYTHONHASHSEED and what ran
-before (spec section 9.9); here every task variant is built in two fresh processes with
-different hash seeds, and once more after another episode in the same world.
+before (docs/design.md#reproducible-instances); here every task variant is built in two
+fresh processes with different hash seeds, and once more after another episode in the same world.
 """
 
 import json

@@ -89,7 +89,10 @@ def test_group_goal_covers_the_two_copies_of_one_category():
 
 
 def test_tilt_is_a_small_rotation_in_the_object_frame():
-    """Spec 9.15: the reference mixes (w, x, y, z) and (x, y, z, w); ours composes xyzw."""
+    """The reference mixes (w, x, y, z) and (x, y, z, w); ours composes xyzw.
+
+    See docs/design.md#quaternion-order.
+    """
     yaw, roll, pitch = 1.1, 0.08, -0.05
     pos, quat = tilted(((0.5, 0.0, 0.1), quat_from_yaw(yaw)), roll, pitch)
     rot = Rotation.from_quat(quat)

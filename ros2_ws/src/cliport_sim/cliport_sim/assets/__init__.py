@@ -55,10 +55,10 @@ MESH_SCALE: tuple[float, float, float] = (1.0, 1.0, 1.0)
 """Mesh scale for every mesh here (all pre-scaled to metres)."""
 
 KIT_SHAPE_NAMES: tuple[str, ...] = _kitting.NAMES
-"""The 20 kitting shape names, index order of ``kitting/NN.obj`` (spec section 4.2)."""
+"""The 20 kitting shape names, index order of ``kitting/NN.obj`` (docs/design.md#kitting-shapes)."""
 KIT_SHAPE_LABELS: tuple[str, ...] = tuple(f"{n} shape" if n.startswith("letter ") else n
                                            for n in KIT_SHAPE_NAMES)
-"""The shapes as instructions name them (spec section 4.2: "letter R shape", "triangle")."""
+"""The shapes as instructions name them ("letter R shape", docs/design.md#kitting-shapes)."""
 KIT_SYMMETRIES: tuple[float, ...] = _kitting.SYMMETRIES
 """Rotational symmetry (radians) of each kitting shape; 0 means rotation is ignored."""
 KIT_SHAPE_SIZE: tuple[float, float, float] = (0.08, 0.08, 0.02)

@@ -1,4 +1,4 @@
-"""Outlines of the 20 kitting shapes as unions of convex polygons (spec section 4.2).
+"""Outlines of the 20 kitting shapes as unions of convex polygons (docs/design.md#kitting-shapes).
 
 Why unions of convex pieces: each piece becomes one convex hull in PyBullet, so letters,
 the ring and the heart collide with their real outline (holes and notches included), and

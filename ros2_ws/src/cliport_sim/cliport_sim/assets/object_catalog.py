@@ -7,7 +7,7 @@ hammer in the brown box") and the seen / unseen split match the reference while 
 geometry stays light and exactly reproducible.
 
 Designs are in centimetres with the object resting on z = 0; :mod:`cliport_sim.google_objects`
-recentres and scales them. The names are the reference's 56 names (spec section 4.2).
+recentres and scales them. The names are the reference's 56 names (docs/design.md#google-objects).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""align-rope: lay a 20-bead rope along one side of a 3-sided square (spec section 4.2).
+"""align-rope: lay a 20-bead rope along one side of a 3-sided square (docs/design.md#tasks).
 
 "align the rope from {direction}". The rope is built in code, as in the reference: 20
 beads (collision box of half-extent 0.005, visual sphere of radius 0.0075, mass 0.1)

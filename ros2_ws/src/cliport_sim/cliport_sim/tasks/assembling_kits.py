@@ -1,6 +1,6 @@
 """assembling-kits-seq: "put the {color} {obj} in the {loc}{obj} hole", one shape per step.
 
-A kit board with five shape holes (spec 4.2) and five coloured shapes, one per hole,
+A kit board with five shape holes (docs/design.md#tasks) and five coloured shapes, one per hole,
 scattered on the table; the steps come in a random order. Shapes are drawn with
 replacement, so a shape can have several holes; the instruction then names the hole by
 where it lies among its twins (top / bottom = smaller / larger world x, left / right =
@@ -26,7 +26,7 @@ KIT_SIZE = (0.28, 0.2, 0.005)
 SHAPE_SIZE = (0.08, 0.08, 0.02)
 # Hole centres in the kit frame (x, y); z is the kit's top face.
 HOLES_XY = ((-0.09, 0.045), (0.0, 0.045), (0.09, 0.045), (-0.045, -0.045), (0.045, -0.045))
-SHAPE_NAMES = assets.KIT_SHAPE_LABELS  # the spec's names, e.g. "letter R shape"
+SHAPE_NAMES = assets.KIT_SHAPE_LABELS  # docs/design.md#kitting-shapes, e.g. "letter R shape"
 SYMMETRIES = assets.KIT_SYMMETRIES
 TRAIN_SHAPES = tuple(range(14))
 EVAL_SHAPES = tuple(range(14, 20))
@@ -78,7 +78,7 @@ class AssemblingKitsSeq(Task):
     Differences from the reference:
 
     * colours and shapes come from the episode's generator and immutable palettes; the
-      reference shuffles the global colour list in place (spec 9.9a);
+      reference shuffles the global colour list in place (docs/design.md#reproducible-instances);
     * when a shape has several holes and two of them get the same location word (e.g.
       two "middle" holes among three twins), the instruction cannot tell them apart, so
       each of those steps accepts either hole (the oracle takes a free one). The reference

@@ -1,13 +1,13 @@
 """The task base class: goals, the pose and zone reward metrics, the oracle, placement.
 
-Semantics follow the reference (spec section 4.1): goals are consumed in order, only the
+Semantics follow the reference (docs/design.md#task-goals): goals are consumed in order, only the
 first goal is scored, the reward returned by :meth:`Task.reward` is a *delta* so an
 episode's sum is its partial credit in [0, 1], and ``done`` is "no goals left or total
-reward > 0.99". Differences, each for reproducibility or data quality (spec section 9):
+reward > 0.99". Differences, each for reproducibility or data quality (docs/design.md#departures):
 
 * every random choice uses the episode's generator ``env.rng`` (no globals, no sets);
 * the oracle samples its pick pixel from the object's mask eroded by one cell when that
-  leaves pixels, so picks do not land on an object's edge (spec 9.12);
+  leaves pixels, so picks do not land on an object's edge (docs/design.md#oracle-picks);
 * setting up a scene that cannot fit raises :class:`TaskSetupError` instead of silently
   producing a degenerate episode.
 

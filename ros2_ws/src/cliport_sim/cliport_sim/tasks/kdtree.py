@@ -1,4 +1,4 @@
-"""Random KD-tree split of a container's volume into boxes that pack it (spec section 4.2).
+"""Random KD-tree split of a container's volume into boxes that pack it (docs/design.md#tasks).
 
 Two packing families need it: packing-boxes-pairs cuts the brown box into the boxes to be
 packed, and the google-objects tasks cut it into one cell per object. Both follow the

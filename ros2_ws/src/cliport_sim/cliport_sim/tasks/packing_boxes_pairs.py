@@ -1,4 +1,4 @@
-"""packing-boxes-pairs: "pack all the {colors} blocks into the brown box" (spec 4.2).
+"""packing-boxes-pairs: "pack all the {colors} blocks into the brown box" (docs/design.md#tasks).
 
 The boxes to pack are a random KD-tree split of the brown box's volume, so together they
 fill it; each is coloured with one of two relevant colours and scattered on the table.

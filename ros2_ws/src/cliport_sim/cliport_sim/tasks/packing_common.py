@@ -5,7 +5,7 @@ Held by the compliant suction tip far from their centre of mass, their weight an
 arm's turns twist the tip and the object swings off or lands crooked. So the packing
 expert picks near the middle of the object's top view, drawing uniformly among the mask
 cells within :data:`PICK_RADIUS` of the mask's centroid: picks stay varied, but never on
-a far edge (the reference picks anywhere on the mask, spec 9.12).
+a far edge (the reference picks anywhere on the mask, docs/design.md#oracle-picks).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cliport_sim.geometry import IDENTITY_QUAT, Pose
 from cliport_sim.tasks.base import Task
 
 PICK_RADIUS = 0.015  # metres from the mask centroid
-CONTAINER_WALL = 0.002  # floor and wall thickness of the brown box (spec 4.4)
+CONTAINER_WALL = 0.002  # floor and wall thickness of the brown box (docs/design.md#assets)
 
 
 def add_container(task: Task, env, size) -> Pose:

@@ -1,4 +1,4 @@
-"""packing-{seen,unseen}-google-objects-{seq,group}: pack named objects (spec section 4.2).
+"""packing-{seen,unseen}-google-objects-{seq,group}: pack named objects (docs/design.md#tasks).
 
 seq: "pack the {obj} in the brown box", one instruction per object, for the first
 #targets objects. group: "pack all the {obj} objects in the brown box", one instruction
@@ -44,8 +44,9 @@ def tilted(pose: Pose, roll: float, pitch: float) -> Pose:
     """``pose`` with its orientation tilted by ``roll`` / ``pitch`` about its own axes.
 
     The reference multiplies a PyBullet (x, y, z, w) quaternion with a function that
-    expects (w, x, y, z), so its "slight tilt" is some other rotation (spec 9.15). Here
-    both factors are xyzw and the product applies the tilt in the object's frame.
+    expects (w, x, y, z), so its "slight tilt" is some other rotation
+    (docs/design.md#quaternion-order). Here both factors are xyzw and the product applies the
+    tilt in the object's frame.
     """
     return pose[0], quat_multiply(pose[1], quat_from_euler(roll, pitch, 0.0))
 
@@ -84,7 +85,7 @@ class PackingGoogleObjects(PackingTask):
     * the oracle places an object by its current footprint, turning it as little as
       possible (:meth:`place_pose`), and the largest objects are spawned first.
 
-    The tilt uses consistent quaternion conventions (spec 9.15, see :func:`tilted`).
+    The tilt uses consistent quaternion conventions (docs/design.md#quaternion-order).
     """
 
     settle_steps_after_reset = 480

@@ -1,4 +1,4 @@
-"""packing-shapes: "pack the {obj} in the brown box" (spec section 4.2).
+"""packing-shapes: "pack the {obj} in the brown box" (docs/design.md#tasks).
 
 The paper calls it packing-unseen-shapes: the shapes of train episodes (kitting ids 0-13)
 never appear in val / test episodes (ids 14-19), so a policy must ground shape names it

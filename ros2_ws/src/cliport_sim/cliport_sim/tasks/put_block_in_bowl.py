@@ -1,4 +1,4 @@
-"""put-block-in-bowl: "put the {pick} blocks in a {place} bowl" (spec section 4.2)."""
+"""put-block-in-bowl: "put the {pick} blocks in a {place} bowl" (docs/design.md#tasks)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ class PutBlockInBowl(Task):
     """1-3 fixed bowls of colour B, 1..#bowls blocks of colour A, 6 distractors.
 
     Distractors take colours from this variant's palette (minus A and B), not from all
-    11 colours: the reference leaks unseen colours into seen training scenes (spec 9.16).
+    11 colours: the reference leaks unseen colours into seen training scenes
+    (docs/design.md#distractor-colours).
     """
 
     template = "put the {pick} blocks in a {place} bowl"

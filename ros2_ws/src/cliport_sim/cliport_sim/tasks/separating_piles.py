@@ -1,4 +1,4 @@
-"""separating-piles: push a pile of small blocks into one of two squares (spec section 4.2).
+"""separating-piles: push a pile of small blocks into one of two squares (docs/design.md#tasks).
 
 "push the pile of {block_color} blocks into the {square_color} square". Two 0.15 m zones of
 different colours lie at least 0.2 m apart; 50 one-centimetre blocks lie uniformly in
@@ -136,8 +136,8 @@ class SeparatingPiles(Task):
 
     Differences from the reference: zone placement retries are bounded (the reference loops
     until the second zone is 0.2 m from the first, forever if it never fits), colours come
-    from the episode's generator (spec 9.9), and the oracle plans its strokes
-    (:class:`PushPlanner`) instead of reusing the pick-and-place expert.
+    from the episode's generator (docs/design.md#reproducible-instances), and the oracle plans
+    its strokes (:class:`PushPlanner`) instead of reusing the pick-and-place expert.
     """
 
     template = "push the pile of {block_color} blocks into the {square_color} square"

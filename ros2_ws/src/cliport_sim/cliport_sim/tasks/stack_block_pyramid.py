@@ -1,4 +1,4 @@
-"""stack-block-pyramid-seq: "put the {pick} block on {place}", one step at a time (spec 4.2).
+"""stack-block-pyramid-seq: "put the {pick} block on {place}" step by step (docs/design.md#tasks).
 
 Six 4 cm blocks in six distinct palette colours and a three-tile stand (light, middle and
 dark brown at stand y -0.05, 0, +0.05). The pyramid is built bottom row first, each block
@@ -39,7 +39,7 @@ class StackBlockPyramidSeq(Task):
 
     The block colours are a permutation drawn with the episode's generator from an immutable
     palette; the reference shuffles the global colour list in place, so an instance depended
-    on earlier episodes (spec 9.9a). Fixed here.
+    on earlier episodes (docs/design.md#reproducible-instances). Fixed here.
     """
 
     template = "put the {pick} block on {place}"

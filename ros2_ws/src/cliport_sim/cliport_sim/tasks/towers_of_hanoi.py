@@ -1,4 +1,4 @@
-"""towers-of-hanoi-seq: "move the {color} ring to the {loc}", one move per step (spec 4.2).
+"""towers-of-hanoi-seq: "move the {color} ring to the {loc}" (docs/design.md#tasks).
 
 Three rings start stacked on the rod over the stand's light brown tile; the instructions
 walk through the optimal 7-move solution that ends with the tower on the dark brown side.
@@ -33,7 +33,7 @@ class TowersOfHanoiSeq(Task):
     """Seven sequential pose goals (1/7 each, ring rotation ignored) in the solution's order.
 
     Ring colours are three distinct palette colours drawn with the episode's generator
-    (spec 9.9).
+    (docs/design.md#reproducible-instances).
     """
 
     template = "move the {color} ring to the {loc}"
