@@ -2,7 +2,8 @@
 
 Optical frame convention (REP-103 camera optical frames): x right, y down, z forward.
 Construction validates everything that would otherwise produce a silently wrong map:
-non-positive sizes or focal lengths, and extrinsics that are non-finite or not rigid.
+non-positive sizes or focal lengths, pixels at 90 degrees or more off the optical axis, and
+extrinsics that are non-finite or not rigid.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cliport_perception.calibration import pose_matrix
+
+# |pixel - principal point| / focal length at the image edge: tan(89.94 degrees). A pinhole
+# image is narrower than 180 degrees; beyond this the rays overflow the fusion's arithmetic.
+MAX_RAY_SLOPE = 1000.0
 
 
 class CameraError(ValueError):
@@ -41,6 +46,11 @@ class CameraModel:
             raise CameraError(f"focal lengths must be positive, got fx={self.fx} fy={self.fy}")
         if self.depth_scale <= 0:
             raise CameraError(f"depth_scale must be positive, got {self.depth_scale}")
+        slope = max(max(self.cx, self.width - self.cx) / self.fx,
+                    max(self.cy, self.height - self.cy) / self.fy)
+        if not abs(slope) <= MAX_RAY_SLOPE:  # also NaN / inf: overflowing rays
+            raise CameraError(f"intrinsics put pixels {slope:.3g} focal lengths off the optical "
+                              f"axis (at most {MAX_RAY_SLOPE:g}: a pinhole sees < 180 degrees)")
         T = np.asarray(self.extrinsic, dtype=np.float64)
         if T.shape != (4, 4):
             raise CameraError(f"extrinsic must be 4x4, got shape {T.shape}")

@@ -57,7 +57,9 @@ class _ViewGeometry:
         origin = camera.extrinsic[:3, 3]
         lo = np.array([ws.x_min, ws.y_min, ws.z_min - floor_tolerance])
         hi = np.array([ws.x_max, ws.y_max, ws.z_max])
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # (nearly) axis-parallel rays cross a slab plane at t = +-inf (over: a ray component
+        # of 1e-310 from a focal length of 1e300 px)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             t1 = (lo - origin) / rays
             t2 = (hi - origin) / rays
         # Axis-parallel rays: inside the slab -> unbounded, outside -> empty.
@@ -100,13 +102,16 @@ class Fuser:
         if compiled and _kernel is None:
             raise RuntimeError("the compiled fusion kernel needs numba")
         self.compiled = _kernel is not None if compiled is None else compiled
-        self._geometry: dict[int, tuple[CameraModel, _ViewGeometry]] = {}
+        # keyed by optical frame where there is one: a camera whose model keeps changing
+        # (a new CameraInfo) replaces its geometry instead of adding one per model
+        self._geometry: dict[str | int, tuple[CameraModel, _ViewGeometry]] = {}
 
     def _geom(self, camera: CameraModel) -> _ViewGeometry:
-        hit = self._geometry.get(id(camera))
+        key = camera.frame_id or id(camera)
+        hit = self._geometry.get(key)
         if hit is None or hit[0] is not camera:
             hit = (camera, _ViewGeometry(camera, self.workspace, self.floor_tolerance))
-            self._geometry[id(camera)] = hit
+            self._geometry[key] = hit
         return hit[1]
 
     def view(self, frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

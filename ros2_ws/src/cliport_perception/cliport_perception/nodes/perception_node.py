@@ -8,7 +8,9 @@ those have waited a period: always from the latest frames, never a backlog. A st
 missing camera is reported (log + ``/diagnostics``) and no heightmap is made until every
 camera is fresh again. Frame health per camera (received, missed, dropped, stale events,
 rate) goes into ``/diagnostics``, and a rate-limited warning summarises problems. Bad
-frames are logged and skipped; the node keeps serving.
+frames (:mod:`cliport_perception.rgbd_msg`) are refused with a rate-limited warning, counted
+in ``/diagnostics`` (``rejected_frames``, ``last_rejection``; the camera is WARN while its
+latest pair is refused) and skipped; the node keeps serving.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ from cliport_perception.sources.base import SourceError
 from cliport_perception.sources.calibration_file import load_source_calibration
 from cliport_perception.sync import SyncStatus
 
+REFUSAL_LOG_PERIOD = 1.0  # s between warnings about refused frame sets
+
 DIAG_PERIOD_NS = 1_000_000_000  # /diagnostics at most once a second, unless the state changes
 
 
 class PerceptionNode(Node):
-    def __init__(self) -> None:
-        super().__init__("perception")
+    def __init__(self, *, context=None, parameter_overrides=None) -> None:
+        """``context``, ``parameter_overrides``: as rclpy's ``Node`` (a node in a test)."""
+        super().__init__("perception", context=context,
+                         parameter_overrides=parameter_overrides)
         self.config = cfg = declare_config(self, load_perception_config())
         self.calibration = load_source_calibration(cfg.calibration_file, cfg.base_frame)
         self.fuser = Fuser(cfg.workspace, floor_tolerance=cfg.floor_tolerance)
@@ -70,7 +76,9 @@ class PerceptionNode(Node):
         try:
             found = self.source.poll(now, self._partial_wait_ns, all_new_only)
         except SourceError as exc:
-            self.get_logger().error(f"skipping a frame set: {exc}", throttle_duration_sec=1.0)
+            self.get_logger().warning(f"skipping a frame set: {exc}",
+                                      throttle_duration_sec=REFUSAL_LOG_PERIOD)
+            self._report(SyncStatus(), now)
             return
         if found is None:
             return
@@ -80,7 +88,8 @@ class PerceptionNode(Node):
         try:
             maps = self.fuser.fuse(found.frames)
         except ValueError as exc:
-            self.get_logger().error(f"skipping a frame set: {exc}", throttle_duration_sec=1.0)
+            self.get_logger().warning(f"skipping a frame set: {exc}",
+                                      throttle_duration_sec=REFUSAL_LOG_PERIOD)
             return
         frames = found.frames
         frame = HeightmapFrame(maps.colormap, maps.heightmap, self.config.workspace,
@@ -99,7 +108,8 @@ class PerceptionNode(Node):
         self._report(found.status, now)
 
     def _report(self, status: SyncStatus, now_ns: int) -> None:
-        state = (tuple(status.stale), tuple(status.missing))
+        refusing = {c: self.source.last_rejection[c] for c in sorted(self.source.rejecting)}
+        state = (tuple(status.stale), tuple(status.missing), tuple(refusing))
         if now_ns - self._last_diag_ns < DIAG_PERIOD_NS and state == self._last_state:
             return
         self._last_diag_ns, self._last_state = now_ns, state
@@ -111,10 +121,14 @@ class PerceptionNode(Node):
                 st.level, st.message = DiagnosticStatus.WARN, "stale"
             elif cam in status.missing:
                 st.level, st.message = DiagnosticStatus.WARN, "no colour/depth/info pair"
+            elif cam in refusing:
+                st.level, st.message = DiagnosticStatus.WARN, f"refused: {refusing[cam]}"
             else:
                 st.level, st.message = DiagnosticStatus.OK, "ok"
             values = self.source.health.values(cam)
             values["heightmaps_published"] = str(self.published)
+            values["rejected_frames"] = str(self.source.rejected[cam])
+            values["last_rejection"] = self.source.last_rejection[cam]
             st.values = [KeyValue(key=k, value=v) for k, v in values.items()]
             array.status.append(st)
         self.diag.publish(array)

@@ -7,7 +7,10 @@ so the node itself stays thin. Topic names come from the perception config's tem
 the core :class:`~cliport_perception.sync.FrameSync` (approximate-time pairing, latest only)
 and are decoded into ``RGBDFrame`` only when a set is used: a skipped frame costs nothing.
 Extrinsics come from the calibration, matched by the frame id the driver stamps on the
-CameraInfo. Frame health (missed / dropped / stale) is kept in ``self.health``.
+CameraInfo. Frame health (missed / dropped / stale) is kept in ``self.health``; frames
+refused (:mod:`cliport_perception.rgbd_msg`: stamped ahead of the clock on arrival,
+undecodable when used) are counted in ``self.rejected`` with the latest reason, and
+warned about at most once per ``warn_period_s``.
 
 The source does not spin: the node's executor delivers the messages, and the node calls
 :meth:`TopicSource.poll` from its timer. ``get_frames()`` (the generic interface) returns
@@ -20,26 +23,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from cliport_perception.calibration import Calibration
 from cliport_perception.camera import CameraModel
-from cliport_perception.image_conversion import image_to_array
 from cliport_perception.perception_config import PerceptionConfig
 from cliport_perception.rgbd import RGBDFrame
+from cliport_perception.rgbd_msg import camera_from_info, future_stamp, rgbd_frame, stamp_ns
 from cliport_perception.sources.base import RGBDSource, SourceError
 from cliport_perception.sources.calibration_file import load_source_calibration
 from cliport_perception.sync import FrameSync, Pair, SyncStatus
-
-DEPTH_ENCODINGS = ("16UC1", "32FC1")
-COLOR_ENCODINGS = ("rgb8", "bgr8")
-
-
-def stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 @dataclass
@@ -72,8 +67,13 @@ class TopicSource(RGBDSource):
                                                                   config.base_frame)
         self.sync = FrameSync(config.cameras, config.sync_slop, config.stale_after, history)
         self.on_frame = on_frame
+        self.warn_period_s = warn_period_s
         self._subscriptions: list = []
-        self._models: dict[tuple, CameraModel] = {}
+        # the latest model per optical frame: a CameraInfo that keeps changing cannot grow it
+        self._models: dict[str, tuple[tuple, CameraModel]] = {}
+        self.rejected = dict.fromkeys(self.camera_names, 0)  # frames / pairs refused
+        self.last_rejection = dict.fromkeys(self.camera_names, "")  # the latest reason
+        self.rejecting: set[str] = set()  # cameras whose latest pair was refused
 
     def topics(self, camera: str) -> tuple[str, str, str]:
         """(colour, aligned depth, camera info) topic of one camera."""
@@ -90,15 +90,38 @@ class TopicSource(RGBDSource):
                     qos_profile_sensor_data),
             ]
 
-    def _on_color(self, camera: str, msg: Image) -> None:
+    def _reject(self, camera: str, reason: str, log: bool) -> None:
+        """Count a refused frame; ``log``: warn about it here (at most once a warn period)."""
+        self.rejected[camera] += 1
+        self.last_rejection[camera] = reason
+        if log:
+            self.node.get_logger().warning(f"camera {camera!r}: frame refused: {reason}",
+                                           throttle_duration_sec=self.warn_period_s)
+
+    def _arrived(self, camera: str, msg: Image) -> int | None:
+        """The stamp of an arriving image, or None when it is refused."""
         stamp = stamp_ns(msg.header)
+        problem = future_stamp(stamp, self.node.get_clock().now().nanoseconds,
+                               self.config.stale_after)
+        if problem is not None:  # not kept: it would hold back every later frame as old
+            self._reject(camera, problem, log=True)
+            return None
+        return stamp
+
+    def _on_color(self, camera: str, msg: Image) -> None:
+        stamp = self._arrived(camera, msg)
+        if stamp is None:
+            return
         self.health.on_frame(camera, stamp)
         self.sync.add_color(camera, stamp, msg)
         if self.on_frame is not None:
             self.on_frame()
 
     def _on_depth(self, camera: str, msg: Image) -> None:
-        self.sync.add_depth(camera, stamp_ns(msg.header), msg)
+        stamp = self._arrived(camera, msg)
+        if stamp is None:
+            return
+        self.sync.add_depth(camera, stamp, msg)
         if self.on_frame is not None:
             self.on_frame()
 
@@ -145,29 +168,23 @@ class TopicSource(RGBDSource):
 
     def _decode(self, pair: Pair) -> RGBDFrame:
         try:
-            if pair.depth.encoding not in DEPTH_ENCODINGS:
-                raise ValueError(f"depth encoding {pair.depth.encoding!r} (want "
-                                 f"{'/'.join(DEPTH_ENCODINGS)})")
-            if pair.color.encoding not in COLOR_ENCODINGS:
-                raise ValueError(f"colour encoding {pair.color.encoding!r} (want "
-                                 f"{'/'.join(COLOR_ENCODINGS)})")
-            depth = image_to_array(pair.depth)
-            color = image_to_array(pair.color)
-            if pair.color.encoding == "bgr8":
-                color = color[..., ::-1]
-            return RGBDFrame(np.ascontiguousarray(color), depth, self._model(pair.info),
-                             pair.stamp_ns)
+            frame = rgbd_frame(pair.color, pair.depth, pair.info, self._model(pair.info),
+                               pair.stamp_ns)
         except (ValueError, KeyError) as exc:
             reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            self.rejecting.add(pair.camera)
+            self._reject(pair.camera, str(reason), log=False)  # poll's caller logs
             raise SourceError(f"camera {pair.camera!r}: {reason}") from exc
+        self.rejecting.discard(pair.camera)
+        return frame
 
     def _model(self, info: CameraInfo) -> CameraModel:
-        key = (info.header.frame_id, tuple(info.k), info.width, info.height)
-        model = self._models.get(key)
-        if model is None:
-            model = CameraModel.from_intrinsics_matrix(
-                info.k, info.width, info.height,
-                self.calibration.extrinsic(info.header.frame_id),
-                self.config.depth_scale, info.header.frame_id)
-            self._models[key] = model
+        frame_id = info.header.frame_id
+        key = (tuple(info.k), tuple(info.d), info.distortion_model, info.width, info.height)
+        cached = self._models.get(frame_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        model = camera_from_info(info, self.calibration.extrinsic(frame_id),
+                                 self.config.depth_scale)
+        self._models[frame_id] = (key, model)
         return model
