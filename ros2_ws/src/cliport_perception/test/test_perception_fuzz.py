@@ -327,6 +327,30 @@ def test_usual_camera_infos_pass():
         check_camera_info(info_msg(d=d, model=model))
 
 
+def test_a_camera_info_that_keeps_changing_does_not_grow_the_fusion():
+    """Each new K is a new camera model; the fusion keeps the latest one per optical frame."""
+    import tracemalloc
+
+    fuser = Fuser(WS)
+
+    def fuse(i: int) -> None:
+        k = (240.0 + i, 0.0, 80.0, 0.0, 240.0 + i, 60.0, 0.0, 0.0, 1.0)
+        camera = CameraModel.from_pose(k, 160, 120, POSITION, ORIENTATION, frame_id=FRAME)
+        fuser.fuse([render(camera, [], depth_uint16=True)])
+
+    fuse(0)
+    tracemalloc.start()
+    try:
+        fuse(1)
+        one = tracemalloc.get_traced_memory()[0]
+        for i in range(2, 22):
+            fuse(i)
+        twenty = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert twenty < 2 * one, (one, twenty)
+
+
 def test_future_stamps():
     assert future_stamp(STAMP + 10**8, STAMP, 0.5) is None
     assert future_stamp(STAMP - 3600 * 10**9, STAMP, 0.5) is None  # old: stale, not refused
