@@ -1,8 +1,8 @@
 """Agents by name: the three Transporter networks (pick, key, query) with their FCNs.
 
 ``cliport`` is the paper's two-stream model; ``transporter`` (Transporter-only) and
-``clip_only`` (CLIP-only) are its baselines (spec 3.5). ``make_agent(config)`` builds one;
-the :class:`Agent` holds the pick :class:`Attention`, the place :class:`Transport` and the one
+``clip_only`` (CLIP-only) are its baselines (docs/design.md#agents). ``make_agent(config)`` builds
+one; the :class:`Agent` holds the pick :class:`Attention`, the place :class:`Transport` and the one
 shared frozen CLIP, and turns a batch of images + instructions into logits, losses and
 decisions. Torch only: training and evaluation need no ROS.
 """
@@ -143,7 +143,7 @@ class Agent(nn.Module):
         """Softmax cross-entropy over all (rotation, row, column) of pick and place.
 
         ``pick``/``place`` [B, 2] long cells, ``*_rot`` [B] long bins; the true CE per sample
-        (not divided by H*W*k as the reference does, spec 3.6), averaged over the batch
+        (not divided by H*W*k as the reference does, docs/design.md#loss), averaged over the batch
         (``reduction="none"``: per sample, [B], for per-task training curves).
         ``attention``/``transport`` may be DDP wrappers of this agent's modules.
         """

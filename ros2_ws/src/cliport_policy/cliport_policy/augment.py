@@ -1,4 +1,5 @@
-"""SE(2) data augmentation of a batch of images and their pick / place cells (spec 3.7, 9.13).
+"""SE(2) data augmentation of a batch of images and pick / place cells
+(docs/design.md#augmentation).
 
 Each sample gets a random rotation about the image centre, theta ~ N(0, theta_sigma), and a
 translation ~ N(0, translation_sigma) pixels per axis, applied to all six channels (bilinear,

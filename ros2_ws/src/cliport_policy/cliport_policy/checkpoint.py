@@ -1,9 +1,9 @@
 """Checkpoints: the trainable weights, optimiser states and the config that built them.
 
 What is stored: ``format``, ``model`` (the :class:`ModelConfig` as a dict), ``attention`` and
-``transport`` state dicts (never the frozen CLIP, spec 9.2: the reference saves three
-copies of it in every file), the CLIP weights' fingerprint, ``step``, optional optimiser
-states, training config and metrics. Files are written atomically (temporary name, fsync,
+``transport`` state dicts (never the frozen CLIP, docs/design.md#one-frozen-clip: the
+reference saves three copies of it in every file), the CLIP weights' fingerprint, ``step``, optional
+optimiser states, training config and metrics. Files are written atomically (temporary name, fsync,
 rename), so a crash mid-save leaves the previous file intact. Loading checks everything and
 raises :class:`CheckpointError` naming the file and the problem: unreadable or truncated file,
 not a policy checkpoint, another format version, missing or unexpected weights, shapes that

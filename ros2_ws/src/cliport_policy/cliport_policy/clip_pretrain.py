@@ -3,8 +3,8 @@
     cliport-pretrain-clip --data DATA --task put-block-in-bowl-seen-colors --n-demos 100 \
         --out runs/clip-tiny-sim.safetensors [--val-task put-block-in-bowl-seen-colors]
 
-Why: CLIPort's language grounding comes from CLIP's web pre-training (spec 3.4) - its frozen
-image features already respond to "red" where a red block lies, and its sentence features
+Why: CLIPort's language grounding comes from CLIP's web pre-training (docs/design.md#clip-lingunet):
+its frozen image features already respond to "red" where a red block lies, and its sentence features
 already separate "red block" from "blue block". The CPU-sized CLIP of ``config/tiny.yaml``
 has no such weights to download, and with a random frozen CLIP the policy's pick learns to
 find *a* block long before it learns *which* one (``pick_language_tv``, README). This gives
@@ -217,7 +217,8 @@ def losses(model: nn.Module, heads: PretrainHeads, tokenizer, data: CaptionedSte
     for i in items:
         img = torch.as_tensor(data.colormap(i)).permute(2, 0, 1).float()
         uv = torch.tensor([[p.u, p.v] for p in data.points[i]])
-        # a flip would make "left" / "top" in an instruction or caption lie (spec 9.13)
+        # a flip would make "left" / "top" in an instruction or caption lie
+        # (docs/design.md#language-aware-augmentation)
         if rng is not None and not uses_absolute_words(data.instructions[i], ABSOLUTE_WORDS):
             img, uv = _flip(img, uv, rng)
         imgs.append(img)

@@ -1,11 +1,12 @@
 """Training batches from the episode store (``cliport_sim.dataset``), one or many tasks.
 
-A sample is drawn as the reference intends but without its multi-task bug (spec 3.7, 9.8):
+A sample is drawn as the reference intends but without its multi-task bug
+(docs/design.md#multitask-sampling-fix):
 a task (uniformly, or with the task set's weights: multi-attr), then an episode of that
 task, then one of its actions - each drawn once, from one explicit
 ``numpy.random.Generator``. The reference draws the task a second time when it loads the
 episode, so the episode index of one task is read from another. Observations are the stored
-fused maps (no re-fusion of raw views per sample, spec 9.1).
+fused maps (no re-fusion of raw views per sample, docs/design.md#prefused-batches).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
         --val-episodes 100 --test-episodes 100 --seeds 3 --workers 2
     cliport-eval --run runs/multi          # the run's own evaluation tasks (config.json)
 
-The paper's protocol (spec 6.1) with its weak points fixed (spec 9.17):
+The paper's protocol (docs/design.md#eval-protocol) with its weak points fixed
+(docs/design.md#eval-seeds):
 
 1. every numbered checkpoint of the run is rolled out on the val episodes of every
    evaluation task (resumable: a checkpoint already in ``<task>-results-val.json`` is not

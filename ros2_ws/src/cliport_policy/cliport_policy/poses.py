@@ -8,9 +8,9 @@ picked object's height above the table (the pick z): a block picked at its 4 cm 
 in a bowl whose floor reads 5 mm is released with its top at 4.5 cm. (The reference sends the
 bare surface height; its suction primitive descends to contact either way, but a gripper
 that moves to the commanded z would release the object its own height too low.) Yaws
-follow the reference's labels (spec 2.1): pick bin ``r0`` of ``k0`` is theta0 = 2 pi r0 / k0,
-place bin ``r1`` of ``k1`` is theta1 = 2 pi r1 / k1 relative to the pick, and the commanded
-yaws are ``-theta0`` and ``-(theta0 + theta1)`` (image rotations are mirrored world yaws).
+follow the reference's labels (docs/design.md#action-labels): pick bin ``r0`` of ``k0`` is theta0 =
+2 pi r0 / k0, place bin ``r1`` of ``k1`` is theta1 = 2 pi r1 / k1 relative to the pick, and the
+commanded yaws are ``-theta0`` and ``-(theta0 + theta1)`` (image rotations are mirrored world yaws).
 This is the inverse of :func:`cliport_sim.dataset.action_labels`.
 """
 

@@ -3,11 +3,12 @@
 Why this exists: **benchmarks and equivalence tests only** (``bench/bench_policy_act.py``,
 ``bench/bench_policy_train.py``, ``test/test_reference.py``). Nothing in the policy node,
 training or evaluation imports it. It re-expresses how the original CLIPort code computes an
-action (spec 3.2, 3.3, 3.6, 3.7) while calling the very same pick / key / query FCNs of an
-:class:`~cliport_policy.agents.Agent`, so with equal weights both implementations must give
-the same decisions, and the benchmark compares *how* the work is done, not what is computed.
+action (docs/design.md#attention, docs/design.md#transport-crop, docs/design.md#loss) while calling
+the very same pick / key / query FCNs of an :class:`~cliport_policy.agents.Agent`, so with equal
+weights both implementations must give the same decisions, and the benchmark compares *how* the work
+is done, not what is computed.
 
-What it does the reference's way (spec 9.1, 9.3, 9.5), on purpose:
+What it does the reference's way (docs/design.md#departures), on purpose:
 
 * **Batch size 1**, the numpy image converted and padded per stream; the pick input always
   padded to a square (ours can skip that for one pick rotation, ``pick_pad_square: false``;
@@ -23,7 +24,7 @@ What it does the reference's way (spec 9.1, 9.3, 9.5), on purpose:
   ``grid_sample`` normalisation), so the crops equal ``rotated_crops`` up to float error.
 * **Correlation by** ``F.conv2d``, in one of two modes (:data:`CORRELATIONS`):
 
-  - ``conv_resize`` (CLIPort's; the reference's sub-pixel bug, spec 9.5):
+  - ``conv_resize`` (CLIPort's; the reference's sub-pixel bug, docs/design.md#transport-alignment):
     ``conv2d(key, kernels, padding=crop/2)`` gives ``(Hp + 1) x (Wp + 1)``, which is resized
     bilinearly to ``Hp x Wp`` and cropped by ``crop/2`` on every border. Output row ``u``
     then reads conv row ``u + crop/2 + delta_u`` with ``delta_u = (u + crop/2 + 0.5) / Hp``
@@ -41,15 +42,16 @@ What it does the reference's way (spec 9.1, 9.3, 9.5), on purpose:
 * **Training at batch 1**: the cross-entropy is built the reference's way, as a one-hot label
   volume times ``log_softmax`` over all (rotation, row, column) — the same value as
   ``agents._ce`` (the true CE and our ``[k, H, W]`` label layout, *not* the reference's
-  division by ``H W k`` nor its ``(k, H, W)``-vs-``(H, W, k)`` pick label bug, spec 3.6, 9.6);
-  pick and place are each backpropagated and stepped by their own Adam.
+  division by ``H W k`` nor its ``(k, H, W)``-vs-``(H, W, k)`` pick label bug,
+  docs/design.md#pick-loss-layout); pick and place are each backpropagated and stepped by their own
+  Adam.
 
 What it does *not* reproduce, because it would change the computed values or the weights: the
 three fp16 CLIP copies (one shared fp32 FrozenCLIP is used; fp16 convolutions are also ~3x
-slower on CPU) and CLIP's BatchNorm drift (spec 9.3). For a fair timing the conv2d can run
-with oneDNN disabled (``fast_conv=True``, the default; its reference loop for 64 x 64 kernels
-takes ~50 s per call on these CPUs, python-deps.md) in the forward pass; its backward keeps
-oneDNN, faster there (see :func:`conv2d`).
+slower on CPU) and CLIP's BatchNorm drift (docs/design.md#clip-eval-mode). For a fair timing the
+conv2d can run with oneDNN disabled (``fast_conv=True``, the default; its reference loop for 64 x 64
+kernels takes ~50 s per call on these CPUs, docs/design.md#cpu-correlation) in the forward pass; its
+backward keeps oneDNN, faster there (see :func:`conv2d`).
 """
 
 from __future__ import annotations
@@ -132,8 +134,8 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, padding: int, fast_conv: bool) -> t
     ``fast_conv``: the *forward* runs with oneDNN disabled. The backward (if any) runs later,
     outside this block, with the caller's setting (by default oneDNN on), which is the faster
     one there: measured on these CPUs at 1 x 3 x 384 x 224 and 36 x 3 x 64 x 64, padding 32,
-    2 threads: forward 6.7 s without oneDNN (~50 s with it, python-deps.md), backward 8.9 s with
-    oneDNN (vs 14.7 s without)."""
+    2 threads: forward 6.7 s without oneDNN (~50 s with it, docs/design.md#cpu-correlation),
+    backward 8.9 s with oneDNN (vs 14.7 s without)."""
     x, w = x.contiguous(), w.contiguous()
     with onednn_disabled(fast_conv):
         return F.conv2d(x, w, padding=padding)

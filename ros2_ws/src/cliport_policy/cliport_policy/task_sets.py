@@ -1,7 +1,7 @@
 """Task sets: what ``--task`` names resolve to for training and evaluation.
 
 ``--task`` takes one registered task (``put-block-in-bowl-seen-colors``), several of them
-(an explicit multi-task list), or one of the reference's set names (spec 3.7, 6.1):
+(an explicit multi-task list), or one of the reference's set names (docs/design.md#eval-protocol):
 ``multi-language-conditioned`` and ``multi-attr-<held-out task>``. The sets' lists live in
 ``config/task_sets.yaml``. A resolved :class:`TaskSet` says which tasks to train on, with
 which sampling probability each, and which tasks to validate and test on. Plain Python: the
@@ -32,7 +32,8 @@ class TaskSet:
     """Concrete tasks behind a ``--task`` value.
 
     ``weights`` are the train tasks' sampling probabilities (sum 1): a task is drawn with
-    them, then an episode of that task, then one of its actions, each once (spec 9.8).
+    them, then an episode of that task, then one of its actions, each once
+    (docs/design.md#multitask-sampling-fix).
     """
 
     name: str

@@ -62,7 +62,7 @@ def test_act_batch_matches_single_acts(tiny_agent):
 def test_losses_train_the_heads_not_clip(tiny_cfg):
     torch.manual_seed(0)
     agent = make_agent(tiny_cfg.model).train()
-    assert not agent.clip.training  # frozen CLIP stays in eval mode (spec 9.3)
+    assert not agent.clip.training  # frozen CLIP stays in eval mode (docs/design.md#clip-eval-mode)
     img = image_tensor(*[np.stack([a]) for a in _scene()])
     lp, lq = agent.losses(img, [INSTRUCTION], torch.tensor([[100, 50]]),
                           torch.tensor([[200, 80]]), torch.tensor([0]), torch.tensor([5]))

@@ -25,7 +25,7 @@ def n_params(m: torch.nn.Module) -> int:
 
 
 def test_paper_size_parameter_counts():
-    # spec section 7: ResNet43_8s ~9.8M, ResNet45_10s ~39.5M trainable parameters
+    # docs/design.md#runtime-facts: ResNet43_8s ~9.8M, ResNet45_10s ~39.5M trainable parameters
     assert abs(n_params(ResNet43_8s(6, 1)) / 1e6 - 9.8) < 0.1
     assert abs(n_params(ResNet45_10s(6, 1)) / 1e6 - 39.5) < 0.1
     # the decoder at RN50 widths: ~52.9M
@@ -131,7 +131,7 @@ def test_fft_correlation_equals_a_valid_convolution():
 
 
 def test_self_correlation_peaks_at_the_crop_centre(tiny_agent):
-    # transport alignment (spec 9.5): an image correlated with its own crop at bin 0 peaks at
+    # docs/design.md#transport-alignment: an image correlated with its own crop at bin 0 peaks at
     # the crop's centre pixel
     torch.manual_seed(1)
     h, w, c = 96, 64, 16

@@ -59,7 +59,8 @@ def test_sampling_is_uniform_over_tasks_then_episodes_whatever_the_sizes():
 
 
 def test_a_batch_loads_each_drawn_task_episode_and_action_once():
-    """Not the reference's second task draw at load time (spec 9.8): what is drawn is what
+    """Not the reference's second task draw at load time
+    (docs/design.md#multitask-sampling-fix): what is drawn is what
     is loaded, from that task's dataset, once."""
     stubs = [_Stub("a", [2] * 3), _Stub("b", [2] * 7)]
     expected = Sampler(stubs, np.random.default_rng(5))

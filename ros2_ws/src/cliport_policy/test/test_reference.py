@@ -109,7 +109,7 @@ def test_whole_image_rotation_crop_equals_rotated_crops(pick):
 @pytest.mark.parametrize("pick", [(0, 0), (100, 50), (319, 159), (200, 7)])
 def test_self_crop_correlation_peaks_at_crop_centre(pick):
     """Correlating a feature map with its own 64 x 64 crop at rotation 0 peaks exactly at
-    the crop centre (spec acceptance test 'transport alignment')."""
+    the crop centre (docs/design.md#transport-alignment)."""
     g = torch.Generator().manual_seed(2)
     feat = torch.randn(1, 3, 320, 160, generator=g)  # zero-mean 'identity-ish' features
     crop = rotated_crops(feat, torch.tensor([pick]), torch.zeros(1), 64)  # [1, 3, 64, 64]

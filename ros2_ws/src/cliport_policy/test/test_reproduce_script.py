@@ -37,7 +37,7 @@ def test_smoke_preset_generates_trains_evaluates_and_writes_the_table(tmp_path):
     for suffix in ("md", "json", "png"):
         assert (tmp_path / f"table.{suffix}").is_file()
     table = (tmp_path / "table.md").read_text()
-    # n = 1 is a paper column: CLIPort (multi) at 1 demo, spec 6.2
+    # n = 1 is a paper column: CLIPort (multi) at 1 demo, docs/design.md#paper-results
     assert "| CLIPort (multi) |" in table and "(54.0)" in table and "(61.6)" in table
     assert "unseen" in table
     budget = json.loads((tmp_path / "budget.json").read_text())

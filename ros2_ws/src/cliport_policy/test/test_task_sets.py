@@ -15,7 +15,8 @@ def test_multi_language_conditioned_trains_the_ten_tasks_on_seen_splits():
     ts = resolve("multi-language-conditioned")
     assert ts.kind == "multi" and ts.uniform and len(ts.train) == 10
     # the *-unseen-colors train sets hold seen colours: the paper's "multi" is trained on
-    # seen splits; no full split and no 56-object google set is trained on (spec 4.2)
+    # seen splits; no full split and no 56-object google set is trained on
+    # (docs/design.md#multitask-sampling)
     assert {f"{f}-unseen-colors" for f in FAMILIES_WITH_COLOURS} <= set(ts.train)
     assert {"align-rope", "packing-shapes", "packing-unseen-google-objects-seq",
             "packing-unseen-google-objects-group"} <= set(ts.train)
@@ -36,7 +37,7 @@ def test_multi_attr_holds_the_task_out_to_its_seen_split():
         <= set(ts.train)
     assert len(ts.train) == 10
     weights = dict(zip(ts.train, ts.weights, strict=True))
-    assert weights["put-block-in-bowl-seen-colors"] == pytest.approx(0.5)  # spec 3.7
+    assert weights["put-block-in-bowl-seen-colors"] == pytest.approx(0.5)  # multi-attr
     assert all(w == pytest.approx(0.5 / 9) for t, w in weights.items()
                if t != "put-block-in-bowl-seen-colors")
 

@@ -1,11 +1,12 @@
-"""Pick attention (spec 3.2): per-pixel (x rotation) logits over the whole heightmap.
+"""Pick attention (docs/design.md#attention): per-pixel (x rotation) logits over the whole
+heightmap.
 
 The image is zero-padded (raw zeros, as the reference) to a square so rotations keep every
 cell; with ``k > 1`` the ``k`` rotated copies run through the FCN as one batch and are rotated
 back. With ``k = 1`` (suction) no rotation is done at all, and ``pad_square=False`` skips the
 padding too (half the compute; the reference pads anyway). Output logits are laid out
 ``[B, k, H, W]`` and the training label uses the *same* layout (the reference flattens
-logits as (H, W, k) but labels as (k, H, W), wrong for k > 1, spec 9.6).
+logits as (H, W, k) but labels as (k, H, W), wrong for k > 1, docs/design.md#pick-loss-layout).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The semantic stream's trainable decoder (``CLIPLingUNetLat``), spec section 3.4.
+"""The semantic stream's trainable decoder (``CLIPLingUNetLat``), docs/design.md#clip-lingunet.
 
 CLIP's layer4 map is decoded back to twice the input resolution through three U-Net ``Up``
 stages (skips from CLIP layers 3, 2, 1) and three bottleneck stages. The sentence feature
@@ -8,7 +8,8 @@ stream's decoder maps. Channel widths follow CLIP's: for RN50 (256, 512, 1024, 2
 they are exactly the reference's; a small CLIP gives a proportionally small decoder.
 
 ``lateral_channels=None`` builds the lateral-free ``CLIPLingUNet`` of the CLIP-only baseline.
-``batchnorm`` adds the BatchNorm the reference's ``DoubleConv`` has by mistake (spec 9.4);
+``batchnorm`` adds the BatchNorm the reference's ``DoubleConv`` has by mistake
+(docs/design.md#decoder-batchnorm);
 the default follows the paper (no BatchNorm).
 """
 

@@ -1,4 +1,4 @@
-"""Transporter ResNets (the spatial stream), spec section 3.1.
+"""Transporter ResNets (the spatial stream), docs/design.md#transporter-resnets.
 
 ``ResNet43_8s`` (Transporter-only and CLIP-only baselines) and ``ResNet45_10s`` (CLIPort's
 spatial stream, which also returns the six lateral feature maps the semantic decoder

@@ -1,11 +1,11 @@
 """Image rotation and rotated crops by explicit pixel-centre sampling (``grid_sample``).
 
-Convention (spec 2.1): rotation bin ``i`` of ``k`` rotates an image by ``+360 i / k`` degrees
-counter-clockwise *as displayed* (rows down, columns right), the OpenCV/kornia sign; because
-rows run along world +y this is a world yaw of ``-360 i / k``. Destination pixel ``d`` (offset
-from the pivot, ``(dx, dy)`` = (column, row)) samples the source at ``pivot + R(-a) d``.
-Pixel ``(r, c)`` has its centre at integer coordinates, so an angle of 0 reproduces the
-input exactly.
+Convention (docs/design.md#rotation-convention): rotation bin ``i`` of ``k`` rotates an image by
+``+360 i / k`` degrees counter-clockwise *as displayed* (rows down, columns right), the
+OpenCV/kornia sign; because rows run along world +y this is a world yaw of ``-360 i / k``.
+Destination pixel ``d`` (offset from the pivot, ``(dx, dy)`` = (column, row)) samples the source at
+``pivot + R(-a) d``. Pixel ``(r, c)`` has its centre at integer coordinates, so an angle of 0
+reproduces the input exactly.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def rotated_crops(img: torch.Tensor, pivots: torch.Tensor, degrees: torch.Tensor
     ``degrees`` [k] -> crops [B * k, C, size, size] (sample-major), where crop pixel
     ``(size//2 + dy, size//2 + dx)`` is the image at ``pivot + R(-a) (dx, dy)``. Only a
     window of side ``size * sqrt(2) + 3`` around each pivot is read (the reference rotates
-    the whole padded image ``k`` times to cut out 64 x 64 pixels, spec 9.5).
+    the whole padded image ``k`` times to cut out 64 x 64 pixels,
+    docs/design.md#transport-alignment).
     """
     b, c = img.shape[:2]
     k = degrees.shape[0]

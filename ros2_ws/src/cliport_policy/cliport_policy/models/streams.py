@@ -1,8 +1,9 @@
 """Fully convolutional networks of the agents: raw image (+ sentence) -> per-pixel logits.
 
 Every FCN takes the raw 6-channel image ``[B, 6, H, W]`` (colour 0-255, then the height in
-metres three times, spec 1.5) and normalises inside, per stream: the spatial stream with the
-Transporter constants on all six channels, the semantic stream with CLIP's on RGB only.
+metres three times, docs/design.md#input-normalisation) and normalises inside, per stream: the
+spatial stream with the Transporter constants on all six channels, the semantic stream with CLIP's
+on RGB only.
 
 * :class:`TwoStreamFCN` (CLIPort): Transporter ResNet45 + CLIP LingUNet with laterals,
   joined by ``add`` (pick) or ``conv`` (concat -> ReLU -> 1x1, transport key and query).

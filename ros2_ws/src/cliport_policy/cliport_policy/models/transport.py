@@ -1,8 +1,10 @@
-"""Place transport (spec 3.3): correlate a rotated crop around the pick with the scene.
+"""Place transport (docs/design.md#transport-crop): correlate a rotated crop around the pick with
+the scene.
 
 ``key`` features of the scene (padded by ``crop/2``) are cross-correlated with ``query``
 features of ``k`` rotated ``crop x crop`` windows around the pick, giving logits
-``[B, k, H, W]`` for (rotation, row, column). Better than the reference (spec 9.5):
+``[B, k, H, W]`` for (rotation, row, column). Better than the reference
+(docs/design.md#transport-alignment):
 
 * **Crop, then rotate.** Only the window around the pick is resampled
   (:func:`~cliport_policy.models.rotation.rotated_crops`), not 36 copies of the whole image.
