@@ -6,7 +6,7 @@ indexed), in both observation modes (``views``: the three cameras fused as perce
 does, the default; ``orthographic``: one exact top-down render).
 
 Baseline, in the same run on the same simulator, task and seeds: the reference's
-generation pipeline (spec sections 2.3, 4.1, 5) rebuilt on our simulator:
+generation pipeline (docs/design.md#dataset-storage) rebuilt on our simulator:
 * the three 640x480 views rendered at every step and pickled raw, one pickle per field
   per episode (colour uint8 + depth float32, ~6.45 MB per observation);
 * its oracle camera: a 640x480 near-orthographic render with segmentation, reconstructed

@@ -5,7 +5,7 @@ place crops, FFT correlation). Baseline: :class:`cliport_policy.reference.Refere
 the reference's way at *equal weights* (batch 1, the sentence encoded three times, autograd
 on, 36 rotations of the whole padded image, ``conv2d(padding=32)`` + resize correlation),
 given its fastest CPU setting: the correlation conv2d runs with oneDNN disabled (with oneDNN
-on, 36 x 3 x 64 x 64 kernels fall to a ~50 s reference loop, shared/docs/python-deps.md).
+on, 36 x 3 x 64 x 64 kernels fall to a ~50 s reference loop, docs/design.md#cpu-correlation).
 
 Full run: the paper-size architecture (config ``policy``, CLIP RN50 with *random* weights:
 the OpenAI weights cannot be downloaded here; same shapes and compute). ``--quick``: the

@@ -12,7 +12,7 @@
 #     -t cliport-ros:robot-desktop .
 # Not built in CI (no Docker engine there): linted with hadolint, checked by tests/test_docker.py.
 #
-# franka_ros2 facts (shared/docs/ros-stack.md §0, §1): Jazzy has no bloom release, so it is
+# franka_ros2 facts (docs/design.md#franka-versions): Jazzy has no bloom release, so it is
 # built from source; franka_ros2 v3.x needs libfranka >= 0.15.0, v3.4.0 (the `jazzy` head at
 # the time of writing) needs libfranka >= 0.20.4 and franka_description >= 2.8.0. Its
 # dependency.repos pins libfranka (0.20.5 at v3.4.0); the build below fails if the pinned

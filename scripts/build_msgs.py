@@ -5,7 +5,7 @@ install space, so the interface package is built with plain CMake, installed
 into the venv prefix, where ``from cliport_msgs.action import PickPlace`` then
 works with no sourced environment.
 
-Two facts from ``shared/docs/ros2-from-pypi.md`` are handled here:
+Two facts (docs/design.md#msgs-build) are handled here:
 
 * the message wheels' ``export_*__rosidl_generator_pyExport.cmake`` files name
   include directories of the wheel builder; they are rewritten to this

@@ -317,8 +317,8 @@ def real_plan(options: RealOptions, *, moveit_params_file: str = "",
                          "ee_id:=franka_hand")
         if options.use_fake_hardware:
             notes.append("use_fake_hardware: MoveIt plans but the arm does not move and there "
-                         "is no gripper action server (ros-stack §0.3); executor_backend:=dryrun "
-                         "runs the loop without them")
+                         "is no gripper action server (docs/design.md#franka-fake-hardware); "
+                         "executor_backend:=dryrun runs the loop without them")
     if options.policy_mode == "execute" and options.launch_policy:
         notes.append("policy_mode execute: every decision is sent to the arm as a PickPlace "
                      "goal")

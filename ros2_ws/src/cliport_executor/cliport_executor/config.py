@@ -67,7 +67,10 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class SimPickPlace:
-    """``cliport_sim.primitives.pick_place`` parameters (spec 2.3); a task's own win."""
+    """``cliport_sim.primitives.pick_place`` parameters; a task's own win.
+
+    See docs/design.md#pick-place-primitive.
+    """
 
     height: float = 0.32
     speed: float = 0.01
@@ -80,7 +83,10 @@ class SimPickPlace:
 
 @dataclass(frozen=True)
 class SimPush:
-    """``cliport_sim.primitives.push`` parameters (spec 2.4); a task's own win."""
+    """``cliport_sim.primitives.push`` parameters; a task's own win.
+
+    See docs/design.md#push-primitive.
+    """
 
     speed: float = 0.003
     height: float = 0.31
@@ -214,7 +220,10 @@ class GripperConfig:
 
 @dataclass(frozen=True)
 class RecoveryConfig:
-    """franka_ros2's error recovery (ros-stack §1.6): action, hardware, then controllers."""
+    """franka_ros2's error recovery: action, hardware, then controllers.
+
+    See docs/design.md#franka-error-recovery.
+    """
 
     enabled: bool = True
     error_recovery_action: str = "/action_server/error_recovery"
@@ -228,8 +237,8 @@ class LibfrankaConfig:
     """A Franka Panda (FER) driven directly through panda-py (libfranka 0.9.2), no ROS driver.
 
     The FER stops at robot system 4.2.x and libfranka 0.9, which franka_ros2 Jazzy cannot
-    use (ros-stack §0.1). Gripper, yaw folding and motion heights come from ``gripper``,
-    ``moveit.tcp_yaw_offset`` / ``moveit.neutral_yaw`` and ``motion``.
+    use (docs/design.md#franka-versions). Gripper, yaw folding and motion heights come from
+    ``gripper``, ``moveit.tcp_yaw_offset`` / ``moveit.neutral_yaw`` and ``motion``.
     ``goal_to_robot`` is (x, y, z, yaw) of ``base_frame`` in the robot's base (panda_link0).
     """
 

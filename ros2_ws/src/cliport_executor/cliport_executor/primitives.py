@@ -147,8 +147,8 @@ def push_stroke(start: ToolPose, end: ToolPose, cfg: MotionConfig
                 ) -> tuple[ToolPose, ToolPose]:
     """The stroke's first and last TCP poses at ``push_z``, tool yaw along the push.
 
-    As the simulator's push (spec 2.4): it starts ``push_lead_in`` before the start and
-    stops ``push_stop_short`` before the end; a push shorter than the difference goes down
+    As the simulator's push (docs/design.md#push-primitive): it starts ``push_lead_in`` before the
+    start and stops ``push_stop_short`` before the end; a push shorter than the difference goes down
     and up in place.
     """
     dx, dy = end.x - start.x, end.y - start.y

@@ -40,7 +40,7 @@ def test_top_down_quaternion_points_the_tool_down_and_along_the_yaw(yaw):
     R = Rotation.from_quat(q).as_matrix()  # scipy: xyzw, as ROS
     np.testing.assert_allclose(R[:, 2], [0, 0, -1], atol=1e-12)  # tool z down
     np.testing.assert_allclose(R[:, 0], [math.cos(yaw), math.sin(yaw), 0], atol=1e-12)
-    # the same as 180 deg about base x, then yaw about the vertical (ros-stack 1.5)
+    # the same as 180 deg about base x, then yaw about the vertical (docs/design.md#franka-frames)
     ref = Rotation.from_euler("z", yaw) * Rotation.from_euler("x", math.pi)
     np.testing.assert_allclose(R, ref.as_matrix(), atol=1e-12)
 

@@ -1,4 +1,4 @@
-"""Fuse RGB-D views into one orthographic colormap + heightmap (spec section 1.4).
+"""Fuse RGB-D views into one orthographic colormap + heightmap (docs/design.md#heightmap-fusion).
 
 Per view: back-project every valid depth pixel into the arm's base frame, crop to the
 workspace (half-open on every axis, as the reference), bin into cells with the

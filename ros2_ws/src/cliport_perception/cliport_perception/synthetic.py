@@ -18,7 +18,8 @@ from cliport_perception.camera import CameraModel
 from cliport_perception.rgbd import RGBDFrame
 
 REFERENCE_K = (450.0, 0.0, 320.0, 0.0, 450.0, 240.0, 0.0, 0.0, 1.0)
-# (position, PyBullet euler r p y) of the reference RealSenseD415 cameras (spec section 1.1).
+# (position, PyBullet euler r p y) of the reference RealSenseD415 cameras
+# (docs/design.md#sim-cameras).
 REFERENCE_POSES = {
     "front": ((1.0, 0.0, 0.75), (math.pi / 4, math.pi, -math.pi / 2)),
     "left": ((0.0, 0.5, 0.75), (math.pi / 4.5, math.pi, math.pi / 4)),

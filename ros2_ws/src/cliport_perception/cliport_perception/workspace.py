@@ -1,7 +1,7 @@
 """The workspace grid shared by perception, policy, executor and simulator.
 
 One pixel <-> world convention is used everywhere: **cell centres**. The reference code
-mixes floor, round and cell corners (spec section 9.7); here cell (u, v) covers
+mixes floor, round and cell corners (docs/design.md#cell-centres); here cell (u, v) covers
 ``[x_min + v*s, x_min + (v+1)*s) x [y_min + u*s, y_min + (u+1)*s)`` and its pose is its
 centre. Row u runs along world y and column v along world x, as in the reference, so the
 default grid is 320 rows x 160 columns.

@@ -4,7 +4,8 @@ LeRobot (>= 0.4, ``LeRobotDataset.create`` / ``add_frame`` / ``save_episode`` /
 ``finalize``) needs Python >= 3.12 and numpy >= 2, so it stays out of the ROS runtime:
 install it in a separate environment (``pip install lerobot``) and run this there. Our own
 store stays the crash-safe record; LeRobot's parquet files are only complete after
-``finalize()`` (ros-stack §0.7), so this writes them in one go from finished episodes.
+``finalize()`` (docs/design.md#lerobot-format), so this writes them in one go from finished
+episodes.
 
 One LeRobot frame per action step: the colormap as an image, the heightmap as a float32
 array, the action as pick pose + place pose (xyz + quaternion xyzw, base frame), the grid

@@ -4,7 +4,7 @@ NOT HARDWARE-VERIFIED. Same pick-and-place and push sequences, gripper settings,
 and error recovery as the ``moveit`` backend (it *is* that backend with other parts): the arm
 is :class:`~cliport_executor.franka.panda_py_arm.PandaPyArm` (Cartesian motions, no planner),
 the gripper libfranka's ``Gripper``, recovery libfranka's ``automaticErrorRecovery``. For the
-robots franka_ros2 Jazzy cannot drive (ros-stack §0.1); an FR3 uses ``moveit``.
+robots franka_ros2 Jazzy cannot drive (docs/design.md#franka-versions); an FR3 uses ``moveit``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """A Franka Panda (FER) through panda-py: the arm interface without a ROS driver.
 
 NOT HARDWARE-VERIFIED. The FER runs robot system <= 4.2.x and so libfranka 0.9, which
-franka_ros2 on Jazzy cannot use (ros-stack §0.1). panda-py (``pip install panda-python``)
-ships libfranka 0.9.2 and gives blocking Cartesian motions (``Panda.move_to_pose``: time-optimal,
-piecewise-linear in Cartesian space) and libfranka's ``Gripper``. This module implements
-:class:`~cliport_executor.arm_interface.Motion` and :class:`~cliport_executor.arm_interface.Tool`
-over those objects; they are passed in, so the tests drive the same
-code with recording stand-ins of the two panda-py classes.
+franka_ros2 on Jazzy cannot use (docs/design.md#franka-versions). panda-py (``pip install
+panda-python``) ships libfranka 0.9.2 and gives blocking Cartesian motions (``Panda.move_to_pose``:
+time-optimal, piecewise-linear in Cartesian space) and libfranka's ``Gripper``. This module
+implements :class:`~cliport_executor.arm_interface.Motion` and
+:class:`~cliport_executor.arm_interface.Tool` over those objects; they are passed in, so the tests
+drive the same code with recording stand-ins of the two panda-py classes.
 
 There is no planner on this path: ``move_free`` is a Cartesian move too. The primitives keep
 transfers at the configured height above the table, so the straight lines stay clear of it;

@@ -5,7 +5,7 @@ though MoveIt is not installed.
 
 * **Top-down TCP**: the TCP's z axis points down and its x axis points along the yaw:
   R = Rz(yaw) * Rx(pi), quaternion (x, y, z, w) = (cos(yaw/2), sin(yaw/2), 0, 0)
-  (ros-stack §1.5: 180 deg about base x, then the yaw about the vertical).
+  (docs/design.md#franka-frames: 180 deg about base x, then the yaw about the vertical).
 * **Parallel-gripper symmetry**: a grasp at yaw and yaw + pi is the same grasp. Pick and
   place yaws are shifted together by 0 or pi (so the object turns by the same amount) to
   whichever keeps both nearest ``neutral_yaw``; wrist joint 7 then stays clear of its limits.

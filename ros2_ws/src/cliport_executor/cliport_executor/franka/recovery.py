@@ -2,7 +2,7 @@
 
 Since franka_ros2 v3.3 a reflex (e.g. a collision threshold) no longer kills
 ``ros2_control_node``: the hardware component goes *unconfigured* and its controllers are
-deactivated. Recovery is, in this order (ros-stack §1.6): (1) the
+deactivated. Recovery is, in this order (docs/design.md#franka-error-recovery): (1) the
 ``franka_msgs/action/ErrorRecovery`` action (libfranka ``automaticErrorRecovery()``), (2) set
 the hardware component ``active``, (3) activate the arm controller(s). None of the steps moves
 the arm. :class:`RecoveryCalls` is implemented over rclpy in

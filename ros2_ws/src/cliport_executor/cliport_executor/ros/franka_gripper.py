@@ -3,8 +3,8 @@
 NOT HARDWARE-VERIFIED (franka_msgs is not installable here). The franka_gripper node serves
 ``~/grasp`` (``franka_msgs/action/Grasp``: width, epsilon.inner/outer, speed, force ->
 success, error), ``~/move`` (Move: width, speed) and ``~/homing`` (Homing) under the node
-``franka_gripper`` (ros-stack §1.4; docs that say ``/fr3_gripper`` disagree with the launch
-file, so the namespace is a parameter). Grasp succeeds iff the fingers stop between
+``franka_gripper`` (docs/design.md#franka-gripper; docs that say ``/fr3_gripper`` disagree with the
+launch file, so the namespace is a parameter). Grasp succeeds iff the fingers stop between
 ``width - epsilon.inner`` and ``width + epsilon.outer``, which is how a failed grasp (nothing
 between the fingers) is detected. The blocking calls are :class:`ActionCall` s, tested here
 against a real action server.

@@ -1,7 +1,7 @@
 """Intel RealSense cameras read directly with pyrealsense2 (no ROS driver).
 
 Not verified on hardware here (no camera on the development machines); the calls are
-the documented pyrealsense2 2.5x API (``shared/docs/ros-stack.md`` section 3.2):
+the documented pyrealsense2 2.5x API (docs/design.md#realsense):
 one ``rs.pipeline`` per device selected by serial, colour (rgb8) and depth (z16) at the
 configured size and rate, ``rs.align(rs.stream.color)`` so depth lands on colour pixels,
 the depth scale read from the device's depth sensor, the pinhole intrinsics from the
