@@ -132,12 +132,12 @@ def test_binding_beyond_loopback_needs_a_token_and_warns(node_runner, tmp_path):
     port = free_port()
     node_runner.start_node(recorder_spec(tmp_path, port, host="0.0.0.0",
                                          allowed_hosts=["rig-pc.example"]))
-    page = Page(port)
+    page, proc = Page(port), node_runner.processes["teleop_recorder"]
     deadline = time.monotonic() + 60
-    while page.state() is None and time.monotonic() < deadline:
+    while "reachable from other machines" not in proc.log() and time.monotonic() < deadline:
         node_runner.check_alive()
         time.sleep(0.2)
     assert page.state() is not None
-    log = node_runner.processes["teleop_recorder"].log()
+    log = proc.log()
     assert f"teleop page at http://rig-pc.example:{port}/?token=<the configured token>" in log
     assert "reachable from other machines" in log and TEST_TOKEN not in log
