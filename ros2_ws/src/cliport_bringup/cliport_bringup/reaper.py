@@ -28,14 +28,24 @@ POLL_S = 0.05  # s between checks whether a process group has ended
 
 
 def group_alive(pgid: int) -> bool:
-    """Whether any process of the group still exists (zombies included)."""
+    """Whether a live process (not a zombie waiting for its new parent) is in the group."""
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's group now: ours is gone
-        return False
-    return True
+        pids = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:  # no /proc: any member, zombies included
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def stop_groups(groups: set[int], terminate_timeout: float) -> None:
