@@ -25,15 +25,12 @@ Budget of the ``cpu`` preset on 2 cores (measured pieces, this repository's mach
   three tasks; 9 checkpoints x 3 tasks x 20 val episodes (~3 h single-process) plus 3 tasks
   x 3 seeds x 100 test episodes (~5.3 h), halved by ``--workers 2``: ~4.5 h; as much again
   for the unseen variants: ~9 h.
-In all about 18 h on 2 cores (the EPYC these were measured on; a tiny act took 0.95 s there,
-0.56 s on a later session's Xeon). Every stage resumes: run the same command again after an
-interruption. Val uses 20 episodes a checkpoint, not the paper's 100, to fit the budget;
-the test is the paper's protocol (100 episodes) over 3 seeds.
+In all about 18 h on 2 cores (at a tiny act of about 0.95 s). Every stage resumes: run the
+same command again after an interruption. Val uses 20 episodes a checkpoint, not the paper's
+100, to fit the budget; the test is the paper's protocol (100 episodes) over 3 seeds.
 
-The ``cpu-2h`` preset fits one sitting: measured on that EPYC, demos 7 min, CLIP 6 min,
-1000 training steps 55 min, test 3 seeds x 20 episodes 16 min seen + 15 min unseen, 99 min
-in all; its scores (17.2 seen / 11.2 unseen mean over the three tasks, far from the paper's)
-are in ``docs/multitask-cpu2h.md``.
+The ``cpu-2h`` preset fits one sitting (about 99 min on 2 cores); its budget and scores are
+in ``docs/results/multitask-cpu2h.md``.
 """
 
 from __future__ import annotations

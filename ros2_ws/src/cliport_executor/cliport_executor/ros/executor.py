@@ -1,27 +1,10 @@
 """``ActionFirstExecutor``: a thread-pool executor that answers action requests at once.
 
-The ``pick_place`` server needs threads: a goal's execute callback blocks while the arm
-moves, and cancel requests, the next goal (busy policy ``preempt``) and the backends' own
-service and action calls must be served meanwhile. rclpy's ``MultiThreadedExecutor`` hands
-*every* ready callback to its pool, including an action server's goal, cancel and result
-requests: a thread hop (the pool thread waking, then waiting for the GIL while the spin
-thread rebuilds its wait set) on the way to the goal callback. In ``bench loop_latency``,
-three runs each, alternated, a goal reached the real server's goal callback 3.0-4.2 ms
-after the policy decided on ``MultiThreadedExecutor`` (p50; p99 8.0-10.2 ms) and 2.6-3.2 ms
-on this one (p99 6.0-8.3 ms); the frames -> goal overhead p99 went from 10.7-12.8 to
-9.0-10.5 ms. On an idle machine, this one, ``MultiThreadedExecutor`` and a single-threaded
-executor are within noise of each other (2.1-3.1 ms): what the hop costs is one more
-thread to schedule while the cores are busy.
-
-This executor runs the handlers of action servers and action clients on the spin thread --
-rclpy's bookkeeping plus the server's goal and cancel callbacks, which must be quick anyway
-(``PickPlaceServer``'s screen the goal and flag the supervisor) -- and everything else
-(execute callbacks, which rclpy starts as separate tasks, timers, subscriptions, services)
-on a pool of ``num_threads`` threads, as ``MultiThreadedExecutor`` does. A callback that
-blocks must therefore never be a goal or cancel callback.
-
-Only rclpy's public executor API (``Executor``, ``wait_for_ready_callbacks``, ``wake``) is
-used, as it is in Humble and Jazzy.
+Action servers' and clients' handlers (rclpy's bookkeeping plus the goal and cancel
+callbacks, which must therefore be quick) run on the spin thread; execute callbacks, timers,
+subscriptions and services run on a pool of ``num_threads`` threads, as in
+``MultiThreadedExecutor``. Why: the pool's thread hop delayed goals under load
+(docs/notes/action-first-executor.md). Uses only rclpy's public executor API (Humble, Jazzy).
 """
 
 from __future__ import annotations

@@ -1,21 +1,9 @@
 """An rclpy ``ActionClient`` whose requests may be sent from any thread.
 
-rclpy's client is not thread-safe: ``send_goal_async`` sends the request, *then* records
-the pending future, while the executor thread matches responses against those records in
-``execute``. A fast server can answer in between, and the response is dropped ("Ignoring
-unexpected goal response"). Handing every goal to the executor thread avoids that race but
-puts a thread wake-up on the latency-critical path: in ``bench loop_latency`` the hand-over
-(guard condition -> executor thread -> send) cost 0.2 ms at the median and 2.3 ms at p90,
-with the cameras and perception sharing the 2 cores. This client takes one lock around
-sending a request + recording it and around ``execute``, so the policy's worker thread sends
-its goal itself, the moment the decision exists. Pass ``done_callback`` rather than adding
-one to the returned future: it is registered before any response can be matched, so it runs
-on the executor thread (a callback added to a future that is already done runs right away,
-on the calling thread, while rclpy has not yet given the future its executor).
-
-Users: the policy node (its worker sends the ``PickPlace`` goal) and the executor's
-``ActionCall`` (a backend's gripper and controller calls, made from the execute thread).
-The same methods exist, with the same meaning, in Humble's and Jazzy's rclpy.
+One re-entrant lock covers sending a request + recording its future, and ``execute``; pass
+``done_callback`` (not ``add_done_callback`` on the result) so it runs on the executor
+thread. Why: rclpy's client can drop a fast server's response, and handing goals to the
+executor thread costs latency (docs/notes/thread-safe-action-client.md).
 """
 
 from __future__ import annotations

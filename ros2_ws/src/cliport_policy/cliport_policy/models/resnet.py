@@ -15,18 +15,12 @@ from torch import nn
 
 def init_weights(module: nn.Module, residual_scale: float = 0.1, output_scale: float = 0.02
                  ) -> None:
-    """He (fan-in, ReLU) init of every conv / linear layer, zero biases, and the last conv
-    of each residual branch scaled down, so activations neither vanish nor explode through
-    ~40 layers of thin convolutions. PyTorch's default (a variance of 1 / (3 fan_in)) shrinks
-    the signal ~6x per layer: a randomly initialised width-8 CLIPort outputs logits with a
-    spread of 1e-6 and needs thousands of Adam steps before it learns anything.
+    """He init of every conv / linear layer, zero biases, each residual branch's last conv
+    scaled by ``residual_scale`` and the logit layers (``output_layers()``; behind a ReLU,
+    only the last one) by ``output_scale``.
 
-    Layers that produce logits (``output_layers()`` of the FCNs) start ``output_scale``
-    times smaller, so the first softmax maps are nearly uniform instead of peaked at random.
-    Where a ReLU precedes the last layer (the transport's conv stream fusion) only that last
-    layer is scaled: shrinking the streams' heads instead left ReLU inputs so small that the
-    first Adam steps could push them all below zero, killing the transport for good (its loss
-    then stays at log(k H W)).
+    Why: PyTorch's default init shrinks the signal ~6x per layer, and large first logits can
+    kill the transport behind its fusion ReLU (docs/notes/weight-init.md).
     """
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -58,11 +52,8 @@ class SubsampledConv1x1(nn.Conv2d):
     ``x[:, :, ::s, ::s]``: the same positions, the same numbers (to float rounding),
     the same parameters and state-dict keys.
 
-    Why: oneDNN's AVX-512 1x1 backward-weights kernel (torch 2.14.1's) corrupts the heap for
-    a *strided* 1x1 convolution of a channels-last input with few channels (the tiny
-    spatial stream's 8 -> 16, stride 2, shortcut): "double free or corruption" or a
-    segfault in the first ``backward()`` on an AVX-512 Xeon, so no training could run there.
-    Stride 1 and NCHW inputs are not affected; AVX2 machines never take that kernel.
+    Why: oneDNN's AVX-512 1x1 backward-weights kernel corrupts the heap for a strided 1x1
+    convolution of a channels-last input with few channels (docs/notes/cpu-isa.md).
     """
 
     def __init__(self, cin: int, cout: int, stride: int = 1, bias: bool = False) -> None:
