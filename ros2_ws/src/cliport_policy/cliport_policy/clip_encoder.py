@@ -18,6 +18,7 @@ Model names resolve against open_clip's own configs and this package's ``config/
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
@@ -43,6 +44,33 @@ class ClipWeightsError(RuntimeError):
 
 
 _configs_added = False
+_announced: set[tuple[str, str]] = set()  # (model, source) lines already logged
+
+
+class _OpenClipNoise(logging.Filter):
+    """Drops open_clip's own root-logger lines (model config, 'Loading pretrained',
+    'No pretrained weights loaded'): :func:`create_clip` says in one line what it loaded."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "root" and "open_clip" in record.pathname)
+
+
+@contextlib.contextmanager
+def _quiet_open_clip():
+    root = logging.getLogger()
+    noise = _OpenClipNoise()
+    root.addFilter(noise)
+    try:
+        yield
+    finally:
+        root.removeFilter(noise)
+
+
+def _announce(model: str, source: str) -> None:
+    """One line per process and weights: where the CLIP weights came from."""
+    if (model, source) not in _announced:
+        _announced.add((model, source))
+        log.info("CLIP %s: weights from %s", model, source)
 
 
 def _add_package_configs() -> None:
@@ -72,12 +100,15 @@ def create_clip(cfg: ClipConfig) -> nn.Module:
             "file (.pt or .safetensors, e.g. saved with cliport_policy.clip_encoder."
             "save_clip_weights), or to 'random' for tests")
     if pretrained == RANDOM:
-        log.warning("CLIP %s with random weights (seed %d): for tests and CPU-scale "
-                    "experiments only", cfg.model, cfg.seed)
+        if (cfg.model, RANDOM) not in _announced:
+            _announced.add((cfg.model, RANDOM))
+            log.warning("CLIP %s with random weights (seed %d): for tests and CPU-scale "
+                        "experiments only", cfg.model, cfg.seed)
         state = torch.random.get_rng_state()
         try:
             torch.manual_seed(cfg.seed)
-            model = open_clip.create_model(cfg.model, pretrained=None)
+            with _quiet_open_clip():
+                model = open_clip.create_model(cfg.model, pretrained=None)
         finally:
             torch.random.set_rng_state(state)
         return model
@@ -96,8 +127,12 @@ def create_clip(cfg: ClipConfig) -> nn.Module:
             raise ClipWeightsError(f"{pretrained!r} is not an open_clip tag of {cfg.model} "
                                    f"(tags: {tags}) nor a weights file")
     try:
-        return open_clip.create_model(cfg.model, pretrained=str(path) if looks_like_file
-                                      else pretrained)
+        with _quiet_open_clip():
+            model = open_clip.create_model(cfg.model, pretrained=str(path) if looks_like_file
+                                           else pretrained)
+        _announce(cfg.model, f"the file {path}" if looks_like_file
+                  else f"open_clip's {pretrained!r} release")
+        return model
     except Exception as exc:  # noqa: BLE001 - open_clip raises RuntimeError, OSError, ...
         raise ClipWeightsError(
             f"cannot load CLIP {cfg.model} weights {pretrained!r}: {exc}. Without a network, "

@@ -31,8 +31,6 @@ same fused heightmaps the demos stored (``cliport_sim`` ``views`` observation by
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
 import os
@@ -53,6 +51,10 @@ SEED_START = {"val": 1, "test": 10001}
 SEED_STRIDE = 2
 RESULTS_FORMAT = "cliport_policy.results/1"
 SUMMARY_KEYS = ("mean", "ci95", "per_seed", "n_seeds", "n_episodes", "success_rate", "errors")
+
+
+class EvaluationError(RuntimeError):
+    """A run that cannot be evaluated as asked (no checkpoints, no tasks)."""
 
 
 @dataclass
@@ -265,7 +267,7 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
                  clip_pretrained: str | None = None, observation: str = "views",
                  heatmap_episodes: int = 2, checkpoints: list[Path] | None = None,
                  progress: bool = True, method: str | None = None, table: bool = True,
-                 video_episodes: int = 0) -> dict[str, Any]:
+                 video_episodes: int = 0, validate_one: bool = False) -> dict[str, Any]:
     """Val every checkpoint on every task -> the best on their mean -> test each task over
     ``seeds`` evaluation seeds; writes per-task JSONs, ``results.json`` and the run's table.
 
@@ -275,7 +277,7 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
     tasks is over this evaluation's (``evaluated``).
     """
     from cliport_policy.results_table import method_label, write_table
-    from cliport_policy.task_sets import TaskSetError, resolve
+    from cliport_policy.task_sets import resolve
     from cliport_policy.train import list_checkpoints
 
     run = Path(run)
@@ -283,20 +285,24 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
     out.mkdir(parents=True, exist_ok=True)
     ckpts = checkpoints if checkpoints is not None else list_checkpoints(run)
     if not ckpts:
-        raise SystemExit(f"cliport-eval: no checkpoints in {run / 'checkpoints'}")
+        raise EvaluationError(f"no checkpoints in {run / 'checkpoints'}")
     info = run_info(run, ckpts[-1])
     names = [task] if isinstance(task, str) else list(task or info["eval_tasks"])
     if not names:
-        raise SystemExit(f"cliport-eval: {run} does not say what it was trained on; "
-                         f"give --task")
-    try:
-        tasks = list(resolve(names).eval)
-    except TaskSetError as exc:
-        raise SystemExit(f"cliport-eval: {exc}") from exc
+        raise EvaluationError(f"{run} does not say what it was trained on; give --task")
+    tasks = list(resolve(names).eval)
+    from cliport_policy.off_task import task_warning
+
+    for t in tasks:
+        if (warning := task_warning(t, info["train_tasks"])) is not None:
+            log.warning("%s", warning)
     val: dict[str, dict[str, Any]] = {t: read_json(out / f"{t}-results-val.json")
                                       for t in tasks}
     selection: dict[str, Any] = {}
-    if len(ckpts) > 1 and val_episodes > 0:
+    if len(ckpts) == 1 and val_episodes > 0 and not validate_one:
+        log.info("one checkpoint (%s): nothing to select, no validation (pass "
+                 "--val-episodes N to validate it anyway)", ckpts[0].name)
+    if val_episodes > 0 and (len(ckpts) > 1 or validate_one):
         seeds_val = episode_seeds("val", 0, val_episodes)
         for t in tasks:
             for ck in ckpts:
@@ -411,44 +417,10 @@ def _over_tasks(per_task: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="cliport-eval", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", required=True, type=Path, help="a cliport-train run directory")
-    ap.add_argument("--task", action="append",
-                    help="task to evaluate (repeat for several), e.g. put-block-in-bowl-"
-                    "unseen-colors, or a task set (its evaluation tasks); default: the "
-                    "run's own")
-    ap.add_argument("--checkpoint", type=Path, action="append",
-                    help="evaluate only these checkpoints (default: all of the run)")
-    ap.add_argument("--val-episodes", type=int, default=100)
-    ap.add_argument("--test-episodes", type=int, default=100)
-    ap.add_argument("--seeds", type=int, default=3, help="evaluation seeds for the test")
-    ap.add_argument("--workers", type=int, default=1, help="simulator processes")
-    ap.add_argument("--clip-pretrained", help="where the frozen CLIP weights are here")
-    ap.add_argument("--observation", default="views", choices=("views", "orthographic"))
-    ap.add_argument("--heatmaps", type=int, default=2, help="test episodes drawn as PNGs")
-    ap.add_argument("--save-video", type=int, default=0, metavar="N",
-                    help="the first N test episodes of each task as MP4 + GIF videos of the "
-                         "arm, with an index.html report (eval/videos/<task>/)")
-    ap.add_argument("--method", help="the table's row name (default from the agent and the "
-                    "training tasks, e.g. 'CLIPort (multi)')")
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    result = evaluate_run(args.run, args.task, args.val_episodes, args.test_episodes,
-                          args.seeds, args.workers, args.clip_pretrained, args.observation,
-                          args.heatmaps, args.checkpoint, progress=not args.quiet,
-                          method=args.method, video_episodes=args.save_video)
-    for t, r in result["tasks"].items():
-        test = r["test"]
-        print(f"{t}: {100 * test['mean']:.1f} ± {100 * test['ci95']:.1f} "
-              f"(95 % CI over {test['n_seeds']} seeds x {args.test_episodes} episodes; "
-              f"success rate {100 * test['success_rate']:.1f} %)")
-    if len(result["tasks"]) > 1:
-        print(f"mean over {len(result['tasks'])} tasks: {100 * result['mean']:.1f} ± "
-              f"{100 * result['ci95']:.1f} (95 % CI over {result['n_seeds']} seeds)")
-    print(f"checkpoint {result['checkpoint']}; table: {args.run / 'eval' / 'table.md'}")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("tasks", "selection")}))
-    return 0
+    """``cliport-eval`` (:mod:`cliport_policy.eval_cli`)."""
+    from cliport_policy.eval_cli import main as cli
+
+    return cli(argv)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cliport_perception.cli import one_line_errors
 from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
 
 SPLITS = ("test", "val")
@@ -305,6 +306,20 @@ def _wrap(text: str, width: int) -> list[str]:
     return [*lines, cur]
 
 
+GROUP_MIN_W = 150  # px: a task name in two or three lines of ~20 characters, not one a word
+CHAR_W = 7  # px per character of the 11 px label font
+
+
+def group_width(n_methods: int, bar: int = 16, gap: int = 28) -> int:
+    """Width of one (task, demos) group of bars, wide enough for its label."""
+    return max(max(1, n_methods) * bar + gap, GROUP_MIN_W)
+
+
+def group_label(task: str, n_demos: int | None, group_w: int) -> list[str]:
+    """The lines under a group: the task name wrapped at its hyphens, then the demos."""
+    return _wrap(task, max(6, group_w // CHAR_W - 1)) + [f"n={_demo_label(n_demos)}"]
+
+
 def render_png(cells: Sequence[Cell], paper: PaperResults, path: str | os.PathLike,
                split: str = "test") -> Path:
     """A grouped bar chart: one group per (task, demo count), one bar per method with its
@@ -316,7 +331,7 @@ def render_png(cells: Sequence[Cell], paper: PaperResults, path: str | os.PathLi
     groups = [(t, n) for _, ts in blocks for t in ts for n in demos
               if any((m, t, n) in by_key for m in methods)]
     bar, gap, left, plot_h = 16, 28, 56, 300
-    group_w = max(1, len(methods)) * bar + gap
+    group_w = group_width(len(methods), bar, gap)
     legend_h = 18 * (len(methods) + 1) + 16
     top = 34 + legend_h
     width = max(480, left + len(groups) * group_w + 20)
@@ -343,10 +358,11 @@ def render_png(cells: Sequence[Cell], paper: PaperResults, path: str | os.PathLi
     d.line([left, top, left, top + plot_h], fill="black")
     for g, (task, n) in enumerate(groups):
         x0 = left + gap // 2 + g * group_w
+        xbars = x0 + (group_w - gap - len(methods) * bar) // 2  # bars centred over the label
         present = [(i, m) for i, m in enumerate(methods) if (m, task, n) in by_key]
         for slot, (i, m) in enumerate(present):  # colours by method, bars side by side
             c = by_key[(m, task, n)]
-            xa, xb = x0 + slot * bar, x0 + (slot + 1) * bar - 2
+            xa, xb = xbars + slot * bar, xbars + (slot + 1) * bar - 2
             if c.mean is not None:
                 d.rectangle([xa, ypix(100 * c.mean), xb, ypix(0)],
                             fill=PALETTE[i % len(PALETTE)])
@@ -358,7 +374,7 @@ def render_png(cells: Sequence[Cell], paper: PaperResults, path: str | os.PathLi
                     d.line([xm - 3, hi, xm + 3, hi], fill="black")
             if c.paper is not None:
                 d.line([xa - 1, ypix(c.paper), xb + 1, ypix(c.paper)], fill="black", width=3)
-        label = _wrap(task, max(6, group_w // 7)) + [f"n={_demo_label(n)}"]
+        label = group_label(task, n, group_w - gap // 2)
         for k, line in enumerate(label):
             d.text((x0, top + plot_h + 6 + 13 * k), line, fill="black", font=small)
     path = Path(path)
@@ -411,6 +427,7 @@ def write_table(records: Sequence[dict[str, Any]], out: str | os.PathLike,
     return paths
 
 
+@one_line_errors("cliport-results-table", ValueError)
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="cliport-results-table",
                                  description=__doc__.split("\n\n")[0])

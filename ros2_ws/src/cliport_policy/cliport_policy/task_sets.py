@@ -10,7 +10,6 @@ task registry is only consulted to check names.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +118,9 @@ def _registered() -> list[str]:
 
 
 def _unknown(name: str, known: Sequence[str]) -> TaskSetError:
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else "."
+    from cliport_perception.cli import did_you_mean
+
+    hint = did_you_mean(name, known) or "."
     return TaskSetError(f"unknown task or task set {name!r}{hint} Known task sets: "
                         f"{', '.join(k for k in known if is_set_name(k))}; tasks: "
                         f"{', '.join(k for k in known if not is_set_name(k))}")

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cliport_perception.cli import one_line_errors
 from cliport_policy import cpu_isa
 from cliport_policy.agents import Agent, make_agent, trainable_parameters
 from cliport_policy.augment import augment
@@ -44,9 +45,11 @@ from cliport_policy.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from cliport_policy.clip_encoder import ClipWeightsError
 from cliport_policy.config import PolicyConfig, load_policy_config, to_dict
 from cliport_policy.data import Batch, Sampler, all_samples, collate
 from cliport_policy.task_sets import TaskSetError, resolve
+from cliport_policy.train_report import capped_total, summary_line
 from cliport_sim.dataset import Dataset, DatasetError, episode_dir
 
 log = logging.getLogger("cliport_policy.train")
@@ -338,6 +341,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     metrics: dict[str, Any] = {}
     t_start = time.perf_counter()
     bar = _progress(progress and dist.main, tc.steps, step)
+    bar_start, out_of_time = step, False
     seen = 0
     while step < tc.steps:
         batch: Batch = sampler.batch(per_rank).to(dev)
@@ -372,6 +376,9 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         metrics = {"step": step, "pick_loss": lp_v, "place_loss": lq_v,
                    **{f"{name}_grad_norm": v for name, v in grad_norms.items()}}
         if bar is not None:
+            if max_seconds:  # the ETA of the step the time cap lets the run reach
+                bar.total = capped_total(step - bar_start, time.perf_counter() - t_start,
+                                         tc.steps - bar_start, max_seconds) + bar_start
             bar.update(1)
             bar.set_postfix(pick=f"{lp_v:.3f}", place=f"{lq_v:.3f}")
         if dist.main and step % tc.log_every == 0:
@@ -427,6 +434,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     elapsed = time.perf_counter() - t_start
     metrics["seconds"] = elapsed
     metrics["samples_per_second"] = seen / max(elapsed, 1e-9)
+    metrics["stopped_by_time"] = out_of_time
     dist.close()
     return metrics
 
@@ -492,6 +500,7 @@ def _progress(enabled: bool, total: int, initial: int):
     return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
 
 
+@one_line_errors("cliport-train", CheckpointError, ClipWeightsError)
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="cliport-train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="policy",
@@ -539,7 +548,9 @@ def main(argv: list[str] | None = None) -> int:
                     progress=not args.quiet,
                     max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                     task_weights=ts.weights, task_set=ts.name)
-    print(json.dumps(metrics))
+    saved = list_checkpoints(args.out)
+    print(summary_line(metrics, cfg.train.steps, args.out, args.max_minutes,
+                       saved[-1] if saved else None))
     return 0
 
 

@@ -55,3 +55,19 @@ def test_frozen_eval_mode_and_cached_text():
     feats = clip.image_features(torch.rand(1, 3, 64, 64) * 255)
     assert [f.shape[1] for f in feats] == list(clip.channels)
     assert [f.shape[-1] for f in feats] == [16, 8, 4, 2]
+
+
+def test_one_line_says_where_the_weights_came_from(tmp_path, caplog):
+    """open_clip's own root-logger lines ('Loaded ... model config', 'Loading pretrained',
+    'No pretrained weights loaded') are dropped while it loads; ours says it once."""
+    import logging
+
+    path = save_clip_weights(create_clip(TINY), tmp_path / "once.safetensors")
+    caplog.set_level(logging.INFO)
+    for _ in range(2):
+        create_clip(dataclasses.replace(TINY, pretrained=str(path)))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [f"CLIP cliport-tiny-RN: weights from the file {path}"], lines
+    caplog.clear()
+    logging.getLogger().info("after loading")  # the filter was only for the loading call
+    assert [r.getMessage() for r in caplog.records] == ["after loading"]

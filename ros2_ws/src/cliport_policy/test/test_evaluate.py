@@ -147,3 +147,38 @@ def test_save_video_writes_the_episodes_videos_and_report(tiny_cfg, tmp_path):
     assert (videos / "10001-step1.png").is_file()
     page = (videos / "index.html").read_text()
     assert "10001.mp4" in page and "10001-step1.png" in page
+
+
+def test_one_checkpoint_is_validated_when_asked_and_one_seed_has_no_ci(tiny_cfg, tmp_path,
+                                                                       capsys, caplog):
+    import logging
+
+    run = tmp_path / "run"
+    torch.manual_seed(0)
+    save_checkpoint(run / "checkpoints" / "step-0000001.ckpt", make_agent(tiny_cfg.model), 1,
+                    extra={"train_tasks": ["stack-block-pyramid-seq-seen-colors"]})
+    caplog.set_level(logging.WARNING)
+    assert main(["--run", str(run), "--task", TASK, "--val-episodes", "1",
+                 "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0", "--quiet"]) == 0
+    val = json.loads((run / "eval" / f"{TASK}-results-val.json").read_text())
+    assert list(val) == ["step-0000001.ckpt"]  # validated although it is the only one
+    out = capsys.readouterr().out
+    assert f"{TASK}: " in out and "± n/a (95 % CI over 1 seed(s)" in out
+    # trained on another task: said once, before the rollouts
+    assert any("trained on stack-block-pyramid-seq-seen-colors, not on " + TASK in r.message
+               for r in caplog.records)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "put-block-in-bowl-seen-color"], "did you mean put-block-in-bowl-seen-colors"),
+    (["--task", TASK, "--checkpoint", "{run}/checkpoints/bad.ckpt"],
+     "not a readable checkpoint"),
+])
+def test_cli_errors_are_one_line_with_rc_2(tiny_cfg, tmp_path, capsys, args, message):
+    run = tmp_path / "run"
+    save_checkpoint(run / "checkpoints" / "step-0000001.ckpt", make_agent(tiny_cfg.model), 1)
+    (run / "checkpoints" / "bad.ckpt").write_bytes(b"PK\x03\x04 truncated")
+    argv = ["--run", str(run), "--test-episodes", "1", "--quiet"]
+    assert main(argv + [a.format(run=run) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cliport-eval: error: ") and message in err and "\n" not in err

@@ -144,3 +144,12 @@ def test_cli(results_dir, tmp_path, capsys):
     assert (tmp_path / "cli" / "table.md").read_text() == EXPECTED
     assert "wrote" in capsys.readouterr().out
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_chart_labels_wrap_at_hyphens_into_a_few_lines_even_for_one_method():
+    from cliport_policy.results_table import group_label, group_width
+
+    lines = group_label("put-block-in-bowl-unseen-colors", 100, group_width(1))
+    assert lines[-1] == "n=100" and len(lines) <= 3, lines
+    assert "".join(lines[:-1]) == "put-block-in-bowl-unseen-colors"
+    assert all(len(w) > 6 for w in lines[:-1])  # not one word per line

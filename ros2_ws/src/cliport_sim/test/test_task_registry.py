@@ -28,3 +28,21 @@ def test_unknown_names_and_modes_are_clear_errors():
         make_task("put-the-block")
     with pytest.raises(ValueError, match="unknown mode"):
         make_task("align-rope", "eval")
+
+
+def test_a_misspelt_task_gets_suggestions():
+    from cliport_sim.tasks import UnknownTaskError
+
+    with pytest.raises(UnknownTaskError, match="did you mean put-block-in-bowl-seen-colors"):
+        make_task("put-block-in-bowl-seen-color", "test")
+
+
+def test_instructions_are_matched_to_their_tasks_templates():
+    from cliport_sim.tasks import task_family, tasks_for_instruction
+
+    pbib = tasks_for_instruction("put the blue blocks in a brown bowl")
+    assert "put-block-in-bowl-seen-colors" in pbib and "put-block-in-bowl-unseen-colors" in pbib
+    assert {task_family(t) for t in pbib} == {"put-block-in-bowl"}
+    assert {task_family(t) for t in tasks_for_instruction(
+        "put the red block on the lightest brown block")} == {"stack-block-pyramid-seq"}
+    assert tasks_for_instruction("make me a sandwich") == []

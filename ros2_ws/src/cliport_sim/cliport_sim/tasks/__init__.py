@@ -7,11 +7,13 @@ register their own names. ``make_task(name, mode)`` builds one; ``TASK_NAMES`` l
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 
 from cliport_sim.tasks.base import Goal, Task, TaskSetupError
 
-__all__ = ["Goal", "Task", "TaskSetupError", "make_task", "register_task", "task_names"]
+__all__ = ["Goal", "Task", "TaskSetupError", "UnknownTaskError", "make_task", "register_task",
+           "task_names"]
 
 _REGISTRY: dict[str, Callable[[str], Task]] = {}
 # Modules holding task families; importing them registers their names.
@@ -69,8 +71,45 @@ def task_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+class UnknownTaskError(ValueError):
+    """A task name that is not registered; the message suggests the closest names."""
+
+
 def make_task(name: str, mode: str = "train") -> Task:
+    from cliport_perception.cli import did_you_mean
+
     _load()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_REGISTRY))}")
+        raise UnknownTaskError(f"unknown task {name!r}{did_you_mean(name, _REGISTRY) or '.'} "
+                               f"Known tasks: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name](mode)
+
+
+def _template_regex(template: str) -> re.Pattern:
+    parts = re.split(r"\{[^}]*\}", template)
+    return re.compile("(.+?)".join(re.escape(p) for p in parts) + r"\.?", re.IGNORECASE)
+
+
+_traits: dict[str, tuple[str, str]] = {}  # task name -> (family, instruction template)
+
+
+def _task_traits(name: str) -> tuple[str, str]:
+    if name not in _traits:
+        task = _REGISTRY[name]("train")
+        _traits[name] = (getattr(task, "family", name), getattr(task, "template", "") or "")
+    return _traits[name]
+
+
+def tasks_for_instruction(instruction: str) -> list[str]:
+    """The registered tasks whose instruction template ``instruction`` fits (one template
+    can belong to several variants, e.g. seen and unseen colours)."""
+    _load()
+    text = " ".join(instruction.split())
+    return sorted(n for n in _REGISTRY if _task_traits(n)[1]
+                  and _template_regex(_task_traits(n)[1]).fullmatch(text))
+
+
+def task_family(name: str) -> str:
+    """A registered task's family (its variants share it), else the name itself."""
+    _load()
+    return _task_traits(name)[0] if name in _REGISTRY else name
