@@ -1,4 +1,6 @@
-"""One frozen CLIP (open_clip) shared by the pick, key and query streams, spec 3.4 and 9.1-9.3.
+"""One frozen CLIP (open_clip) shared by the pick, key and query streams.
+
+See docs/design.md#clip-lingunet, docs/design.md#one-frozen-clip and docs/design.md#clip-eval-mode.
 
 The reference builds three fp16 copies of CLIP-RN50 (one per stream), leaves their BatchNorm
 layers in training mode so the "frozen" running statistics drift, re-encodes the sentence
@@ -213,7 +215,8 @@ class FrozenCLIP(nn.Module):
         self.text_dim = int(clip.text_projection.shape[1])
 
     def train(self, mode: bool = True) -> FrozenCLIP:
-        """Always eval: frozen BatchNorm statistics must not drift (spec 9.3)."""
+        """Always eval: frozen BatchNorm statistics must not drift
+        (docs/design.md#clip-eval-mode)."""
         return super().train(False)
 
     @torch.no_grad()

@@ -10,7 +10,7 @@ A, B, C; tasks the paper lacks come last), columns the demo counts that were run
 is our mean ± 95 % CI half-width over seeds, with the paper's number in parentheses where it
 has one (``config/paper_results.yaml``: Table 1 for test, Table 4's quoted values for val).
 A cell measured with fewer than 3 seeds or fewer than 100 episodes a seed is marked, since
-it is not the paper's protocol (spec 6.1, 9.17).
+it is not the paper's protocol (docs/design.md#eval-seeds).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from cliport_perception.cli import one_line_errors
 from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
 
 SPLITS = ("test", "val")
-MIN_SEEDS = 3  # the protocol's minimum (spec 6.1, 9.17)
+MIN_SEEDS = 3  # the protocol's minimum (docs/design.md#eval-seeds)
 MIN_EPISODES = 100  # per seed, as the paper's
 AGENT_LABELS = {"cliport": "CLIPort", "transporter": "Transporter-only", "clip_only": "CLIP-only"}
 OFF_PROTOCOL = "†"

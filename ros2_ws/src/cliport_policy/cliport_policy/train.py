@@ -5,7 +5,7 @@
     cliport-train ... --task multi-language-conditioned       # a reference task set
     cliport-train ... --task put-block-in-bowl-seen-colors --task towers-of-hanoi-seq-seen-colors
 
-What it does beyond the reference's batch-1 loop (spec 3.7, 8.1, 9.1-9.3): batches of B
+What it does beyond the reference's batch-1 loop (docs/design.md#prefused-batches): batches of B
 images (B x 36 crops for the transport), text features cached per instruction, the frozen
 CLIP shared and kept in eval mode, bf16 autocast on a GPU, DDP when started by ``torchrun``
 (each rank draws its own samples; rank 0 logs and saves), resume from ``last.ckpt`` (weights,
@@ -15,9 +15,9 @@ for rollout-based selection by ``cliport-eval``.
 
 Several tasks (a list or a set name, :mod:`cliport_policy.task_sets`) train one policy:
 samples draw a task (uniformly, or with the set's weights), then an episode of it, once
-(spec 9.8). Validation runs per task (the val sets of the set's evaluation tasks) and
-reports each task and the mean over tasks; the training log has each task's samples and
-losses, so a task that lags shows.
+(docs/design.md#multitask-sampling-fix). Validation runs per task (the val sets of the set's
+evaluation tasks) and reports each task and the mean over tasks; the training log has each task's
+samples and losses, so a task that lags shows.
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ from cliport_policy.checkpoint import (
     save_checkpoint,
 )
 from cliport_policy.clip_encoder import ClipWeightsError
-from cliport_policy.config import PolicyConfig, load_policy_config, to_dict
+from cliport_policy.config import (
+    PolicyConfig,
+    load_policy_config,
+    policy_config_names,
+    to_dict,
+)
 from cliport_policy.data import Batch, Sampler, all_samples, collate
 from cliport_policy.task_sets import TaskSetError, resolve
 from cliport_policy.train_report import capped_total, summary_line
@@ -71,14 +76,8 @@ def clip_gradients(optimizers: dict[str, torch.optim.Optimizer], max_norm: float
     losses differ in scale); returns the norms before clipping, by optimiser name.
     ``max_norm`` 0 (``train.grad_clip``'s "off") clips nothing and returns ``{}``.
 
-    Why: the transport's logits are the product of two learned maps, key and query, each
-    behind the stream fusion's ReLU. One spike in the place loss (the query's scale grows
-    freely, to ~1e3) and Adam's next few steps can push every key ReLU input below zero;
-    the key is then zero everywhere, the place loss stays at log(k H W) and no gradient
-    ever revives it. Clipping bounds the spike's weight in Adam's moments. Seen on a Zen 4
-    EPYC: the five-demo overfit at transport lr 3e-4 reached 89 %, then died at step 180
-    (key ReLU inputs positive 49 % -> 0.01 %); clipped at norm 1 it reached 100 % at step
-    140 (130 with oneDNN's AVX-512 kernels).
+    Why: one place-loss spike can kill the key behind the fusion ReLU for good; clipping
+    bounds the spike's weight in Adam's moments (docs/notes/transport-collapse.md).
     """
     norms: dict[str, float] = {}
     if max_norm <= 0:
@@ -504,7 +503,8 @@ def _progress(enabled: bool, total: int, initial: int):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="cliport-train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="policy",
-                    help="a YAML file or a config name in cliport_policy/config (policy, tiny)")
+                    help="a YAML file or a config name in cliport_policy/config: "
+                         f"{', '.join(policy_config_names())} (default: policy)")
     ap.add_argument("--data", required=True, type=Path, help="root of the demo directories")
     ap.add_argument("--task", required=True, action="append",
                     help="task name (repeat for several) or a task set (multi-language-"

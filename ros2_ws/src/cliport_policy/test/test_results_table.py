@@ -40,8 +40,9 @@ RECORDS = [
                                                                      0.0248, 300)}}},
 ]
 
-# Paper numbers (spec 6.2): towers-of-hanoi seen, Transporter-only 10/100: 67.9 / 98.0,
-# CLIPort (multi) 96.3 / 98.7; put-blocks-in-bowls seen, single 68.3 / 92.5, multi 90.2 / 99.5.
+# Paper numbers (docs/design.md#paper-results): towers-of-hanoi seen, Transporter-only
+# 10/100: 67.9 / 98.0, CLIPort (multi) 96.3 / 98.7; put-blocks-in-bowls seen, single
+# 68.3 / 92.5, multi 90.2 / 99.5.
 EXPECTED = """\
 ## CLIPort results: test success (%), in the layout of the paper's Table 1
 
@@ -117,7 +118,7 @@ def test_val_split_uses_table_4(tmp_path):
               "tasks": {"put-block-in-bowl-seen-colors": {
                   "test": _summary([0.9], 0, 100), "val": _summary([0.8], 0, 100)}}}
     cells = collect([record], load_paper(), "val")
-    assert [(c.mean, c.paper) for c in cells] == [(0.8, 98.2)]  # spec 6.3
+    assert [(c.mean, c.paper) for c in cells] == [(0.8, 98.2)]  # paper, val
 
 
 def test_a_cell_measured_twice_is_an_error():
