@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml, to_dict
+from cliport_perception.config import (
+    ConfigError,
+    config_dir,
+    config_path,
+    from_dict,
+    load_yaml,
+    to_dict,
+)
 
 LANG_FUSIONS = ("mult", "add", "film")
 
@@ -118,9 +125,21 @@ def load_policy_config(path: str | Path | None = None) -> PolicyConfig:
     return from_dict(PolicyConfig, data, where=str(path))
 
 
+def policy_config_names() -> list[str]:
+    """The named configs ``--config`` takes: the package's YAMLs with a ``train`` section
+    (read from the files, so help texts list what is there)."""
+    names = []
+    for path in sorted(config_dir("cliport_policy").glob("*.yaml")):
+        data = load_yaml(path)
+        if isinstance(data, dict) and "train" in data and "model" in data:
+            names.append(path.stem)
+    return names
+
+
 def model_config_from_dict(data: dict) -> ModelConfig:
     return from_dict(ModelConfig, data, where="checkpoint model config")
 
 
 __all__ = ["ClipConfig", "ModelConfig", "TrainConfig", "PolicyConfig", "load_policy_config",
-           "model_config_from_dict", "named_config", "to_dict", "ConfigError"]
+           "model_config_from_dict", "named_config", "policy_config_names", "to_dict",
+           "ConfigError"]

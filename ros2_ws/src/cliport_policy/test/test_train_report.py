@@ -39,3 +39,21 @@ def test_a_capped_run_ends_with_the_summary(demo_root, tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("trained 1/50 steps in ") and "stopped by --max-minutes" in last
     assert "step-0000001.ckpt" in last
+
+
+def test_train_help_lists_every_policy_config(capsys):
+    import re
+
+    import pytest
+
+    from cliport_policy.config import load_policy_config, policy_config_names
+    from cliport_policy.train import main
+
+    names = policy_config_names()
+    assert {"policy", "tiny", "tiny12", "tiny12-simclip"} <= set(names)
+    for name in names:
+        load_policy_config(name)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = re.sub(r"-\s+", "-", " ".join(capsys.readouterr().out.split()))  # as wrapped
+    assert all(name in out for name in names)
