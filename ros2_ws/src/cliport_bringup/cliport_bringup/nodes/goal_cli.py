@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 import time
 
 from cliport_bringup.hand_goal import (
@@ -122,11 +124,13 @@ def _send(fields: dict, action: str, timeout: float) -> int:
     import rclpy
     from action_msgs.msg import GoalStatus
     from rclpy.action import ActionClient
+    from rclpy.signals import SignalHandlerOptions
 
     from cliport_bringup.hand_goal import fill_message
     from cliport_msgs.action import PickPlace
 
-    rclpy.init()
+    # Ctrl-C cancels the goal: the context must stay alive to send the cancel.
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     try:
         node = rclpy.create_node("cliport_goal")
         client = ActionClient(node, PickPlace, action)
@@ -141,21 +145,24 @@ def _send(fields: dict, action: str, timeout: float) -> int:
             print(f"feedback: {name} ({f.progress:.0%})", flush=True)
 
         sent = client.send_goal_async(goal, feedback_callback=feedback)
-        rclpy.spin_until_future_complete(node, sent, timeout_sec=10.0)
-        handle = sent.result()
+        _spin_until(node, sent, 10.0)
+        handle = sent.result() if sent.done() else None
         if handle is None or not handle.accepted:
             print("goal rejected (see the server's log for the reason)", file=sys.stderr)
             return 1
         result_future = handle.get_result_async()
-        try:
-            rclpy.spin_until_future_complete(node, result_future, timeout_sec=timeout)
-        except KeyboardInterrupt:
+        interrupted = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+        if not _spin_until(node, result_future, timeout, interrupted):
+            if not interrupted.is_set():
+                print(f"error: no result within {timeout:g} s; canceling the goal",
+                      file=sys.stderr)
             print("canceling the goal...", flush=True)
             cancel = handle.cancel_goal_async()
-            rclpy.spin_until_future_complete(node, cancel, timeout_sec=5.0)
-            rclpy.spin_until_future_complete(node, result_future, timeout_sec=30.0)
+            _spin_until(node, cancel, 5.0)
+            _spin_until(node, result_future, 30.0)
         if not result_future.done():
-            print(f"error: no result within {timeout:g} s", file=sys.stderr)
+            print("error: the goal did not end", file=sys.stderr)
             return 1
         wrapped = result_future.result()
         r = wrapped.result
@@ -168,6 +175,18 @@ def _send(fields: dict, action: str, timeout: float) -> int:
         return 0 if r.success else 1
     finally:
         rclpy.try_shutdown()
+
+
+def _spin_until(node, future, timeout: float, interrupted=None) -> bool:
+    """Spin until ``future`` is done (True), ``timeout`` s pass or ``interrupted`` is set."""
+    import rclpy
+
+    end = time.monotonic() + timeout
+    while not future.done() and time.monotonic() < end:
+        if interrupted is not None and interrupted.is_set():
+            break
+        rclpy.spin_once(node, timeout_sec=0.1)
+    return future.done()
 
 
 def _goal(args) -> int:
@@ -209,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument(f"--{end}-xyz", type=float, nargs=3, metavar=("X", "Y", "Z"))
             g.add_argument(f"--{end}-z", type=float, help=f"{end} z for a cell (m)")
             g.add_argument(f"--{end}-yaw", type=float, default=0.0, help="degrees about +z")
-        g.add_argument("--instruction", default="", help="for the logs")
+        g.add_argument("--instruction", default="a goal by hand",
+                       help="for the logs (the server refuses an empty one)")
         g.add_argument("--primitive", default="pick_place", choices=("pick_place", "push"))
         g.add_argument("--speed", type=float, default=0.0,
                        help="speed_scaling in [0, 1]; 0 = the arm's default")
@@ -229,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
