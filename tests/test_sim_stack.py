@@ -152,6 +152,13 @@ def test_demo_without_a_model_says_how_to_get_one(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "cliport-demo --policy oracle" in r.stderr and "models/README.md" in r.stderr
+    truncated = tmp_path / "cut.ckpt"
+    truncated.write_bytes(b"PK\x03\x04 cut short")
+    r = subprocess.run([sys.executable, "-m", "cliport_bringup.nodes.demo", "--checkpoint",
+                        str(truncated), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("cliport-demo: error: ") and "cut.ckpt" in r.stderr
 
 
 def shutil_copy(src, dst) -> None:

@@ -44,15 +44,22 @@ def demo_graph(policy: str, checkpoint: str, seed: int | None):
 
 
 def checkpoint_problem(checkpoint: str) -> str | None:
+    """Why ``checkpoint`` cannot drive the demo (missing, unreadable), or None."""
     from cliport_perception.config import ConfigError
     from cliport_perception.sources.calibration_file import resolve_file
 
+    from cliport_policy.checkpoint import CheckpointError, read_checkpoint
+
     try:
-        resolve_file(checkpoint)
+        path = resolve_file(checkpoint)
     except ConfigError as exc:
         return (f"no model at {checkpoint} ({exc}). Train one (see "
                 f"ros2_ws/src/cliport_policy/models/README.md) and pass --checkpoint, or run "
                 f"the loop with the simulator's expert: cliport-demo --policy oracle")
+    try:
+        read_checkpoint(path)  # before starting a graph whose policy node would refuse it
+    except CheckpointError as exc:
+        return str(exc)
     return None
 
 
