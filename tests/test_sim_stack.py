@@ -102,8 +102,8 @@ def test_demo_with_a_random_tiny_model(tmp_path):
     """cliport-demo (make demo) with a given checkpoint: it starts the sim_policy graph, each
     step waits for a fresh heightmap, publishes the instruction, the policy node decides and
     sends PickPlace, the sim steps; the video, the GIFs, the heatmap PNGs, summary.json and
-    index.html are written, and the graph is stopped. A random model is not expected to succeed: this checks the
-    loop; success is the shipped model's to show."""
+    index.html are written, and the graph is stopped. A random model is not expected to
+    succeed: this checks the loop; success is the shipped model's to show."""
     import os
     import subprocess
     import sys

@@ -47,7 +47,6 @@ def checkpoint_problem(checkpoint: str) -> str | None:
     """Why ``checkpoint`` cannot drive the demo (missing, unreadable), or None."""
     from cliport_perception.config import ConfigError
     from cliport_perception.sources.calibration_file import resolve_file
-
     from cliport_policy.checkpoint import CheckpointError, read_checkpoint
 
     try:
