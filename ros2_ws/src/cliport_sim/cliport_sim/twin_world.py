@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pybullet as p
 
-from cliport_perception.config import config_path, load_config
+from cliport_perception.config import ConfigError, config_path, load_config
 from cliport_perception.rgbd import RGBDFrame
 from cliport_sim.world_thread import WorldThread
 
@@ -45,15 +45,12 @@ class TwinConfig:
     executor_params: list[str] = field(default_factory=list)  # the server's parameter files
 
     def __post_init__(self) -> None:
-        if not self.camera_fps >= 0:
-            raise ValueError(f"twin.camera_fps must be >= 0, got {self.camera_fps}")
-        if not self.idle_camera_rate >= 0:
-            raise ValueError(f"twin.idle_camera_rate must be >= 0, got {self.idle_camera_rate}")
-        if not self.real_time_factor >= 0:
-            raise ValueError(f"twin.real_time_factor must be >= 0, got "
-                             f"{self.real_time_factor}")
+        for name in ("camera_fps", "idle_camera_rate", "real_time_factor"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
+                raise ConfigError(f"twin.{name} must be a finite number >= 0, got {value!r}")
         if not self.base_frame:
-            raise ValueError("twin.base_frame must not be empty")
+            raise ConfigError("twin.base_frame must not be empty")
 
 
 def load_twin_config(path: str | Path | None = None) -> TwinConfig:

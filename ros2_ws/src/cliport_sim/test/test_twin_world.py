@@ -54,5 +54,5 @@ def test_bad_parameter_files_are_one_clear_error(tmp_path):
         executor_config([str(bad)], "fr3_link0")
     with pytest.raises(ConfigError, match="does not exist"):
         executor_config([str(tmp_path / "none.yaml")], "fr3_link0")
-    with pytest.raises(ValueError, match="real_time_factor"):
+    with pytest.raises(ConfigError, match="real_time_factor"):
         dataclasses.replace(load_twin_config(), real_time_factor=-1.0)

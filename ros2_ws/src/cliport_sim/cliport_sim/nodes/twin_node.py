@@ -23,6 +23,7 @@ One process, two nodes on one executor:
 from __future__ import annotations
 
 import json
+import sys
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -35,6 +36,7 @@ from std_srvs.srv import Trigger
 
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
 from cliport_executor.supervision import StopReason
+from cliport_perception.config import ConfigError
 from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.ros.params import declare_config
@@ -145,8 +147,16 @@ class TwinNode(Node):
 
 def main(args=None) -> int:
     rclpy.init(args=args)
-    twin = TwinNode()
-    config = executor_config(twin.config.executor_params, twin.config.base_frame)
+    twin = None
+    try:
+        twin = TwinNode()
+        config = executor_config(twin.config.executor_params, twin.config.base_frame)
+    except ConfigError as exc:  # a wrong parameter or file: one line, exit code 2
+        print(f"twin: {exc}", file=sys.stderr)
+        if twin is not None:
+            twin.destroy_node()
+        rclpy.try_shutdown()
+        return 2
     # Its own name, and the parameters real.yaml's files give the real server: the
     # process's --ros-args (the twin's name remap and parameters) are not for it.
     server = PickPlaceServer(backend=TwinBackend(config, world=twin.world), defaults=config,
