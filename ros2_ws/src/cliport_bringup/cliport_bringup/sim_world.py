@@ -7,8 +7,9 @@ this world; the cameras render the same world between goals. Every PyBullet call
 one thread, the world's own: the EGL renderer's context belongs to the thread that made it
 (rendering from another thread kills the process), and PyBullet is not thread-safe anyway.
 Goals, resets and the oracle are handed to that thread (:meth:`SimWorld.call`); between
-them it renders the cameras every ``frame_period`` seconds. While a goal runs the cameras
-publish nothing: perception then reports them stale, as it would for a camera that stopped.
+them it renders the cameras every ``frame_period`` seconds. While a goal runs they go on at
+that rate, rendered between physics steps, as a real camera streams while the arm moves (a
+silent camera would be reported stale by perception during every goal).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class SimWorldConfig:
 
 class SimWorld(WorldThread):
     """The UR5 world on its thread. ``on_frames(frames, stamp_ns)`` is called on that
-    thread with each camera render (every ``frame_period`` s while no job runs)."""
+    thread with each camera render (every ``frame_period`` s, between jobs and during them)."""
 
     def __init__(self, cfg: SimWorldConfig, hz: int = 480, frame_period: float = 0.0,
                  on_frames: Callable[[list[RGBDFrame], int], None] | None = None,
@@ -59,7 +60,13 @@ class SimWorld(WorldThread):
     def build(self) -> Environment:
         sim_cfg = dataclasses.replace(load_sim_config(), hz=self.hz, observe=False,
                                       egl=True, camera_noise=self.cfg.camera_noise)
-        return Environment(make_task(self.cfg.task, self.cfg.mode), sim_cfg)
+        env = Environment(make_task(self.cfg.task, self.cfg.mode), sim_cfg)
+        env.on_physics_step = self._render_if_due  # the cameras go on while a goal runs
+        return env
+
+    def _render_if_due(self) -> None:
+        if self.on_frames and self.frame_period > 0 and time.monotonic() >= self._next_render:
+            self.idle()
 
     def idle(self) -> float | None:
         """Render the cameras every ``frame_period`` s (measured from the last render)."""

@@ -117,6 +117,7 @@ class StateRecorder:
         self._layout: tuple[list[int], list[tuple[int, int]]] = ([], [])
         self._instruction = ""
         self._previous = None  # the env's hook before ours, still called
+        self._hooked = None  # the env whose hook we wrapped
 
     def start(self, env) -> None:
         """Begin a new recording of ``env``'s current episode (call after its reset)."""
@@ -127,15 +128,17 @@ class StateRecorder:
         self._total = 0.0
         self._layout = scene_layout(env.client)
         self._instruction = env.lang_goal
-        if env.on_physics_step != self._tick:
+        if self._hooked is not env:  # wrap once: a hook set after ours stays outside it
             self._previous = env.on_physics_step
             env.on_physics_step = self._tick
+            self._hooked = env
         self.capture()
 
     def stop(self) -> None:
         """Unhook from the env (its previous hook back in place)."""
         if self._env is not None and self._env.on_physics_step == self._tick:
             self._env.on_physics_step = self._previous
+            self._hooked = None
 
     def _tick(self) -> None:
         if self._previous is not None:
