@@ -49,7 +49,8 @@ def render_recording(rec: Recording, cam: VideoCamera | None = None) -> list[np.
 
     cam = cam or VideoCamera()
     cfg = dataclasses.replace(load_sim_config(), observe=False)
-    env = Environment(make_task(rec.task, rec.mode), cfg)
+    with quiet_stdout():  # the EGL plugin names its device on stdout
+        env = Environment(make_task(rec.task, rec.mode), cfg)
     try:
         env.reset(rec.seed)
         bodies, joints = scene_layout(env.client)
@@ -74,7 +75,8 @@ def render_recording(rec: Recording, cam: VideoCamera | None = None) -> list[np.
                           .copy())
         return frames
     finally:
-        env.close()
+        with quiet_stdout():
+            env.close()
 
 
 def _font(size: int):

@@ -328,10 +328,10 @@ class Loop:
         if not self.spin_until(future.done, 30) or not future.result().success:
             print("  (the sim node sent no recording: no video for this episode)", flush=True)
             return
-        from cliport_sim.recording import Recording
+        import base64
 
         path = self.out / f"episode-{ep.index:02d}-seed{ep.seed}.states.npz"
-        path.write_bytes(Recording.from_text(future.result().message).to_bytes())
+        path.write_bytes(base64.b64decode(future.result().message))  # Recording.to_text()
         ep.states = str(path)
 
     def reset(self) -> bool:
