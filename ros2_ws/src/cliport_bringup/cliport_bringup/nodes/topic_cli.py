@@ -5,23 +5,43 @@
     cliport-topic pub /instruction "put the red block in the blue bowl"
     cliport-topic echo /instruction --count 1
 
-``pub`` sends a ``std_msgs/String`` (the instruction) and waits until a subscriber has
-matched (or ``--wait`` seconds pass) so the message is not lost. ``echo`` prints each
-message of a topic; its type is found on the graph or given with ``--type pkg/msg/Type``.
-Bad input (an argument that is not UTF-8, an invalid topic name, an unknown type) is one
-line on stderr and exit code 2.
+Both run on ``--domain-id N`` (the ``ROS_DOMAIN_ID`` that ``cliport-run`` printed), else on
+``$ROS_DOMAIN_ID``, else on ROS 2's default domain 0. ``pub`` sends a ``std_msgs/String``
+(the instruction) and waits until a subscriber has matched (or ``--wait`` seconds pass) so
+the message is not lost; when nothing subscribed it says so (exit code 1), naming the
+domain. ``echo`` prints each message of a topic, latched ones too (a topic whose publishers
+are transient-local, such as ``/policy/status``, is subscribed that way, so the last
+messages published before it started are shown); its type is found on the graph or given
+with ``--type pkg/msg/Type``. Bad input (an argument that is not UTF-8, an invalid topic
+name, an unknown type) is one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 
 from cliport_bringup.ros_env import apply_local_ros_env, undecodable_argument
 
 MAX_INSTRUCTION_CHARS = 4096
+DOMAIN_HELP = ("the ROS_DOMAIN_ID cliport-run printed (default: $ROS_DOMAIN_ID, else 0, "
+               "ROS 2's default)")
+
+
+def domain_id(given: int | None) -> int:
+    """``--domain-id``, else ``$ROS_DOMAIN_ID``, else 0: never a domain of its own."""
+    if given is not None:
+        return given
+    env = os.environ.get("ROS_DOMAIN_ID", "").strip()
+    if not env:
+        return 0
+    try:
+        return int(env)
+    except ValueError:
+        raise UsageError(f"ROS_DOMAIN_ID={env!r} is not a number") from None
 
 
 class UsageError(ValueError):
@@ -85,7 +105,35 @@ def _pub(args) -> int:
         node.destroy_node()
     finally:
         rclpy.try_shutdown()
+    if matched == 0:
+        print(f"cliport-topic: warning: nothing subscribes to {args.topic} on ROS_DOMAIN_ID "
+              f"{os.environ['ROS_DOMAIN_ID']} (waited {args.wait:g} s): the message went "
+              f"nowhere. Pass the ROS_DOMAIN_ID that cliport-run printed with --domain-id",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def subscription_qos(node, topic: str, wait: float):
+    """QoS that receives what the topic's publishers offer: transient-local (latched) when
+    they all keep their last messages, best-effort when any publishes best-effort."""
+    import rclpy
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from rclpy.validate_topic_name import validate_topic_name
+
+    validate_topic_name(topic)  # an invalid name is the usage error a subscription gives
+    deadline = time.monotonic() + wait
+    infos = node.get_publishers_info_by_topic(topic)
+    while not infos and time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.1)
+        infos = node.get_publishers_info_by_topic(topic)
+    qos = QoSProfile(depth=100)
+    if infos and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                     for i in infos):
+        qos.durability = DurabilityPolicy.TRANSIENT_LOCAL
+    if any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos):
+        qos.reliability = ReliabilityPolicy.BEST_EFFORT
+    return qos
 
 
 def _echo(args) -> int:
@@ -112,7 +160,8 @@ def _echo(args) -> int:
             text = msg.data if hasattr(msg, "data") and isinstance(msg.data, str) else msg
             print(text, flush=True)
 
-        _checked_name(node.create_subscription, cls, args.topic, show, 10)
+        qos = _checked_name(subscription_qos, node, args.topic, args.wait)
+        _checked_name(node.create_subscription, cls, args.topic, show, qos)
         end = time.monotonic() + args.timeout if args.timeout else None
         while args.count == 0 or len(received) < args.count:
             rclpy.spin_once(node, timeout_sec=0.1)
@@ -134,18 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("text")
     p.add_argument("--wait", type=float, default=3.0, help="seconds to wait for a subscriber")
     p.add_argument("--times", type=int, default=1)
+    p.add_argument("--domain-id", type=int, help=DOMAIN_HELP)
     e = sub.add_parser("echo", help="print the messages of a topic")
     e.add_argument("topic")
     e.add_argument("--type", help="pkg/msg/Type (default: looked up on the graph)")
     e.add_argument("--count", type=int, default=0, help="stop after N messages (0: never)")
     e.add_argument("--timeout", type=float, default=0.0, help="stop after T seconds (0: never)")
-    e.add_argument("--wait", type=float, default=5.0, help="seconds to find the topic's type")
+    e.add_argument("--wait", type=float, default=5.0,
+                   help="seconds to find the topic's type and publishers")
+    e.add_argument("--domain-id", type=int, help=DOMAIN_HELP)
     args = parser.parse_args(argv)
     try:
         problem = undecodable_argument(sys.argv[1:] if argv is None else argv)
         if problem:
             raise UsageError(problem)
-        apply_local_ros_env()
+        apply_local_ros_env(domain_id=domain_id(args.domain_id))
         return _pub(args) if args.cmd == "pub" else _echo(args)
     except UsageError as exc:
         print(f"cliport-topic: error: {exc}", file=sys.stderr)
