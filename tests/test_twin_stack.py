@@ -5,7 +5,7 @@ oracle's decision for the episode's instruction goes to the PickPlace server by 
 block lands in the bowl, the episode succeeds and the heightmap shows it. A second goal,
 canceled while the block is carried, ends CANCELED with the arm at rest, still holding it.
 
-The twin renders its camera at 3 frames per simulated second here (the graph's 30 cost
+The twin renders its camera at 2 frames per simulated second here (the graph's 30 cost
 ~0.1 s of CPU each) and runs unpaced; the sequence, the server and the messages are the
 graph's."""
 
@@ -25,7 +25,7 @@ from cliport_bringup.ros.spin import spin_until
 from cliport_bringup.runner import GraphRunner
 
 pytestmark = pytest.mark.timeout(240)
-FAST = {"seed": 10003, "camera_fps": 3.0, "idle_camera_rate": 5.0, "real_time_factor": 0.0}
+FAST = {"seed": 10003, "camera_fps": 2.0, "idle_camera_rate": 5.0, "real_time_factor": 0.0}
 
 
 @pytest.fixture(scope="module")
