@@ -55,6 +55,7 @@ class WorldThread:
         self._oracle: tuple[int, Any] | None = None  # (scene, action): one draw per scene
         self._jobs: queue.Queue = queue.Queue()
         self._stop = threading.Event()
+        self.idle_error: Exception | None = None
         ready: Future = Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name=name,
                                         daemon=True)
@@ -80,12 +81,18 @@ class WorldThread:
             ready.set_exception(exc)
             return
         ready.set_result(None)
-        wait = self.idle()
+        try:
+            self._loop()
+        finally:
+            self.env.close()
+
+    def _loop(self) -> None:
+        wait = self._idle()
         while not self._stop.is_set():
             try:
                 fn, future = self._jobs.get(timeout=IDLE_WAIT if wait is None else wait)
             except queue.Empty:
-                wait = self.idle()
+                wait = self._idle()
                 continue
             if fn is None:
                 break
@@ -95,7 +102,15 @@ class WorldThread:
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
                     future.set_exception(exc)
             wait = 0.0 if wait is not None else None  # idle work is due again
-        self.env.close()
+
+    def _idle(self) -> float | None:
+        """:meth:`idle`, kept from ending the thread: its last error is in ``idle_error``
+        (e.g. a publisher whose ROS context shut down before the world did)."""
+        try:
+            return self.idle()
+        except Exception as exc:  # noqa: BLE001 - the world must go on serving jobs
+            self.idle_error = exc
+            return IDLE_WAIT
 
     def on_thread(self) -> bool:
         return threading.current_thread() is self._thread

@@ -59,6 +59,8 @@ class World(WorldThread):
 
     def idle(self) -> float:
         self.idles += 1
+        if self.idles == 3:
+            raise RuntimeError("publisher's context is invalid")
         return 0.01
 
 
@@ -70,8 +72,9 @@ def test_jobs_run_on_the_world_thread_and_errors_come_back():
         with pytest.raises(ZeroDivisionError):
             w.call(lambda: 1 / 0)
         assert w.call(lambda: 42) == 42  # the thread survives a failed job
-        time.sleep(0.1)
-        assert w.idles > 2  # idle work between jobs
+        time.sleep(0.7)
+        assert w.idles > 3  # idle work between jobs, going on after it failed once
+        assert "context is invalid" in str(w.idle_error)
     finally:
         w.close()
     assert w.env.closed

@@ -87,7 +87,7 @@ class TwinNode(Node):
     # ------------------------------------------------------------------ publishing
     def _publish_frame(self, frame, stamp_ns: int) -> None:
         """On the world thread: one camera frame and the joint states of that moment."""
-        if self._cam is None:  # frames while the world is being built
+        if self._cam is None or not self.context.ok():  # building, or shutting down
             return
         stamp = Time(nanoseconds=stamp_ns).to_msg()
         info = camera_info(self._info, stamp)
