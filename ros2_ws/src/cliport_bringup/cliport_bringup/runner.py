@@ -306,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="runner config YAML (default: the package's "
                                          "config/runner.yaml)")
     parser.add_argument("--list", action="store_true", help="list the graphs and exit")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NODE.PARAM:=VALUE",
+                        help="override a node parameter (repeatable), e.g. "
+                             "-p policy_node.checkpoint:=runs/x/checkpoints/last.ckpt; "
+                             "a bare PARAM:=VALUE sets the one node that has it")
+    parser.add_argument("--task", help="the simulated world's task, e.g. "
+                                       "stack-block-pyramid-seq-seen-colors (sim graphs)")
     args = parser.parse_args(argv)
     if args.list or not args.graph:
         print("\n".join(available_graphs()))
@@ -319,6 +325,15 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             raise ConfigError(problem)
         graph = load_graph(args.graph)
+        if args.param or args.task:
+            from cliport_bringup.overrides import apply_overrides
+
+            try:
+                graph, notes = apply_overrides(graph, args.param, args.task)
+            except ValueError as exc:  # a misspelt task: UnknownTaskError, with suggestions
+                raise ConfigError(str(exc).split(" Known tasks:")[0]) from None
+            for note in notes:
+                print(f"cliport-run: note: {note}", file=sys.stderr)
         names = [n.name for n in graph.nodes]
         unknown = sorted(set(args.only or ()) - set(names))
         if unknown:
