@@ -139,7 +139,7 @@ def run_demo(env: Any, seed: int, *, save_views: bool = False,
         reward=np.asarray(rewards), instruction=np.asarray(instructions, dtype=str),
         meta=new_meta(task.name, task.mode, seed, ws, hz=env.config.hz,
                       split=getattr(task, "split", None),
-                      observation=env.config.observation))
+                      observation=env.config.observation, robot=env.config.robot))
     views = None
     if save_views:
         views = Views(np.stack([[f.color for f in o.frames] for o in observations]),
@@ -160,12 +160,12 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def make_environment(task: str, mode: str, hz: int, frames: bool,
-                     observation: str = "views") -> Any:
+                     observation: str = "views", robot: str = "ur5") -> Any:
     from cliport_sim.environment import Environment, load_sim_config
     from cliport_sim.tasks import make_task
 
     config = replace(load_sim_config(), hz=hz, observe=True, keep_frames=frames,
-                     observation=observation)
+                     observation=observation, robot=robot)
     return Environment(make_task(task, mode), config)
 
 
@@ -256,12 +256,14 @@ class Summary:
 def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: int = 1,
              save_views: bool = False, render: str | os.PathLike | None = None,
              hz: int = 480, progress: bool = True, max_attempts: int | None = None,
-             observation: str = "views") -> Summary:
+             observation: str = "views", robot: str = "ur5") -> Summary:
     """Make ``{out}/{task}-{mode}`` hold exactly ``n`` episodes (resuming what is there).
 
-    ``observation`` is the simulator's observation mode (``views``: the three cameras
+    ``observation`` is the simulator's observation mode (``views``: the world's cameras
     fused as perception does; ``orthographic``: one exact top-down render, ~5x cheaper).
-    A store keeps one mode: resuming with another is an error, not a silent mix.
+    ``robot`` is the world's arm (``ur5``, or ``panda``: the Franka twin, whose oracle
+    gives a grasp yaw). A store keeps one mode and one robot: resuming with another is an
+    error, not a silent mix.
     """
     from tqdm import tqdm
 
@@ -271,7 +273,7 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
     render_dir = Path(render) if render is not None else None
     with EpisodeWriter(episode_dir(out, task, mode)) as writer:
         have = writer.n_episodes
-        _check_observation(writer, observation)
+        _check_store(writer, observation, robot)
         if have > n:
             raise DatasetError(f"{writer.root} already holds {have} episodes, more than "
                                f"--n {n}")
@@ -301,7 +303,7 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
         try:
             if workers == 1 and needed() > 0:
                 env = make_environment(task, mode, hz, save_views or render_dir is not None,
-                                       observation)
+                                       observation, robot)
                 names.extend(c.name for c in env.camera_configs)
                 try:
                     while needed() > 0:
@@ -311,8 +313,9 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
                 finally:
                     env.close()
             elif needed() > 0:
-                names.extend(_camera_names())
-                env_args = (task, mode, hz, save_views or render_dir is not None, observation)
+                names.extend(_camera_names(robot))
+                env_args = (task, mode, hz, save_views or render_dir is not None, observation,
+                            robot)
                 opts = {"save_views": save_views, "keep_first_frames": render_dir is not None}
                 pool = _Workers(workers, env_args, opts)
                 try:
@@ -336,15 +339,18 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
                        time.perf_counter() - t0)
 
 
-def _check_observation(writer: EpisodeWriter, observation: str) -> None:
-    """Refuse to add episodes of another observation mode to an existing store."""
+def _check_store(writer: EpisodeWriter, observation: str, robot: str) -> None:
+    """Refuse to add episodes of another observation mode or robot to an existing store."""
     if not writer.good:
         return
     first = writer.root / str(writer.good[0]["file"])
-    stored = load_episode(first).meta.get("observation", "views")
-    if stored != observation:
-        raise DatasetError(f"{writer.root} holds {stored!r} observations; rerun with "
-                           f"--observation {stored} or use another --out")
+    meta = load_episode(first).meta
+    for key, flag, want in (("observation", "--observation", observation),
+                            ("robot", "--robot", robot)):
+        stored = meta.get(key, "views" if key == "observation" else "ur5")
+        if stored != want:
+            raise DatasetError(f"{writer.root} holds {stored!r} {key} episodes; rerun with "
+                               f"{flag} {stored} or use another --out")
 
 
 def _count_attempt(attempts: int, max_attempts: int) -> int:
@@ -354,9 +360,13 @@ def _count_attempt(attempts: int, max_attempts: int) -> int:
     return attempts + 1
 
 
-def _camera_names() -> list[str]:
+def _camera_names(robot: str = "ur5") -> list[str]:
     from cliport_sim.cameras import REALSENSE_D415
 
+    if robot == "panda":
+        from cliport_sim.twin import rig_camera_names
+
+        return rig_camera_names()
     return [c.name for c in REALSENSE_D415]
 
 
@@ -372,8 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--render", metavar="DIR", help="PNGs of each episode's first observation")
     ap.add_argument("--hz", type=int, default=480, help="physics rate (reference: 480)")
     ap.add_argument("--observation", choices=("views", "orthographic"), default="views",
-                    help="views: the three cameras fused as the perception node does "
+                    help="views: the world's cameras fused as the perception node does "
                          "(default); orthographic: one exact top-down render, ~5x cheaper")
+    ap.add_argument("--robot", choices=("ur5", "panda"), default="ur5",
+                    help="ur5: the paper's UR5 + suction (default); panda: the Franka twin "
+                         "(Panda + Franka Hand, Franka workspace, grasp yaw in the pick pose)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     from cliport_sim.tasks import task_names
@@ -385,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         s = generate(args.task, args.mode, args.n, args.out, workers=args.workers,
                      save_views=args.save_views, render=args.render, hz=args.hz,
-                     progress=not args.quiet, observation=args.observation)
+                     progress=not args.quiet, observation=args.observation,
+                     robot=args.robot)
     except (DatasetError, RuntimeError) as exc:
         print(f"cliport-demos: error: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,9 @@
-"""The simulated tabletop: PyBullet DIRECT, a UR5 at the origin, a task, three cameras.
+"""The simulated tabletop: PyBullet DIRECT, an arm at the origin, a task, cameras.
+
+The arm is chosen by ``SimConfig.robot``: the paper's UR5 with a suction cup (or spatula) and
+three RealSense-like cameras, or the Franka twin (``panda``: a Panda with the Franka Hand run by
+the real executor's ``moveit`` sequencing, :mod:`cliport_sim.twin`) on the Franka workspace,
+seen by the twin's one calibrated camera.
 
 Gym-like API: ``reset(seed) -> Observation`` and ``step(action) -> (obs, reward, done,
 info)``, where ``info["lang_goal"]`` is the instruction for the *next* action. One
@@ -31,16 +36,21 @@ from cliport_sim.action import Action
 from cliport_sim.geometry import IDENTITY_QUAT, Pose, matrix
 from cliport_sim.primitives import pick_place, push
 from cliport_sim.robot import UR5
-from cliport_sim.tasks.base import Task
+from cliport_sim.tasks.base import Task, TaskSetupError
+from cliport_sim.twin import TwinRobot, TwinSetup
 
 ZONE_POINT_SPACING = 0.02  # metres between an object's zone-metric sample points
 GROUND_Z = -0.01  # the ground plane's top: the workspace slab's underside
+TWIN_SCENE_ATTEMPTS = 5  # scene draws per seed on the twin's smaller table
 
 
 @dataclass(frozen=True)
 class SimConfig:
     """Simulator settings (``config/sim.yaml``, section ``sim``)."""
 
+    # The arm: "ur5" (UR5 + suction / spatula, three cameras, the workspace below) or
+    # "panda" (the Franka twin: Panda + Franka Hand, the workspace and camera of franka.yaml).
+    robot: str = "ur5"
     hz: int = 480
     observe: bool = True  # make an observation after reset and every step
     # "views": the three RealSense-like cameras fused exactly as the perception node does;
@@ -61,6 +71,7 @@ class SimConfig:
 
 
 OBSERVATIONS = ("views", "orthographic")
+ROBOTS = ("ur5", "panda")
 
 
 def load_sim_config(path: str | Path | None = None) -> SimConfig:
@@ -86,36 +97,71 @@ class Environment:
         if self.config.observation not in OBSERVATIONS:
             raise ValueError(f"unknown observation mode {self.config.observation!r}; "
                              f"expected one of {OBSERVATIONS}")
-        self.workspace = self.config.workspace  # the agent's grid
+        if self.config.robot not in ROBOTS:
+            raise ValueError(f"unknown robot {self.config.robot!r}; expected one of {ROBOTS}")
+        # The twin's settings (franka.yaml, executor.yaml), None for the UR5.
+        self.twin: TwinSetup | None = None
+        if self.config.robot == "panda":
+            if task.primitive != "pick_place":
+                raise ValueError(f"the Franka twin runs pick-and-place tasks; {task.name} "
+                                 f"needs {task.primitive}")
+            self.twin = TwinSetup.load()
+        # The agent's grid: the Franka workspace on the twin.
+        self.workspace = self.twin.workspace if self.twin else self.config.workspace
         ws = self.workspace
         self.task_workspace = Workspace(ws.x_min, ws.x_max, ws.y_min, ws.y_max, ws.z_min,
                                         self.config.task_z_max, ws.pixel_size)
         self.client = p.connect(p.DIRECT)
         self.egl = self.config.egl and cameras.load_egl(self.client)
-        self.camera_configs = tuple(camera_configs)
+        # The twin's one camera (cliport_sim.franka.rig.CameraRig) replaces the three views;
+        # it is built when first needed (it reads the calibration file).
+        self.rig = None
+        self.camera_configs = () if self.twin else tuple(camera_configs)
         self.camera_models = [c.model() for c in self.camera_configs]
         self._oracle_cam = cameras.oracle_camera(self.task_workspace)
         self._ortho_cam = cameras.oracle_camera(ws)
         self._fuser = Fuser(ws, floor_tolerance=self.config.floor_tolerance)
         self.rng = np.random.default_rng(0)
         self.noise_rng = np.random.default_rng(1)
-        self.robot: UR5 | None = None
+        self.robot: UR5 | TwinRobot | None = None
         self.obj_ids: dict[str, list[int]] = {"fixed": [], "rigid": [], "deformable": []}
         self._boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._colors: dict[int, tuple[float, ...]] = {}
         self._oracle_cache: cameras.OracleMaps | None = None
         self.steps = 0
         self.seed: int | None = None
+        if self.twin and (self.config.keep_frames or (self.config.observe and
+                                                       self.config.observation == "views")):
+            self._twin_rig()
         # Called after every physics step (a StateRecorder's tick); None: nothing to call.
         self.on_physics_step: Callable[[], None] | None = None
 
     # --------------------------------------------------------------------------- episode
     def reset(self, seed: int) -> Observation:
-        """Build the task's scene for ``seed``; raises TaskSetupError if it cannot fit."""
+        """Build the task's scene for ``seed``; raises TaskSetupError if it cannot fit.
+
+        On the twin a scene that does not fit is drawn again (up to
+        :data:`TWIN_SCENE_ATTEMPTS` times, the seed's generator going on), as the Franka
+        workspace holds 41 % of the UR5's table: still one scene per seed.
+        """
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         # Camera noise has its own stream so turning it on does not change the scene.
         self.noise_rng = np.random.default_rng([self.seed, 1])
+        attempts = TWIN_SCENE_ATTEMPTS if self.twin is not None else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                self._build_scene()
+                break
+            except TaskSetupError:
+                if attempt == attempts:
+                    raise
+        if self.task.settle_steps_after_reset:
+            self.step_simulation(self.task.settle_steps_after_reset)
+        self.settle()
+        return self.observe()
+
+    def _build_scene(self) -> None:
         c = self.client
         with cameras.quiet_stdout():  # the EGL plugin prints its vendor on every reset
             p.resetSimulation(physicsClientId=c)
@@ -133,15 +179,14 @@ class Environment:
                    physicsClientId=c)
         p.loadURDF(str(assets.asset_path("workspace/workspace.urdf")), (0.5, 0, 0),
                    physicsClientId=c)
-        self.robot = UR5(c, self.task.end_effector, self.config.hz)
-        self.robot.on_step = self._physics_stepped
-        self.robot.reset()
+        if self.twin is not None:
+            self.robot = TwinRobot(c, self.twin, self._physics_stepped)
+        else:
+            self.robot = UR5(c, self.task.end_effector, self.config.hz)
+            self.robot.on_step = self._physics_stepped
+            self.robot.reset()
         self.task.reset(self)
-        self.robot.ee.set_graspable(self.obj_ids["rigid"])
-        if self.task.settle_steps_after_reset:
-            self.step_simulation(self.task.settle_steps_after_reset)
-        self.settle()
-        return self.observe()
+        self._set_graspable()
 
     def step(self, action: Action | None, *, on_phase: Callable[[str], None] | None = None,
              should_stop: Callable[[], bool] | None = None,
@@ -151,7 +196,8 @@ class Environment:
         ``on_phase`` and ``should_stop`` are handed to the primitive (the executor's feedback
         and cancel); ``params`` override the task's primitive parameters (e.g. a slower
         speed). A stopped primitive ends like a timed-out one, with
-        ``info["primitive"]["reason"] == "stopped"``.
+        ``info["primitive"]["reason"] == "stopped"``. On the twin the executor's own
+        sequencing runs and ``params`` may only hold ``speed_scaling`` (the goal's).
         """
         info: dict = {}
         if action is None:
@@ -159,7 +205,10 @@ class Environment:
         self.steps += 1
         params = {**self.task.primitive_params, **(params or {})}
         hooks = {"on_phase": on_phase, "should_stop": should_stop}
-        if action.primitive == "push":
+        if isinstance(self.robot, TwinRobot):  # the executor's sequencing: only a speed scaling
+            result = self.robot.run(action, speed_scaling=params.get("speed_scaling", 0.0),
+                                    **hooks)
+        elif action.primitive == "push":
             result = push(self.robot, action.pose0, action.pose1, **params, **hooks)
         else:
             result = pick_place(self.robot, action.pose0, action.pose1, **params, **hooks)
@@ -255,8 +304,18 @@ class Environment:
         self.obj_ids[category].append(body)
         self._boxes[body] = self._local_box(body)
         self._oracle_cache = None
-        if self.robot is not None and category == "rigid":
+        if category == "rigid":
+            self._set_graspable()
+
+    def _set_graspable(self) -> None:
+        """Tell the suction cup what it may hold (the twin's hand grasps by contact alone)."""
+        if isinstance(self.robot, UR5):
             self.robot.ee.set_graspable(self.obj_ids["rigid"])
+
+    @property
+    def parallel_gripper(self) -> bool:
+        """Whether the arm grips with two fingers (the oracle then gives a grasp yaw)."""
+        return self.twin is not None
 
     def set_color(self, body: int, color) -> None:
         """Colour every link: a palette name or an RGBA tuple in 0..1."""
@@ -330,9 +389,28 @@ class Environment:
                                                        self._oracle_cam)
         return self._oracle_cache
 
+    def _twin_rig(self):
+        if self.rig is None:
+            from cliport_sim.franka.rig import CameraRig
+
+            self.rig = CameraRig(self.client)
+            self.camera_configs = (self.rig.camera,)
+            self.camera_models = [self.rig.model]
+        return self.rig
+
     def camera_frames(self, names: list[str] | None = None,
                       stamp_ns: int = 0) -> list[RGBDFrame]:
-        """The RealSense-like views (all, or ``names`` in that order) as RGB-D frames."""
+        """The RealSense-like views (all, or ``names`` in that order) as RGB-D frames.
+
+        On the twin: the rig's one camera, its depth degraded as ``franka.yaml`` says.
+        """
+        if self.twin is not None:
+            rig = self._twin_rig()
+            if names is not None and set(names) - {rig.camera.name}:
+                raise ValueError(f"unknown cameras {sorted(set(names) - {rig.camera.name})}; "
+                                 f"the twin has [{rig.camera.name!r}]")
+            frame = rig.render_frame(self.noise_rng, stamp_ns)
+            return [frame] * (1 if names is None else len(names))
         if names is None:
             selected = list(zip(self.camera_configs, self.camera_models, strict=True))
         else:

@@ -60,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="train", choices=("train", "val", "test"))
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--observe", action="store_true", help="also render + fuse the cameras")
+    ap.add_argument("--robot", choices=("ur5", "panda"), default="ur5",
+                    help="the world's arm: ur5 (default) or panda (the Franka twin)")
     ap.add_argument("--json", help="write every episode result to this JSON file")
     args = ap.parse_args(argv)
     names = task_names() if "all" in args.task else args.task
-    config = replace(load_sim_config(), observe=args.observe)
+    config = replace(load_sim_config(), observe=args.observe, robot=args.robot)
     results, worst = [], 1.0
     for name in names:
         rs = run_oracle(name, args.mode, seeds_for(args.mode, args.seeds), config)
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         secs = sorted(r.seconds for r in rs)[len(rs) // 2]
         fails = [f"{r.seed}:{r.reward:.2f}{' ' + r.error if r.error else ''}"
                  for r in rs if not r.success]
-        print(f"{name:45s} {args.mode:5s} success {rate:6.1%}  median {secs:5.2f} s/episode"
+        print(f"{name:45s} {args.robot:5s} {args.mode:5s} success {rate:6.1%}  "
+              f"median {secs:5.2f} s/episode"
               + (f"  failed {fails}" if fails else ""), flush=True)
     if args.json:
         with open(args.json, "w") as f:
