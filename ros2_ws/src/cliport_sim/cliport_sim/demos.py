@@ -1,8 +1,8 @@
 """``cliport-demos``: oracle demonstrations into the episode store, in parallel, resumable.
 
 ``cliport-demos --task T --mode train|val|test --n N --workers K --out DIR`` runs the task's
-scripted oracle on seeds in the reference convention (spec section 5: train even from 0,
-val odd from 1, test odd from 10001, one seed per attempt) and keeps an episode when its
+scripted oracle on seeds in the reference convention (docs/design.md#dataset-seeds: train even from
+0, val odd from 1, test odd from 10001, one seed per attempt) and keeps an episode when its
 total reward exceeds 0.99. Why it is built this way:
 
 * **K spawn workers, one writer.** Each worker owns one PyBullet ``Environment``; the

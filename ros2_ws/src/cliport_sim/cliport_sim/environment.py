@@ -11,9 +11,9 @@ info)``, where ``info["lang_goal"]`` is the instruction for the *next* action. O
 choice, so a seed gives the same scene in any process and after any other episode.
 
 Timing is in simulation steps only: motions have step budgets and the settle loop after a
-primitive has a cap (the reference waits on wall-clock time and loops unbounded, spec
-section 9.10). The observation is the 320x160 colormap + heightmap fused from the three
-RealSense-like views by perception's :class:`~cliport_perception.fusion.Fuser`, the same
+primitive has a cap (the reference waits on wall-clock time and loops unbounded,
+docs/design.md#step-budgets). The observation is the 320x160 colormap + heightmap fused from the
+three RealSense-like views by perception's :class:`~cliport_perception.fusion.Fuser`, the same
 code the ROS perception node runs.
 """
 
