@@ -11,6 +11,12 @@ and the writer removes a killed run's temporary files when the next session open
 Every recorded step keeps the map the operator clicked on, the instruction, pick and place
 as grid cells + angles and as base-frame poses (z from that heightmap), the executor's
 result, and the calibration id.
+
+Yaws are the executor's (``cliport_executor.franka.poses``): a pose's yaw about +z in the
+base frame is the tool's x axis; a parallel gripper's fingers close across it. With
+``gripper: parallel`` the pick yaw is the grasp yaw, folded into [-90, 90) deg as the twin's
+oracle labels it (a grasp and its half turn are the same grasp); the place yaw turns by the
+same half turn, so the object's turn (place minus pick) is kept.
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ import numpy as np
 
 from cliport_perception.heightmap_msg import HeightmapFrame
 from cliport_policy.poses import cell_position
-from cliport_sim.dataset import Episode, EpisodeWriter, Views, action_labels, episode_dir
+from cliport_sim.dataset import (
+    Episode,
+    EpisodeWriter,
+    Views,
+    action_labels,
+    episode_dir,
+    new_meta,
+)
 from cliport_sim.geometry import quat_from_yaw
 from cliport_teleop.config import RecorderConfig
 
@@ -71,6 +84,30 @@ def _click(data: Any, what: str) -> Click:
     if not math.isfinite(theta):
         raise StepError(f"the {what} angle is not a number")
     return Click(u, v, theta)
+
+
+def wrap(angle: float) -> float:
+    """``angle`` in [-pi, pi)."""
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def support_surface(ws, heightmap: np.ndarray, u: int, v: int, radius: float) -> float:
+    """The highest surface (z in the base frame) within ``radius`` metres of cell (u, v),
+    unseen cells left out: what an object's footprint rests on when it is put down there."""
+    r = int(radius / ws.pixel_size)
+    rows, cols = heightmap.shape
+    u0, u1, v0, v1 = max(u - r, 0), min(u + r + 1, rows), max(v - r, 0), min(v + r + 1, cols)
+    du, dv = np.mgrid[u0 - u:u1 - u, v0 - v:v1 - v]
+    window = np.asarray(heightmap[u0:u1, v0:v1], np.float64)
+    near = (du * du + dv * dv <= r * r) & np.isfinite(window)
+    return ws.z_min + (float(window[near].max()) if near.any() else 0.0)
+
+
+def grasp_yaws(pick: float, place: float) -> tuple[float, float]:
+    """A parallel gripper's (pick, place) yaws with the pick folded into [-pi/2, pi/2) and
+    the place turned with it (by 0 or pi), so the object's turn is unchanged."""
+    folded = (pick + math.pi / 2.0) % math.pi - math.pi / 2.0
+    return folded, wrap(place + folded - pick)
 
 
 class TeleopSession:
@@ -171,6 +208,8 @@ class TeleopSession:
             if not instruction.isprintable():
                 raise StepError("the instruction has non-printable characters")
             pick, place = _click(data.get("pick"), "pick"), _click(data.get("place"), "place")
+            if self.cfg.gripper == "parallel":
+                pick.theta, place.theta = grasp_yaws(pick.theta, place.theta)
             ws, frame = self.frame.workspace, self.frame
             for c, what in ((pick, "pick"), (place, "place")):
                 if not ws.in_grid(c.u, c.v):
@@ -178,7 +217,10 @@ class TeleopSession:
                                     f"{ws.shape}")
             pick_xyz = cell_position(ws, frame.heightmap, pick.u, pick.v)
             x, y, surface = cell_position(ws, frame.heightmap, place.u, place.v)
-            place_xyz = (x, y, surface + max(pick_xyz[2] - ws.z_min, 0.0))
+            surface = max(surface, support_surface(ws, frame.heightmap, place.u, place.v,
+                                                   self.cfg.place_support_radius))
+            place_xyz = (x, y, surface + max(pick_xyz[2] - ws.z_min, 0.0)
+                         + self.cfg.place_clearance)
             step = Step(instruction, pick, place, frame, self.frame_stamp_ns,
                         (pick_xyz, quat_from_yaw(pick.theta)),
                         (place_xyz, quat_from_yaw(place.theta)), views=self._views_now())
@@ -248,13 +290,15 @@ class TeleopSession:
             reward=np.array(rewards, np.float64),
             instruction=np.array([s.instruction for s in self.steps]
                                  + [self.steps[-1].instruction]),
-            meta={"seed": seed, "task": self.cfg.task, "source": "teleop",
-                  "calibration_id": self.cfg.calibration_id, "z_source": "heightmap",
-                  "steps": [{"pick": [s.pick.u, s.pick.v, s.pick.theta],
-                             "place": [s.place.u, s.place.v, s.place.theta],
-                             "heightmap_stamp_ns": s.stamp_ns, "success": s.success,
-                             "message": s.message, "executor_reward": s.reward,
-                             "has_reward": s.has_reward} for s in self.steps]})
+            meta=new_meta(
+                self.cfg.task, self.cfg.mode, seed, ws, source="teleop",
+                gripper=self.cfg.gripper, calibration_id=self.cfg.calibration_id,
+                z_source="heightmap",
+                steps=[{"pick": [s.pick.u, s.pick.v, s.pick.theta],
+                        "place": [s.place.u, s.place.v, s.place.theta],
+                        "heightmap_stamp_ns": s.stamp_ns, "success": s.success,
+                        "message": s.message, "executor_reward": s.reward,
+                        "has_reward": s.has_reward} for s in self.steps]))
 
     # ------------------------------------------------------------------ page state
     def state(self) -> dict[str, Any]:
@@ -264,6 +308,10 @@ class TeleopSession:
             return {
                 "map_stamp": self.frame_stamp_ns,
                 "grid": list(ws.shape) if ws is not None else None,
+                # the page draws the tool: a parallel gripper's fingers this many cells apart
+                "gripper": self.cfg.gripper,
+                "finger_cells": (self.cfg.finger_opening / ws.pixel_size
+                                 if ws is not None else None),
                 "running": self.active is not None,
                 "pending": None if self.pending is None else {
                     "success": self.pending.success, "message": self.pending.message,

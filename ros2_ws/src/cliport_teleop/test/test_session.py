@@ -170,3 +170,58 @@ def test_the_web_api(tmp_path):
     finally:
         web.close()
         s.close()
+
+
+def test_a_parallel_grippers_grasp_yaw_is_recorded_and_loads_as_the_pick_label(tmp_path):
+    from cliport_policy.data import collate
+    from cliport_sim.dataset import rotation_bin
+    from cliport_sim.geometry import yaw_of
+    from cliport_teleop.labels import grasp_difference, loaded_picks
+
+    s = session(tmp_path, gripper="parallel")
+    s.on_heightmap(frame(), 1)
+    state = s.state()
+    assert state["gripper"] == "parallel"
+    assert state["finger_cells"] == pytest.approx(0.08 / WS.pixel_size)
+    # dragged at 120 deg: the grasp at -60 deg (a half turn is the same grasp, and the twin's
+    # oracle labels grasps in [-90, 90)); the place turns with it, keeping the object's turn
+    run_step(s, {**STEP, "pick": {"u": 100, "v": 50, "theta": math.radians(120)},
+                 "place": {"u": 200, "v": 120, "theta": math.radians(150)}})
+    s.accept()
+    s.on_heightmap(frame(block_at=(200, 120)), 2)
+    s.end_episode()
+    data = Dataset(s.root)
+    ep = data.episode(0)
+    assert math.degrees(yaw_of(ep.pose0[0, 3:])) == pytest.approx(-60)
+    assert math.degrees(yaw_of(ep.pose1[0, 3:])) == pytest.approx(-30)
+    assert ep.meta["gripper"] == "parallel" and ep.meta["pixel_size"] == WS.pixel_size
+    assert math.degrees(ep.meta["steps"][0]["pick"][2]) == pytest.approx(-60)
+    assert ep.place_rot[0] == rotation_bin(math.radians(120 - 150), 36)  # the object's turn
+    for bins in (36, 8):  # training's loader, for a model with that many pick rotations
+        (loaded,) = loaded_picks(data, bins)
+        assert loaded.label == int(collate([(0, data.sample(0, 0))],
+                                           pick_rotations=bins).pick_rot[0])
+        # the label stands for the dragged grasp, to within half a bin (of at most a turn /
+        # bins); a half turn is the same grasp
+        assert grasp_difference(loaded.yaw, math.radians(-60)) <= math.pi / bins, (bins, loaded)
+
+
+def test_the_place_height_rests_the_footprint_on_its_support(tmp_path):
+    s = session(tmp_path, place_support_radius=0.02, place_clearance=0.01)
+    f = frame()
+    f.heightmap[200, 120] = np.nan  # unseen at the place cell itself
+    f.heightmap[200, 125] = 0.015  # 5 cells (1.6 cm) away: under the object
+    f.heightmap[200, 128] = 0.05  # 8 cells (2.5 cm) away: beyond it
+    s.on_heightmap(f, 1)
+    step = run_step(s)
+    assert step.pose1[0][2] == pytest.approx(WS.z_min + 0.015 + 0.04 + 0.01)
+
+
+@pytest.mark.parametrize("field, value", [("gripper", "vacuum"), ("finger_opening", 0.0),
+                                          ("place_support_radius", -0.01),
+                                          ("place_clearance", 0.5)])
+def test_tool_settings_out_of_range_are_refused(field, value):
+    from cliport_perception.config import ConfigError
+
+    with pytest.raises(ConfigError, match=field):
+        RecorderConfig(**{field: value})
