@@ -243,3 +243,51 @@ def test_a_page_of_another_origin_cannot_step_the_recorder(tmp_path):
         attacker.server_close()
         web.close()
         session.close()
+
+
+def test_a_parallel_grippers_pick_yaw_is_dragged_and_drawn_as_its_two_fingers(tmp_path):
+    from cliport_sim.geometry import yaw_of
+    from cliport_teleop.browser import TeleopPage
+
+    ws = Workspace()
+    session = TeleopSession(RecorderConfig(dataset_dir=str(tmp_path), port=0,
+                                           gripper="parallel", finger_opening=0.08))
+    session.on_heightmap(HeightmapFrame(np.full((*ws.shape, 3), 90, np.uint8),
+                                        np.zeros(ws.shape, np.float32), ws), 1)
+    web = WebServer(session)
+    driver = browser()
+    try:
+        page = TeleopPage(driver, web.page_url)
+        page.until(lambda: page.status() == "ready", 20, "the page is not ready")
+        assert "grasp yaw" in page.text("help")
+        u, v = 150, 80
+        page.click(u, v, math.radians(120))  # a drag at 120 deg: the grasp at -60 deg
+        pick, place = page.clicks()
+        assert pick == (u, v, math.radians(-60)) and place is None
+
+        def rgb(x: float, y: float) -> list[int]:
+            return driver.execute_script(
+                f"return Array.from(ctx.getImageData({round(x)}, {round(y)}, 1, 1).data)")[:3]
+
+        # the fingers sit across the yaw (yaw + 90 deg), finger_opening apart, in the pick's
+        # green; nothing is drawn along the yaw itself
+        x, y = MARGIN + (v + 0.5) * SCALE, MARGIN + (u + 0.5) * SCALE
+        half = 0.08 / ws.pixel_size * SCALE / 2
+        yaw = math.radians(-60)
+        for sign in (1, -1):
+            fx, fy = x - sign * half * math.sin(yaw), y + sign * half * math.cos(yaw)
+            assert rgb(fx, fy) == [0, 255, 0], (sign, rgb(fx, fy))
+            assert rgb(x + sign * half * math.cos(yaw), y + sign * half * math.sin(yaw)) == \
+                [90, 90, 90]
+        page.click(200, 100)  # the place without a drag keeps the pick's yaw
+        assert page.clicks()[1] == (200, 100, math.radians(-60))
+        page.type_instruction("put the red block in the blue bowl")
+        page.press("execute")
+        page.until(lambda: session.active is not None, 10, "no step was requested")
+        step = session.take_goal()
+        assert math.degrees(yaw_of(step.pose0[1])) == pytest.approx(-60, abs=1.0)
+        assert math.degrees(yaw_of(step.pose1[1])) == pytest.approx(-60, abs=1.0)
+    finally:
+        driver.quit()
+        web.close()
+        session.close()
