@@ -271,7 +271,7 @@ def check_poses(workspace: Workspace, pick: Pose, place: Pose) -> None:
 
 EVENTS = ("ready", "load_failed", "accepted", "queued", "superseded", "refused", "decided",
           "server_unavailable", "goal_accepted", "goal_rejected", "goal_succeeded",
-          "goal_failed", "goal_timeout", "announce_failed")
+          "goal_failed", "goal_timeout", "announce_failed", "off_task")
 
 
 def status_text(event: str, job: int | None = None, instruction: str | None = None,

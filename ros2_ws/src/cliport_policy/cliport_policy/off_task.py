@@ -36,3 +36,11 @@ def instruction_warning(instruction: str, train_tasks: Sequence[str]) -> str | N
             else "not an instruction of any known task")
     return (f"{instruction!r} is {what}; the checkpoint was trained on "
             f"{', '.join(train_tasks)}: expect its decisions to be poor")
+
+
+def checkpoint_train_tasks(path) -> list[str]:
+    """The tasks a checkpoint says it was trained on (``extra.train_tasks``; [] if none)."""
+    from cliport_policy.checkpoint import read_checkpoint
+
+    extra = read_checkpoint(path).get("extra") or {}
+    return [str(t) for t in extra.get("train_tasks") or []]

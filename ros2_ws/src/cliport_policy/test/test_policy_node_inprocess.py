@@ -239,3 +239,24 @@ def test_a_failed_announcement_is_reported_and_the_goal_still_goes(make_graph):
     g.wait_event("put the red block in the green bowl", "goal_rejected")
     assert len(server["goals"]) == 1
     assert "refused" not in g.events("put the red block in the green bowl")
+
+
+def test_an_instruction_of_another_task_is_warned_about_once(make_graph):
+    """The checkpoint was trained on put-block-in-bowl: a stack-block-pyramid instruction is
+    acted on (the user asked) but flagged, once per instruction."""
+    agent = FakeAgent()
+    agent.train_tasks = ["put-block-in-bowl-seen-colors"]
+    g = make_graph({"checkpoint": ""}, agent)
+    g.say("put the red blocks in a green bowl")
+    g.wait_event("put the red blocks in a green bowl", "decided")
+    assert "off_task" not in g.events("put the red blocks in a green bowl")
+    other = "put the red block on the lightest brown block"
+    g.say(other)
+    warning = g.wait_event(other, "off_task")
+    assert "stack-block-pyramid-seq" in warning["reason"]
+    assert "trained on put-block-in-bowl-seen-colors" in warning["reason"]
+    g.wait_event(other, "decided")
+    g.wait(lambda: g.policy._busy_reason() is None, "the node to be free again")
+    g.say(other)
+    g.wait(lambda: g.events(other).count("decided") == 2, "the second decision")
+    assert g.events(other).count("off_task") == 1

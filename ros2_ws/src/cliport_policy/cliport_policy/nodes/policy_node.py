@@ -10,7 +10,8 @@ the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
   letterless or non-printable ones are refused; so is any instruction while the policy is
   not loaded, no heightmap has arrived, or the latest is in another frame or stale. Every
   refusal is logged and published on the status topic with its reason; the node keeps
-  serving.
+  serving. An instruction that fits the template of no task the checkpoint was trained on
+  (``extra.train_tasks``) is acted on but warned about once (``off_task``).
 * **Acting** runs on one worker thread, so the single-threaded executor keeps receiving
   while the policy thinks (~0.5-1 s tiny model on a CPU, seconds at paper size). The worker
   takes the *latest* heightmap when it starts (re-checked: frame, age, decoding, grid shape,
@@ -156,6 +157,8 @@ class PolicyNode(Node):
         # Worker state, all under self._cv.
         self._cv = threading.Condition()
         self._state = "loading"  # loading | ready | failed
+        self._train_tasks: list[str] = []  # what the checkpoint was trained on
+        self._off_task_seen: set[str] = set()  # instructions checked against them
         self._load_error = ""
         self._agent = None
         self._starting: Job | None = None  # accepted while idle: runs next, never superseded
@@ -315,18 +318,22 @@ class PolicyNode(Node):
         cfg = self.config
         started = time.monotonic()
         agent = self._given_agent
+        if agent is not None:  # an agent handed in says itself what it was trained on
+            self._train_tasks = list(getattr(agent, "train_tasks", None) or [])
         problem = None if agent is not None else checkpoint_problem(cfg)
         if problem is None and agent is None:
             try:
                 import torch
 
                 from cliport_policy.checkpoint import CheckpointError, load_agent
+                from cliport_policy.off_task import checkpoint_train_tasks
 
                 if cfg.threads > 0:
                     torch.set_num_threads(cfg.threads)
                 try:
                     agent = load_agent(checkpoint_file(cfg), device=cfg.device,
                                        clip_pretrained=cfg.clip_pretrained or None)
+                    self._train_tasks = checkpoint_train_tasks(checkpoint_file(cfg))
                 except CheckpointError as exc:
                     problem = str(exc)
             except Exception as exc:  # noqa: BLE001 - e.g. an unavailable device
@@ -346,6 +353,10 @@ class PolicyNode(Node):
             for job in waiting:
                 self._warn("refused", job, reason=f"no policy loaded: {problem}")
             return False
+        if self._train_tasks:  # the task templates, compiled before the first instruction
+            from cliport_policy.off_task import instruction_warning
+
+            instruction_warning("", self._train_tasks)
         if self._freeze_gc:  # torch + the model: ~400k objects, ~0.3 s per full collection
             freeze_startup_objects()
         self._info("ready", 0, checkpoint=cfg.checkpoint if self._given_agent is None
@@ -353,8 +364,22 @@ class PolicyNode(Node):
                    device=cfg.device, load_time=round(time.monotonic() - started, 3))
         return True
 
+    def _warn_off_task(self, job: Job) -> None:
+        """Once per instruction: it is of no task the checkpoint was trained on."""
+        if not self._train_tasks or job.instruction in self._off_task_seen:
+            return
+        from cliport_policy.off_task import instruction_warning
+
+        if len(self._off_task_seen) > 1000:  # bounded: instructions are free text
+            self._off_task_seen.clear()
+        self._off_task_seen.add(job.instruction)
+        warning = instruction_warning(job.instruction, self._train_tasks)
+        if warning is not None:
+            self._warn("off_task", job, reason=warning)
+
     def _act(self, job: Job) -> None:
         cfg = self.config
+        self._warn_off_task(job)
         with self._hm_lock:
             msg = self._latest  # the newest heightmap when acting starts, not when queued
         frame = decode_heightmap(msg, self.get_clock().now().nanoseconds, cfg)
