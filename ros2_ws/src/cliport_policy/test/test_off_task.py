@@ -20,3 +20,11 @@ def test_instructions_of_other_tasks_are_warned_about():
     assert "an instruction of stack-block-pyramid-seq" in warning
     assert "not an instruction of any known task" in instruction_warning("dance", PBIB)
     assert instruction_warning("dance", []) is None
+
+
+def test_the_shipped_checkpoint_says_what_it_was_trained_on():
+    from cliport_perception.sources.calibration_file import resolve_file
+    from cliport_policy.off_task import checkpoint_train_tasks
+
+    shipped = resolve_file("package://cliport_policy/models/put-block-in-bowl-tiny.ckpt")
+    assert checkpoint_train_tasks(shipped) == PBIB

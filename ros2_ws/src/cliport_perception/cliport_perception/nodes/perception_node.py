@@ -60,6 +60,7 @@ class PerceptionNode(Node):
         self.published = 0
         self._last_diag_ns = 0
         self._last_state: tuple | None = None
+        self._said_waiting = False  # the one start-up note before the first frames
         self.create_timer(1.0 / cfg.rate, self._tick)
         self.get_logger().info(f"perception ready: cameras {cfg.cameras} -> "
                                f"{cfg.heightmap_topic} in {cfg.base_frame}")
@@ -132,10 +133,16 @@ class PerceptionNode(Node):
             st.values = [KeyValue(key=k, value=v) for k, v in values.items()]
             array.status.append(st)
         self.diag.publish(array)
-        if not status.complete:
+        if status.complete:
+            return
+        if self.published == 0 and not status.stale and not self._said_waiting:
+            # starting up: the cameras' first frames are not here yet (a note, not a fault)
+            self._said_waiting = True
+            self.get_logger().info(f"waiting for the first frames of {status.missing}")
+        elif self.published > 0 or status.stale:
             self.get_logger().warning(
                 f"no heightmap: stale cameras {status.stale}, missing {status.missing}",
-                throttle_duration_sec=2.0)
+                throttle_duration_sec=self.config.warn_period)
 
     def destroy_node(self) -> None:
         self.source.disconnect()
