@@ -45,13 +45,14 @@ SQUARE_TOLERANCE = 0.002  # m: footprint sides this close count as a square (90 
 SUPPORT_SHRINK = 0.8  # the support under a placed object is read over this part of its footprint
 # The Franka Hand's fingers as the twin simulates them (pybullet_data's Panda: each finger
 # collides as the convex hull of its mesh): 14 mm thick along the closing axis at the tip,
-# 26.4 mm at the base 47 mm higher, 21 mm wide, the tips 7 mm below the TCP; 80 mm opening.
+# 26.4 mm at the base 47 mm higher, 21 mm wide, the tips 10 mm below the TCP (measured against
+# the table); 80 mm opening.
 HAND_OPEN = 0.08
 FINGER_TIP_THICKNESS = 0.014
 FINGER_BASE_THICKNESS = 0.0264
 FINGER_TAPER_HEIGHT = 0.047
 FINGER_WIDTH = 0.021
-FINGER_BELOW_TCP = 0.007
+FINGER_BELOW_TCP = 0.010
 FINGER_CLEARANCE = 0.003  # m kept between the fingers and what they pass over
 MAX_GRIP_WIDTH = 0.065  # m: the widest side the oracle grips (the hand opens 80 mm)
 MAX_PICK_SHIFT = 0.01  # m: how far a grip may lie off centre along the closing axis
