@@ -37,3 +37,18 @@ def test_config_errors_and_the_named_ones_are_one_line_rc_2(capsys):
     assert capsys.readouterr().err == "cliport-x: error: ckpt: truncated\n"
     with pytest.raises(KeyError):
         main(["bug"])
+
+
+def test_a_config_key_typo_names_the_key_it_probably_meant():
+    from dataclasses import dataclass
+
+    from cliport_perception.config import from_dict
+
+    @dataclass
+    class Train:
+        steps: int = 1
+        lr: float = 0.1
+
+    with pytest.raises(ConfigError, match=r"unknown keys \['stpes'\]; 'stpes': did you mean "
+                                          r"steps\?; known: \['lr', 'steps'\]"):
+        from_dict(Train, {"stpes": 3}, where="tiny.yaml.train")
