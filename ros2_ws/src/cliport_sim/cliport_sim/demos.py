@@ -260,7 +260,7 @@ def generate(task: str, mode: str, n: int, out: str | os.PathLike, *, workers: i
     """Make ``{out}/{task}-{mode}`` hold exactly ``n`` episodes (resuming what is there).
 
     ``observation`` is the simulator's observation mode (``views``: the world's cameras
-    fused as perception does; ``orthographic``: one exact top-down render, ~5x cheaper).
+    fused as perception does; ``orthographic``: one exact top-down render, ~1.6x cheaper per demo).
     ``robot`` is the world's arm (``ur5``, or ``panda``: the Franka twin, whose oracle
     gives a grasp yaw). A store keeps one mode and one robot: resuming with another is an
     error, not a silent mix.
@@ -383,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hz", type=int, default=480, help="physics rate (reference: 480)")
     ap.add_argument("--observation", choices=("views", "orthographic"), default="views",
                     help="views: the world's cameras fused as the perception node does "
-                         "(default); orthographic: one exact top-down render, ~5x cheaper")
+                         "(default); orthographic: one exact top-down render, ~1.6x cheaper per "
+                         "demo")
     ap.add_argument("--robot", choices=("ur5", "panda"), default="ur5",
                     help="ur5: the paper's UR5 + suction (default); panda: the Franka twin "
                          "(Panda + Franka Hand, Franka workspace, grasp yaw in the pick pose)")
@@ -392,7 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     from cliport_sim.tasks import task_names
 
     if args.task not in task_names():
-        ap.error(f"unknown task {args.task!r}; known: {', '.join(task_names())}")
+        from cliport_perception.cli import did_you_mean
+
+        ap.error(f"unknown task {args.task!r}{did_you_mean(args.task, task_names()) or '.'} "
+                 f"Known: {', '.join(task_names())}")
     if args.n < 0 or args.workers < 1 or args.hz < 1:
         ap.error("--n must be >= 0, --workers and --hz >= 1")
     try:

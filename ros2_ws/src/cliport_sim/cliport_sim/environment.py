@@ -54,7 +54,7 @@ class SimConfig:
     hz: int = 480
     observe: bool = True  # make an observation after reset and every step
     # "views": the three RealSense-like cameras fused exactly as the perception node does;
-    # "orthographic": one top-down render at the grid (exact maps, no holes, ~5x cheaper).
+    # "orthographic": one top-down render at the grid (exact maps, no holes; a demo ~1.6x cheaper).
     observation: str = "views"
     keep_frames: bool = False  # also return the raw RGB-D frames
     camera_noise: bool = False

@@ -14,9 +14,10 @@ import json
 import sys
 from dataclasses import asdict, dataclass, replace
 
+from cliport_perception.cli import one_line_errors
 from cliport_sim.demos import run_demo, seeds
 from cliport_sim.environment import Environment, SimConfig, load_sim_config
-from cliport_sim.tasks import make_task, task_names
+from cliport_sim.tasks import UnknownTaskError, make_task, task_names
 
 
 @dataclass
@@ -53,8 +54,10 @@ def run_oracle(task_name: str, mode: str, seeds: list[int],
         return [run_episode(env, seed) for seed in seeds]
 
 
+@one_line_errors("cliport-oracle-check", UnknownTaskError)
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="cliport-oracle-check",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--task", action="append", required=True,
                     help="task name (repeatable) or 'all'")
     ap.add_argument("--mode", default="train", choices=("train", "val", "test"))
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write every episode result to this JSON file")
     args = ap.parse_args(argv)
     names = task_names() if "all" in args.task else args.task
+    for name in names:
+        make_task(name, args.mode)  # a misspelt name: one line with suggestions, before running
     config = replace(load_sim_config(), observe=args.observe, robot=args.robot)
     results, worst = [], 1.0
     for name in names:

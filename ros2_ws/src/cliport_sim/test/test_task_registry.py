@@ -46,3 +46,20 @@ def test_instructions_are_matched_to_their_tasks_templates():
     assert {task_family(t) for t in tasks_for_instruction(
         "put the red block on the lightest brown block")} == {"stack-block-pyramid-seq"}
     assert tasks_for_instruction("make me a sandwich") == []
+
+
+@pytest.mark.parametrize("prog, args", [
+    ("cliport_sim.oracle_check", ["--task", "put-block-in-bowl-seen-color", "--seeds", "1"]),
+    ("cliport_sim.demos", ["--task", "put-block-in-bowl-seen-color", "--mode", "train",
+                           "--n", "1", "--out", "unused"]),
+])
+def test_every_task_cli_suggests_the_name_it_probably_meant(prog, args):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", prog, *args], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "error: unknown task 'put-block-in-bowl-seen-color'; did you mean " \
+           "put-block-in-bowl-seen-colors" in last and "Traceback" not in r.stderr
