@@ -133,24 +133,12 @@ def test_multi_task_run_selects_on_the_mean_and_writes_results_and_table(tiny_cf
     assert "`align-rope`" in (run / "eval" / "table.md").read_text()
 
 
-def test_save_video_writes_the_episodes_videos_and_report(tiny_cfg, tmp_path):
-    """cliport-eval --save-video 1: the first test episode as MP4 + GIF of the arm, its step
-    panels (map | pick | place) and index.html in eval/videos/<task>/."""
-    run = tmp_path / "run"
-    torch.manual_seed(0)
-    save_checkpoint(run / "checkpoints" / "step-0000001.ckpt", make_agent(tiny_cfg.model), 1)
-    assert main(["--run", str(run), "--task", TASK, "--val-episodes", "0",
-                 "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0", "--quiet",
-                 "--save-video", "1"]) == 0
-    videos = run / "eval" / "videos" / TASK
-    assert (videos / "10001.mp4").stat().st_size > 0 and (videos / "10001.gif").is_file()
-    assert (videos / "10001-step1.png").is_file()
-    page = (videos / "index.html").read_text()
-    assert "10001.mp4" in page and "10001-step1.png" in page
-
-
-def test_one_checkpoint_is_validated_when_asked_and_one_seed_has_no_ci(tiny_cfg, tmp_path,
-                                                                       capsys, caplog):
+def test_one_checkpoint_validated_when_asked_with_videos_and_no_ci_over_one_seed(
+        tiny_cfg, tmp_path, capsys, caplog):
+    """cliport-eval --val-episodes 1 --save-video 1 on a run with one checkpoint trained on
+    another task: it is validated anyway, warned about, the first test episode becomes an
+    MP4 + GIF of the arm with its step panels (map | pick | place) and index.html in
+    eval/videos/<task>/, and one seed prints n/a for the CI."""
     import logging
 
     run = tmp_path / "run"
@@ -159,14 +147,19 @@ def test_one_checkpoint_is_validated_when_asked_and_one_seed_has_no_ci(tiny_cfg,
                     extra={"train_tasks": ["stack-block-pyramid-seq-seen-colors"]})
     caplog.set_level(logging.WARNING)
     assert main(["--run", str(run), "--task", TASK, "--val-episodes", "1",
-                 "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0", "--quiet"]) == 0
+                 "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0", "--quiet",
+                 "--save-video", "1"]) == 0
     val = json.loads((run / "eval" / f"{TASK}-results-val.json").read_text())
     assert list(val) == ["step-0000001.ckpt"]  # validated although it is the only one
     out = capsys.readouterr().out
     assert f"{TASK}: " in out and "± n/a (95 % CI over 1 seed(s)" in out
-    # trained on another task: said once, before the rollouts
     assert any("trained on stack-block-pyramid-seq-seen-colors, not on " + TASK in r.message
                for r in caplog.records)
+    videos = run / "eval" / "videos" / TASK
+    assert (videos / "10001.mp4").stat().st_size > 0 and (videos / "10001.gif").is_file()
+    assert (videos / "10001-step1.png").is_file()
+    page = (videos / "index.html").read_text()
+    assert "10001.mp4" in page and "10001-step1.png" in page
 
 
 @pytest.mark.parametrize("args, message", [
