@@ -376,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.steps:
             from dataclasses import replace
             cfg = replace(cfg, steps=args.steps)
+        from cliport_sim.tasks import make_task
+
+        for t in [*args.task, *(args.val_task or [])]:
+            make_task(t)  # a misspelt name: one line with suggestions, not a missing folder
         train = CaptionedSteps([Dataset(episode_dir(args.data, t, "train"),
                                         n_demos=args.n_demos, cache_episodes=1024)
                                 for t in args.task], cfg.captions)

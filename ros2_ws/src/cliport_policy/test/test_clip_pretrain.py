@@ -185,6 +185,9 @@ def test_cli_writes_half_weights_and_refuses_a_missing_task(demo_root, tmp_path,
     assert state["model"]["clip"]["pretrained"] == str(out)
     frozen = FrozenCLIP(dataclasses.replace(load_pretrain_config().clip, pretrained=str(out)))
     assert load_agent(run / "checkpoints" / "last.ckpt").clip.fingerprint == frozen.fingerprint
-    assert main(["--data", str(demo_root), "--task", "no-such-task", "--out",
-                 str(tmp_path / "x.safetensors")]) == 2
+    assert main(["--data", str(demo_root), "--task", "align-rope", "--out",
+                 str(tmp_path / "x.safetensors")]) == 2  # a task without demos here
     assert "not a dataset directory" in capsys.readouterr().err
+    assert main(["--data", str(demo_root), "--task", "put-block-in-bowl-seen-color", "--out",
+                 str(tmp_path / "x.safetensors")]) == 2
+    assert "did you mean put-block-in-bowl-seen-colors" in capsys.readouterr().err
