@@ -20,6 +20,7 @@ from torch import nn
 from cliport_policy.clip_encoder import FrozenCLIP
 from cliport_policy.config import ModelConfig
 from cliport_policy.models.attention import Attention
+from cliport_policy.models.grasp_yaw import GraspYawClassifier
 from cliport_policy.models.resnet import init_weights
 from cliport_policy.models.streams import SemanticFCN, SpatialFCN, TwoStreamFCN
 from cliport_policy.models.transport import Transport
@@ -110,7 +111,11 @@ class Agent(nn.Module):
             clip = FrozenCLIP(config.clip)
         self._clip = (clip if needs_clip else None,)  # outside the module tree
         pick, key, query = _AGENTS[config.agent](config, self.clip)
-        self.attention = Attention(pick, config.pick_rotations, config.pick_pad_square)
+        classifier = None
+        if config.pick_rotations > 1 and config.pick_rotation_head == "classifier":
+            classifier = GraspYawClassifier(config.pick_rotations, config.rotation_crop_size)
+        self.attention = Attention(pick, config.pick_rotations, config.pick_pad_square,
+                                   classifier)
         self.transport = Transport(key, query, config.place_rotations, config.crop_size)
         init_weights(self.attention, output_scale=PICK_OUTPUT_SCALE)
         init_weights(self.transport, output_scale=TRANSPORT_OUTPUT_SCALE)
@@ -148,7 +153,7 @@ class Agent(nn.Module):
         ``attention``/``transport`` may be DDP wrappers of this agent's modules.
         """
         g = self.text_features(instructions)
-        pick_logits = (attention or self.attention)(img, g)
+        pick_logits = (attention or self.attention)(img, g, pick)
         place_logits = (transport or self.transport)(img, pick, g)
         return (_ce(pick_logits, pick, pick_rot, reduction),
                 _ce(place_logits, place, place_rot, reduction))

@@ -5,8 +5,11 @@ Each sample gets a random rotation about the image centre, theta ~ N(0, theta_si
 translation ~ N(0, translation_sigma) pixels per axis, applied to all six channels (bilinear,
 raw-zero fill) and to the pick and place cells; a draw that would move either cell off the
 image is redrawn (up to ``MAX_TRIES``, then the sample is left as it is). The place rotation
-label is relative to the pick, so it is unchanged. Instructions with absolute spatial words
-("left", "top", ...) are only translated: rotating their scenes would make the words lie
+label is relative to the pick, so it is unchanged. A gripper's grasp yaw turns with the
+image: the image turned by theta turns every world yaw by -theta, so the pick bin is that of
+``yaw - theta``, folded by half a turn (:func:`augment_grasp`,
+docs/design.md#grasp-yaw-bins). Instructions with absolute spatial words ("left", "top",
+...) are only translated: rotating their scenes would make the words lie
 (the reference rotates every scene).
 """
 
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 
 from cliport_policy.models.rotation import _sample
+from cliport_policy.poses import pick_bin_of_yaw
 
 MAX_TRIES = 20
 
@@ -78,14 +82,38 @@ def warp(img: torch.Tensor, thetas: np.ndarray, shifts: np.ndarray) -> torch.Ten
     return _sample(img, sx, sy)
 
 
-def augment(img: torch.Tensor, pick: torch.Tensor, place: torch.Tensor,
-            instructions: Sequence[str], theta_sigma: float, translation_sigma: float,
-            absolute_words: Sequence[str], rng: np.random.Generator
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Augmented (images, pick cells, place cells) of a batch."""
+def _augment(img: torch.Tensor, pick: torch.Tensor, place: torch.Tensor,
+             instructions: Sequence[str], theta_sigma: float, translation_sigma: float,
+             absolute_words: Sequence[str], rng: np.random.Generator
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
     cells = np.stack([pick.cpu().numpy(), place.cpu().numpy()], axis=1)
     rotate = [not uses_absolute_words(s, absolute_words) for s in instructions]
     thetas, shifts, moved = draw_transforms(cells, tuple(img.shape[-2:]), rotate, theta_sigma,
                                             translation_sigma, rng)
     moved_t = torch.as_tensor(moved, device=pick.device)
-    return warp(img, thetas, shifts), moved_t[:, 0], moved_t[:, 1]
+    return warp(img, thetas, shifts), moved_t[:, 0], moved_t[:, 1], thetas
+
+
+def augment(img: torch.Tensor, pick: torch.Tensor, place: torch.Tensor,
+            instructions: Sequence[str], theta_sigma: float, translation_sigma: float,
+            absolute_words: Sequence[str], rng: np.random.Generator
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Augmented (images, pick cells, place cells) of a batch."""
+    return _augment(img, pick, place, instructions, theta_sigma, translation_sigma,
+                    absolute_words, rng)[:3]
+
+
+def augment_grasp(img: torch.Tensor, pick: torch.Tensor, place: torch.Tensor,
+                  pick_yaw: torch.Tensor, pick_rotations: int, instructions: Sequence[str],
+                  theta_sigma: float, translation_sigma: float, absolute_words: Sequence[str],
+                  rng: np.random.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Augmented (images, pick cells, place cells, pick bins) of a gripper's batch:
+    ``pick_yaw`` [B] are the grasp yaws (rad) before binning, binned once after the turn.
+    The same draws as :func:`augment` for the same ``rng``."""
+    out, p, q, thetas = _augment(img, pick, place, instructions, theta_sigma,
+                                 translation_sigma, absolute_words, rng)
+    yaws = pick_yaw.detach().cpu().double().numpy() - thetas
+    bins = torch.tensor([pick_bin_of_yaw(float(y), pick_rotations) for y in yaws],
+                        dtype=torch.long, device=pick.device)
+    return out, p, q, bins

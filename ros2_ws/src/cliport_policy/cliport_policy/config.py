@@ -20,6 +20,11 @@ from cliport_perception.config import (
 )
 
 LANG_FUSIONS = ("mult", "add", "film")
+PICK_ROTATION_HEADS = ("attention", "classifier")
+# The pick bins' span: a parallel gripper's grasp is the same turned by half a turn, so k pick
+# bins cover 180 deg (bin i = grasp yaw 180 i / k deg, cliport_policy.poses). With one bin (a
+# suction cup) the span does not matter.
+PICK_ROTATION_SPAN_DEG = 180.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,12 @@ class ModelConfig:
     spatial_width: int = 64
     lang_fusion: str = "mult"
     decoder_batchnorm: bool = False
-    pick_rotations: int = 1
+    pick_rotations: int = 1  # grasp-yaw bins over 180 deg (1: suction, no yaw)
+    # How the grasp yaw is chosen when pick_rotations > 1: "attention" runs the pick FCN on
+    # k rotated copies (k times its compute); "classifier" runs it once and classifies a
+    # crop around the picked cell (models/grasp_yaw.py).
+    pick_rotation_head: str = "attention"
+    rotation_crop_size: int = 64  # side (cells) of the classifier's crop around the pick
     # Pad the pick input to a square with raw zeros, as the reference does so rotations
     # keep every cell. With one pick rotation nothing is rotated: false halves the pick's
     # compute (the fully convolutional nets then see 320x160, not 320x320).
@@ -57,6 +67,12 @@ class ModelConfig:
                               f"got {self.spatial_width}")
         if self.pick_rotations < 1 or self.place_rotations < 1:
             raise ConfigError("model.pick_rotations and model.place_rotations must be >= 1")
+        if self.pick_rotation_head not in PICK_ROTATION_HEADS:
+            raise ConfigError(f"model.pick_rotation_head must be one of "
+                              f"{PICK_ROTATION_HEADS}, got {self.pick_rotation_head!r}")
+        if self.rotation_crop_size < 8 or self.rotation_crop_size % 2:
+            raise ConfigError(f"model.rotation_crop_size must be even and >= 8, got "
+                              f"{self.rotation_crop_size}")
         if self.crop_size < 2 or self.crop_size % 2:
             raise ConfigError(f"model.crop_size must be even, got {self.crop_size}")
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from cliport_policy.agents import image_tensor
+from cliport_policy.poses import pick_bin_of_yaw
 from cliport_sim.dataset import Dataset, rotation_bin
 from cliport_sim.geometry import yaw_of
 
@@ -34,11 +35,14 @@ class Batch:
     pick_rot: torch.Tensor  # [B] long
     place_rot: torch.Tensor
     tasks: list[int]  # index of each sample's dataset
+    # [B] float: each pick's grasp yaw (rad) before binning, so that an augmentation can turn
+    # it with the image and bin it once (None: no yaw, a suction model's batch)
+    pick_yaw: torch.Tensor | None = None
 
     def to(self, device) -> Batch:
         return Batch(self.img.to(device), self.instructions, self.pick.to(device),
                      self.place.to(device), self.pick_rot.to(device), self.place_rot.to(device),
-                     self.tasks)
+                     self.tasks, None if self.pick_yaw is None else self.pick_yaw.to(device))
 
 
 class Sampler:
@@ -105,17 +109,23 @@ def collate(items: Sequence[tuple[int, dict]], place_rotations: int = STORED_ROT
     place_rot = long("place_rot")
     if place_rotations != STORED_ROTATIONS:
         place_rot = torch.tensor([_place_bin(s, place_rotations) for s in steps])
-    pick_rot = long("pick_rot")
+    pick_rot, pick_yaw = long("pick_rot"), None
     if pick_rotations != STORED_PICK_ROTATIONS:
+        pick_yaw = torch.tensor([grasp_yaw(s) for s in steps], dtype=torch.float32)
         pick_rot = torch.tensor([pick_bin(s, pick_rotations) for s in steps])
     return Batch(img, [s["instruction"] for s in steps], long("pick_pix"), long("place_pix"),
-                 pick_rot, place_rot, [t for t, _ in items])
+                 pick_rot, place_rot, [t for t, _ in items], pick_yaw)
+
+
+def grasp_yaw(step: dict) -> float:
+    """The stored pick pose's yaw (rad): a parallel gripper's grasp yaw, e.g. the twin's."""
+    return yaw_of(np.asarray(step["pose0"])[3:])
 
 
 def pick_bin(step: dict, n_rotations: int) -> int:
-    """The pick rotation bin of a stored action: theta0 = -yaw(pose0), the inverse of
-    :func:`cliport_policy.poses.decision_poses` (a gripper's grasp yaw, e.g. the twin's)."""
-    return rotation_bin(-yaw_of(np.asarray(step["pose0"])[3:]), n_rotations)
+    """The pick bin of a stored action: its grasp yaw binned over half a turn, the inverse
+    of :func:`cliport_policy.poses.decision_poses` (docs/design.md#grasp-yaw-bins)."""
+    return pick_bin_of_yaw(grasp_yaw(step), n_rotations)
 
 
 def _place_bin(step: dict, n_rotations: int) -> int:

@@ -7,11 +7,18 @@ no camera saw reads as the table). The place z follows the executor's ``PickPlac
 picked object's height above the table (the pick z): a block picked at its 4 cm top and put
 in a bowl whose floor reads 5 mm is released with its top at 4.5 cm. (The reference sends the
 bare surface height; its suction primitive descends to contact either way, but a gripper
-that moves to the commanded z would release the object its own height too low.) Yaws
-follow the reference's labels (docs/design.md#action-labels): pick bin ``r0`` of ``k0`` is theta0 =
-2 pi r0 / k0, place bin ``r1`` of ``k1`` is theta1 = 2 pi r1 / k1 relative to the pick, and the
-commanded yaws are ``-theta0`` and ``-(theta0 + theta1)`` (image rotations are mirrored world yaws).
-This is the inverse of :func:`cliport_sim.dataset.action_labels`.
+that moves to the commanded z would release the object its own height too low.)
+
+Yaws (docs/design.md#action-labels, docs/design.md#grasp-yaw-bins): pick bin ``r0`` of ``k0``
+is a parallel gripper's grasp yaw (the TCP's x axis, ``cliport_executor.franka.poses``)
+of ``180 r0 / k0`` deg, folded into [-90, 90): a grasp turned by half a turn is the same
+grasp, so the bins cover 180 deg (:func:`pick_yaw`, :func:`pick_bin_of_yaw`). It is not
+mirrored: the attention's copy ``r0`` is the image turned so that this yaw reads as 0
+(models/attention.py). Place bin ``r1`` of ``k1`` is theta1 = 2 pi r1 / k1, the pick yaw
+minus the place yaw (the reference's relative label), so the commanded place yaw is
+``pick yaw - theta1``. With one pick bin (suction) the pick yaw is 0, as the reference's.
+This is the inverse of :func:`cliport_sim.dataset.action_labels` and
+:func:`cliport_policy.data.pick_bin`.
 """
 
 from __future__ import annotations
@@ -21,12 +28,27 @@ import math
 import numpy as np
 
 from cliport_perception.workspace import Workspace
+from cliport_policy.config import PICK_ROTATION_SPAN_DEG
 
 Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
 
 
 def _quat_yaw(yaw: float) -> tuple[float, float, float, float]:
     return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
+
+
+def pick_yaw(pick_bin: int, pick_rotations: int) -> float:
+    """Grasp yaw (rad, in [-pi/2, pi/2)) of pick bin ``pick_bin`` of ``pick_rotations``."""
+    span = math.radians(PICK_ROTATION_SPAN_DEG)
+    if pick_rotations == 1:
+        return 0.0
+    return (span * int(pick_bin) / pick_rotations + span / 2.0) % span - span / 2.0
+
+
+def pick_bin_of_yaw(yaw: float, pick_rotations: int) -> int:
+    """The pick bin nearest a grasp yaw (rad, any value; folded by half a turn)."""
+    width = math.radians(PICK_ROTATION_SPAN_DEG) / pick_rotations
+    return int(np.round(yaw / width)) % pick_rotations
 
 
 def cell_position(workspace: Workspace, heightmap: np.ndarray, u: int, v: int
@@ -43,9 +65,9 @@ def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int,
                    place_rotations: int = 36) -> tuple[Pose, Pose]:
     """(pick pose, place pose) of (u, v, bin) cells; z from ``heightmap`` (metres above
     ``workspace.z_min``) as described in the module docstring."""
-    theta0 = 2.0 * math.pi * int(pick[2]) / pick_rotations
+    yaw0 = pick_yaw(pick[2], pick_rotations)
     theta1 = 2.0 * math.pi * int(place[2]) / place_rotations
     pick_xyz = cell_position(workspace, heightmap, pick[0], pick[1])
     x, y, surface = cell_position(workspace, heightmap, place[0], place[1])
     place_xyz = (x, y, surface + max(pick_xyz[2] - workspace.z_min, 0.0))
-    return (pick_xyz, _quat_yaw(-theta0)), (place_xyz, _quat_yaw(-(theta0 + theta1)))
+    return (pick_xyz, _quat_yaw(yaw0)), (place_xyz, _quat_yaw(yaw0 - theta1))

@@ -38,7 +38,7 @@ import torch
 from cliport_perception.cli import one_line_errors
 from cliport_policy import cpu_isa
 from cliport_policy.agents import Agent, make_agent, trainable_parameters
-from cliport_policy.augment import augment
+from cliport_policy.augment import augment, augment_grasp
 from cliport_policy.checkpoint import (
     CheckpointError,
     load_into,
@@ -345,12 +345,17 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     while step < tc.steps:
         batch: Batch = sampler.batch(per_rank).to(dev)
         img, pick, place = batch.img, batch.pick, batch.place
-        if tc.augment:
+        pick_rot = batch.pick_rot
+        if tc.augment and batch.pick_yaw is not None:  # a gripper's grasp yaw turns too
+            img, pick, place, pick_rot = augment_grasp(
+                img, pick, place, batch.pick_yaw, config.model.pick_rotations,
+                batch.instructions, tc.theta_sigma, tc.translation_sigma, tc.absolute_words, rng)
+        elif tc.augment:
             img, pick, place = augment(img, pick, place, batch.instructions, tc.theta_sigma,
                                        tc.translation_sigma, tc.absolute_words, rng)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             lp_each, lq_each = agent.losses(img, batch.instructions, pick, place,
-                                            batch.pick_rot, batch.place_rot, attention,
+                                            pick_rot, batch.place_rot, attention,
                                             transport, reduction="none")
             lp, lq = lp_each.mean(), lq_each.mean()
         for opt in optimizers.values():

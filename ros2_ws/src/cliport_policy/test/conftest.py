@@ -38,3 +38,20 @@ def demos(demo_root):
     from cliport_sim.dataset import Dataset, episode_dir
 
     return Dataset(episode_dir(demo_root, TASK, "train"), cache_episodes=8)
+
+
+@pytest.fixture(scope="session")
+def twin_demos(tmp_path_factory):
+    """``twin_demos(n)``: the first ``n`` oracle demos of put-block-in-bowl on the Franka
+    twin (grasp yaws in the pick poses; orthographic observation, the twin's exact top-down
+    map, ~5x cheaper than its camera's), generated on demand into one store (resumable)."""
+    from cliport_sim.dataset import Dataset, episode_dir
+    from cliport_sim.demos import generate
+
+    root = tmp_path_factory.mktemp("twin-demos")
+
+    def get(n: int):
+        generate(TASK, "train", n, root, progress=False, robot="panda",
+                 observation="orthographic")
+        return Dataset(episode_dir(root, TASK, "train"), n_demos=n, cache_episodes=8)
+    return get
