@@ -3,15 +3,17 @@ topics, apart from the differences the twin needs, each named here."""
 
 from __future__ import annotations
 
-from cliport_bringup.graph import load_graph
+import pytest
+import yaml
+
+from cliport_bringup.graph import load_graph, resolve_package_url
 
 # (node, parameter) -> why the twin differs from the real graph
 ALLOWED = {
     ("perception", "calibration_file"): "the hand-eye result on the twin",
     ("policy_node", "device"): "the twin runs where no GPU may be",
 }
-TWIN_ONLY = {("perception", f"workspace.{k}")
-             for k in ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max", "pixel_size")}
+TWIN_ONLY: set[tuple[str, str]] = set()
 
 
 def test_the_twin_graph_is_the_real_graph_on_the_twin():
@@ -26,6 +28,7 @@ def test_the_twin_graph_is_the_real_graph_on_the_twin():
             continue
         mirror = twin.node(node.name)
         assert (mirror.package, mirror.executable) == (node.package, node.executable)
+        assert _files(mirror) == _files(node), node.name
         assert mirror.remappings == node.remappings and mirror.namespace == node.namespace
         real_params, twin_params = node.inline_parameters(), mirror.inline_parameters()
         for key, value in real_params.items():
@@ -38,9 +41,33 @@ def test_the_twin_graph_is_the_real_graph_on_the_twin():
     assert set(frames.values()) == {"fr3_link0"}, frames
 
 
-def test_the_twin_graph_uses_the_franka_workspace():
+def _files(node) -> list[str]:
+    return [p for p in node.parameters if isinstance(p, str)]
+
+
+def _file_parameters(url: str) -> dict:
+    data = yaml.safe_load(resolve_package_url(url).read_text())
+    return data["/**"]["ros__parameters"]
+
+
+@pytest.mark.parametrize("graph", ["real", "twin"])
+def test_perception_runs_on_the_franka_workspace(graph):
     from cliport_sim.franka.config import load_franka_config
 
     ws = load_franka_config().workspace
-    params = load_graph("twin").node("perception").inline_parameters()
+    params: dict = {}
+    for url in _files(load_graph(graph).node("perception")):
+        params.update(_file_parameters(url))
+    params.update(load_graph(graph).node("perception").inline_parameters())
     assert {k: params[f"workspace.{k}"] for k in vars(ws)} == vars(ws)
+
+
+@pytest.mark.parametrize("arm", ["moveit_fr3", "moveit_panda", "libfranka_fer"])
+def test_the_franka_executors_refuse_goals_outside_the_franka_workspace(arm):
+    """Same x-y grid as perception's; z up to the task bounds' 0.3 m."""
+    from cliport_sim.franka.config import load_franka_config
+
+    ws = load_franka_config().workspace
+    params = _file_parameters(f"package://cliport_executor/config/ros/{arm}.params.yaml")
+    for key in ("x_min", "x_max", "y_min", "y_max", "z_min", "pixel_size"):
+        assert params[f"workspace.{key}"] == getattr(ws, key), key
