@@ -143,6 +143,15 @@ def create_clip(cfg: ClipConfig) -> nn.Module:
         ) from exc
 
 
+def clip_tokenizer(model: str):
+    """open_clip's tokenizer of ``model``, without its root-logger lines."""
+    import open_clip
+
+    _add_package_configs()
+    with _quiet_open_clip():
+        return open_clip.get_tokenizer(model)
+
+
 def trunk_channels(visual: nn.Module) -> tuple[int, int, int, int]:
     """Channels of the four ModifiedResNet stages :func:`trunk_features` returns."""
     return tuple(int(getattr(visual, f"layer{i}")[-1].conv3.out_channels) for i in range(1, 5))
@@ -193,7 +202,6 @@ class FrozenCLIP(nn.Module):
 
     def __init__(self, cfg: ClipConfig, model: nn.Module | None = None) -> None:
         super().__init__()
-        import open_clip
 
         self.cfg = cfg
         clip = model if model is not None else create_clip(cfg)
@@ -205,7 +213,7 @@ class FrozenCLIP(nn.Module):
         self.visual = visual
         self.text = clip
         clip.visual = nn.Identity()
-        self.tokenizer = open_clip.get_tokenizer(cfg.model)
+        self.tokenizer = clip_tokenizer(cfg.model)
         self.fingerprint = fingerprint(self)
         for p in self.parameters():
             p.requires_grad_(False)

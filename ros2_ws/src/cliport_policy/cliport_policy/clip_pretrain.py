@@ -46,6 +46,7 @@ from cliport_perception.config import ConfigError, config_path, from_dict, load_
 from cliport_policy import cpu_isa
 from cliport_policy.augment import uses_absolute_words
 from cliport_policy.clip_encoder import (
+    clip_tokenizer,
     create_clip,
     save_clip_weights,
     trunk_channels,
@@ -307,7 +308,6 @@ def evaluate(model: nn.Module, heads: PretrainHeads, tokenizer, data: CaptionedS
 def pretrain(cfg: ClipPretrainConfig, train: CaptionedSteps, val: CaptionedSteps | None = None,
              log_fn=print) -> tuple[nn.Module, dict[str, float]]:
     """Pre-train ``cfg.clip``'s model on ``train``; returns it and its final metrics."""
-    import open_clip
 
     cpu_isa.limit_for_training()  # before this process's first convolution, if it is
     if cfg.threads > 0:
@@ -315,7 +315,7 @@ def pretrain(cfg: ClipPretrainConfig, train: CaptionedSteps, val: CaptionedSteps
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = create_clip(cfg.clip)
-    tokenizer = open_clip.get_tokenizer(cfg.clip.model)
+    tokenizer = clip_tokenizer(cfg.clip.model)
     heads = PretrainHeads.for_model(model)
     visual_params = [p for n, p in model.visual.named_parameters()
                      if not n.startswith("attnpool")]
