@@ -141,23 +141,24 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(checkpoint: str, task: str, mode: str, clip_pretrained: str | None,
-                 observation: str) -> None:
+                 observation: str, robot: str = "ur5") -> None:
     import torch
 
     torch.set_num_threads(1)
     from cliport_policy.checkpoint import load_agent
 
     _worker["agent"] = load_agent(checkpoint, clip_pretrained=clip_pretrained)
-    _worker["env"] = make_env(task, mode, observation)
+    _worker["env"] = make_env(task, mode, observation, robot)
 
 
-def make_env(task: str, mode: str, observation: str = "views"):
+def make_env(task: str, mode: str, observation: str = "views", robot: str = "ur5"):
+    """The task's world; ``robot``: ``ur5`` (suction) or ``panda`` (the Franka twin)."""
     from dataclasses import replace
 
     from cliport_sim.environment import Environment, load_sim_config
     from cliport_sim.tasks import make_task
 
-    cfg = replace(load_sim_config(), observation=observation)
+    cfg = replace(load_sim_config(), observation=observation, robot=robot)
     return Environment(make_task(task, mode), cfg)
 
 
@@ -176,13 +177,13 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, task: str, mode: str,
                         seeds: list[int], workers: int = 1, clip_pretrained: str | None = None,
                         observation: str = "views", heatmap_dir: Path | None = None,
                         heatmap_episodes: int = 0, progress: bool = True,
-                        video_dir: Path | None = None, video_episodes: int = 0
-                        ) -> list[EpisodeResult]:
+                        video_dir: Path | None = None, video_episodes: int = 0,
+                        robot: str = "ur5") -> list[EpisodeResult]:
     """Roll out one checkpoint on ``seeds`` with ``workers`` simulator processes."""
     jobs = [(s, str(heatmap_dir) if heatmap_dir and i < heatmap_episodes else None,
              str(video_dir) if video_dir and i < video_episodes else None)
             for i, s in enumerate(seeds)]
-    init = (str(checkpoint), task, mode, clip_pretrained, observation)
+    init = (str(checkpoint), task, mode, clip_pretrained, observation, robot)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -267,7 +268,8 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
                  clip_pretrained: str | None = None, observation: str = "views",
                  heatmap_episodes: int = 2, checkpoints: list[Path] | None = None,
                  progress: bool = True, method: str | None = None, table: bool = True,
-                 video_episodes: int = 0, validate_one: bool = False) -> dict[str, Any]:
+                 video_episodes: int = 0, validate_one: bool = False, robot: str = "ur5"
+                 ) -> dict[str, Any]:
     """Val every checkpoint on every task -> the best on their mean -> test each task over
     ``seeds`` evaluation seeds; writes per-task JSONs, ``results.json`` and the run's table.
 
@@ -310,7 +312,7 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
                 if key in val[t] and val[t][key].get("n_episodes") == val_episodes:
                     continue
                 res = evaluate_checkpoint(ck, t, "val", seeds_val, workers, clip_pretrained,
-                                          observation, progress=progress)
+                                          observation, progress=progress, robot=robot)
                 val[t][key] = {**summarise({0: res}), "episodes": [asdict(r) for r in res]}
                 write_json(out / f"{t}-results-val.json", val[t])
         selection = select_checkpoint(val, [c.name for c in ckpts])
@@ -325,7 +327,7 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
     for t in tasks:
         per_task[t] = _test_task(out, t, best, test_episodes, seeds, workers, clip_pretrained,
                                  observation, heatmap_episodes, val[t], progress,
-                                 video_episodes)
+                                 video_episodes, robot)
     overall = _over_tasks(per_task)
     kind = info["kind"]
     if not info["train_tasks"]:
@@ -360,8 +362,8 @@ def _earlier_tasks(path: Path, tasks: list[str]) -> dict[str, Any]:
 
 def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int, workers: int,
                clip_pretrained: str | None, observation: str, heatmap_episodes: int,
-               val: dict[str, Any], progress: bool, video_episodes: int = 0
-               ) -> dict[str, Any]:
+               val: dict[str, Any], progress: bool, video_episodes: int = 0,
+               robot: str = "ur5") -> dict[str, Any]:
     """The test seeds of one task with the selected checkpoint (seeds already in its JSON
     for this checkpoint and episode count are kept); the first ``video_episodes`` of seed 0
     as videos in ``eval/videos/<task>/`` (``index.html``)."""
@@ -380,7 +382,7 @@ def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int,
             clip_pretrained, observation, out / "heatmaps" / task if s == 0 else None,
             heatmap_episodes if s == 0 else 0, progress=progress,
             video_dir=out / "videos" / task if s == 0 else None,
-            video_episodes=video_episodes if s == 0 else 0)
+            video_episodes=video_episodes if s == 0 else 0, robot=robot)
         if s == 0 and video_episodes > 0:
             from cliport_policy.eval_video import write_video_report
 
