@@ -43,6 +43,9 @@ class RecorderConfig:
     # m added to the place z: a parallel gripper opens this far above the support, so its
     # fingers clear what is under and around the object (a bowl's floor and walls).
     place_clearance: float = 0.0
+    # m: a clicked cell no camera saw (a depth hole) takes the median height of the seen
+    # cells this near; with none, the step is refused.
+    unseen_radius: float = 0.01
     # Raw RGB-D next to the fused maps (an episode's <name>-views.npz): the cameras whose
     # colour + aligned depth to record, on perception's topic layout; empty = maps only.
     views_cameras: tuple[str, ...] = ()
@@ -58,6 +61,8 @@ class RecorderConfig:
             raise ConfigError(f"gripper must be one of {list(GRIPPERS)}, got {self.gripper!r}")
         if not 0.0 < self.finger_opening <= 1.0:
             raise ConfigError(f"finger_opening must be in (0, 1] m, got {self.finger_opening}")
+        if not 0.0 <= self.unseen_radius <= 0.1:
+            raise ConfigError(f"unseen_radius must be in [0, 0.1] m, got {self.unseen_radius}")
         if not (0.0 <= self.place_support_radius <= 0.5 and 0.0 <= self.place_clearance <= 0.1):
             raise ConfigError(f"place_support_radius must be in [0, 0.5] m and place_clearance "
                               f"in [0, 0.1] m, got {self.place_support_radius}, "

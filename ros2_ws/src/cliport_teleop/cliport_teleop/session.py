@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from cliport_perception.heightmap_msg import HeightmapFrame
-from cliport_policy.poses import cell_position
 from cliport_sim.dataset import (
     Episode,
     EpisodeWriter,
@@ -91,16 +90,40 @@ def wrap(angle: float) -> float:
     return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
-def support_surface(ws, heightmap: np.ndarray, u: int, v: int, radius: float) -> float:
-    """The highest surface (z in the base frame) within ``radius`` metres of cell (u, v),
-    unseen cells left out: what an object's footprint rests on when it is put down there."""
+def _disc(ws, shape: tuple[int, int], u: int, v: int, radius: float):
+    """The window around cell (u, v) and the cells of it within ``radius`` metres."""
     r = int(radius / ws.pixel_size)
-    rows, cols = heightmap.shape
+    rows, cols = shape
     u0, u1, v0, v1 = max(u - r, 0), min(u + r + 1, rows), max(v - r, 0), min(v + r + 1, cols)
     du, dv = np.mgrid[u0 - u:u1 - u, v0 - v:v1 - v]
-    window = np.asarray(heightmap[u0:u1, v0:v1], np.float64)
-    near = (du * du + dv * dv <= r * r) & np.isfinite(window)
-    return ws.z_min + (float(window[near].max()) if near.any() else 0.0)
+    return (slice(u0, u1), slice(v0, v1)), du * du + dv * dv <= r * r
+
+
+def _seen(frame: HeightmapFrame) -> np.ndarray:
+    h = np.asarray(frame.heightmap)
+    seen = np.isfinite(h)
+    return seen if frame.valid is None else seen & np.asarray(frame.valid, bool)
+
+
+def seen_height(frame: HeightmapFrame, u: int, v: int, radius: float) -> float | None:
+    """Height of cell (u, v) above z_min: its own when a camera saw it, else the median of
+    the seen cells within ``radius`` metres (a depth hole on a block's top is not the
+    table); None when none of them was seen."""
+    seen = _seen(frame)
+    if seen[u, v]:
+        return float(frame.heightmap[u, v])
+    window, near = _disc(frame.workspace, seen.shape, u, v, radius)
+    cells = np.asarray(frame.heightmap[window])[near & seen[window]]
+    return float(np.median(cells)) if cells.size else None
+
+
+def support_surface(frame: HeightmapFrame, u: int, v: int, radius: float) -> float:
+    """The highest seen surface (z in the base frame) within ``radius`` metres of cell
+    (u, v): what an object's footprint rests on when it is put down there."""
+    seen = _seen(frame)
+    window, near = _disc(frame.workspace, seen.shape, u, v, radius)
+    cells = np.asarray(frame.heightmap[window])[near & seen[window]]
+    return frame.workspace.z_min + (float(cells.max()) if cells.size else 0.0)
 
 
 def grasp_yaws(pick: float, place: float) -> tuple[float, float]:
@@ -215,10 +238,18 @@ class TeleopSession:
                 if not ws.in_grid(c.u, c.v):
                     raise StepError(f"the {what} click ({c.u}, {c.v}) is outside the map "
                                     f"{ws.shape}")
-            pick_xyz = cell_position(ws, frame.heightmap, pick.u, pick.v)
-            x, y, surface = cell_position(ws, frame.heightmap, place.u, place.v)
-            surface = max(surface, support_surface(ws, frame.heightmap, place.u, place.v,
-                                                   self.cfg.place_support_radius))
+            heights = []
+            for c, what in ((pick, "pick"), (place, "place")):
+                h = seen_height(frame, c.u, c.v, self.cfg.unseen_radius)
+                if h is None:
+                    raise StepError(f"the camera did not see the {what} cell ({c.u}, {c.v}) "
+                                    f"or any cell within {self.cfg.unseen_radius * 1000:.0f} "
+                                    f"mm of it; click where the map shows a surface")
+                heights.append(ws.z_min + h)
+            pick_xyz = (*ws.pixel_to_xy(pick.u, pick.v), heights[0])
+            x, y = ws.pixel_to_xy(place.u, place.v)
+            surface = max(heights[1], support_surface(frame, place.u, place.v,
+                                                      self.cfg.place_support_radius))
             place_xyz = (x, y, surface + max(pick_xyz[2] - ws.z_min, 0.0)
                          + self.cfg.place_clearance)
             step = Step(instruction, pick, place, frame, self.frame_stamp_ns,

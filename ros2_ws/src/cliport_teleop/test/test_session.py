@@ -217,9 +217,25 @@ def test_the_place_height_rests_the_footprint_on_its_support(tmp_path):
     assert step.pose1[0][2] == pytest.approx(WS.z_min + 0.015 + 0.04 + 0.01)
 
 
+def test_an_unseen_clicked_cell_takes_the_height_around_it_or_is_refused(tmp_path):
+    s = session(tmp_path)
+    f = frame()  # the block's top (4 cm) at (100, 50) +- 6 cells
+    f.valid = np.ones(WS.shape, bool)
+    f.valid[99:102, 49:52] = False  # a depth hole on the block's top, reading 0
+    f.heightmap[99:102, 49:52] = 0.0
+    f.valid[250:290, 100:140] = False  # a hole wider than unseen_radius
+    s.on_heightmap(f, 1)
+    step = run_step(s)
+    assert step.pose0[0][2] == pytest.approx(WS.z_min + 0.04)  # not the table
+    s.discard()
+    with pytest.raises(StepError, match=r"did not see the place cell \(270, 120\)"):
+        s.request_step({**STEP, "place": {"u": 270, "v": 120}})
+    assert s.take_goal() is None
+
+
 @pytest.mark.parametrize("field, value", [("gripper", "vacuum"), ("finger_opening", 0.0),
                                           ("place_support_radius", -0.01),
-                                          ("place_clearance", 0.5)])
+                                          ("place_clearance", 0.5), ("unseen_radius", 1.0)])
 def test_tool_settings_out_of_range_are_refused(field, value):
     from cliport_perception.config import ConfigError
 

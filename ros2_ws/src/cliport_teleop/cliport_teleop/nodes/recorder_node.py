@@ -9,6 +9,7 @@ serve safely (a non-loopback host without a token) stops it with a one-line erro
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -27,6 +28,7 @@ from cliport_perception.ros.params import declare_config
 from cliport_perception.ros.spin import run_node
 from cliport_perception.ros.topic_source import stamp_ns
 from cliport_policy.ros.messages import pose_stamped
+from cliport_sim.geometry import yaw_of
 from cliport_teleop.config import load_recorder_config
 from cliport_teleop.session import Step, TeleopSession
 from cliport_teleop.web import WebServer
@@ -92,6 +94,11 @@ class TeleopRecorder(Node):
             self.session.on_goal_failed(f"the executor is not available (no PickPlace server "
                                         f"on {self.cfg.action_name})")
             return
+        (p0, q0), (p1, q1) = step.pose0, step.pose1
+        self.get_logger().info(
+            f"goal: pick ({p0[0]:.4f}, {p0[1]:.4f}, {p0[2]:.4f}) yaw "
+            f"{math.degrees(yaw_of(q0)):.1f} deg -> place ({p1[0]:.4f}, {p1[1]:.4f}, "
+            f"{p1[2]:.4f}) yaw {math.degrees(yaw_of(q1)):.1f} deg in {step.frame.frame_id}")
         goal = PickPlace.Goal(instruction=step.instruction)
         stamp = self.get_clock().now().to_msg()
         goal.pick = pose_stamped(step.pose0, step.frame.frame_id, stamp)

@@ -8,7 +8,7 @@ decision for the scene, matched to the status by stamp) and the ``sim/reset`` se
 step: type the instruction, click the pick cell and drag along the oracle's pick yaw, click
 the place cell and drag along its place yaw, Execute, then Accept on success (Discard
 otherwise); when the episode is done and the map shows the scene after the last move, End
-episode; then ``sim/reset`` for the next.
+episode; then ``sim/reset`` for the next, whose first step waits for a map taken after it.
 """
 
 from __future__ import annotations
@@ -114,11 +114,12 @@ def record_episodes(page: TeleopPage, sim: SimWatcher, n: int, wait: Wait,
         return int(page.driver.execute_script("return mapStamp") or 0)
 
     for i in range(n):
+        after_ns = 0  # the map the steps are clicked on must show the scene after this
         if i:
             sim.reset(wait)
+            after_ns = time.time_ns()
         rec = EpisodeRecord()
         records.append(rec)
-        after_ns = 0  # the map must show the scene after the last move
         while True:
             until(lambda: sim.status and (o := sim.current_oracle()) is not None
                   and _oracle_key(o) not in used or (sim.status and sim.status[-1]["done"]),
@@ -148,7 +149,7 @@ def record_episodes(page: TeleopPage, sim: SimWatcher, n: int, wait: Wait,
             n_accepted = sum(s.success for s in rec.steps)
             if ok:
                 page.press("accept")
-                until(lambda k=n_accepted: f"step {k} accepted" in page.messages(), 20,
+                until(lambda k=n_accepted: f"episode steps: {k}," in page.text("counts"), 20,
                       "the step was not accepted")
             else:
                 page.press("discard")
