@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="simulator processes")
     ap.add_argument("--clip-pretrained", help="where the frozen CLIP weights are here")
     ap.add_argument("--observation", default="views", choices=("views", "orthographic"))
+    ap.add_argument("--robot", default="ur5", choices=("ur5", "panda"),
+                    help="the world's arm: ur5 (suction, default) or panda (the Franka twin, "
+                         "for policies trained on its demos)")
     ap.add_argument("--heatmaps", type=int, default=2, help="test episodes drawn as PNGs")
     ap.add_argument("--save-video", type=int, default=0, metavar="N",
                     help="the first N test episodes of each task as MP4 + GIF videos of the "
@@ -72,5 +75,5 @@ def _evaluate(args) -> dict:
                         args.seeds, args.workers, args.clip_pretrained, args.observation,
                         args.heatmaps, args.checkpoint, progress=not args.quiet,
                         method=args.method, video_episodes=args.save_video,
-                        validate_one=args.val_episodes is not None)
+                        validate_one=args.val_episodes is not None, robot=args.robot)
 

@@ -175,3 +175,18 @@ def test_cli_errors_are_one_line_with_rc_2(tiny_cfg, tmp_path, capsys, args, mes
     assert main(argv + [a.format(run=run) for a in args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("cliport-eval: error: ") and message in err and "\n" not in err
+
+
+def test_a_twin_policy_is_evaluated_on_the_twin():
+    """``--robot panda``: the world is the Franka twin (its workspace, a parallel gripper),
+    the one a policy trained on twin demos must be tested in."""
+    env = evaluate.make_env("put-block-in-bowl-seen-colors", "test", "orthographic", "panda")
+    try:
+        assert env.parallel_gripper and env.config.robot == "panda"
+        assert (env.workspace.x_min, env.workspace.pixel_size) == (0.30, 0.002)
+    finally:
+        env.close()
+    from cliport_policy.eval_cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--run", "x", "--robot", "kuka"])

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""One command per row: a parallel gripper's policy trained on Franka-twin demos, tested on
+the twin.
+
+    .venv/bin/python scripts/reproduce_gripper.py --row pbib-100 --out runs/gripper
+    .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out runs/gripper
+    .venv/bin/python scripts/reproduce_gripper.py --row pyramid-100 --out runs/gripper
+    .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out /tmp/s --preset smoke
+
+A row: oracle demos on the twin (``cliport-demos --robot panda``: Panda + Franka Hand, grasp
+yaws in the pick poses) into ``OUT/data`` (shared by the rows: the 10-demo row reads the
+first 10 of the 100), a CPU-sized CLIP pre-trained on the row's own train demos
+(``cliport-pretrain-clip``), the policy (``config/twin-gripper.yaml``: 12 grasp-yaw bins by
+the crop classifier, docs/results/gripper-design.md) trained with a CPU-time cap, every saved
+checkpoint rolled out on the twin's val episodes and the best tested on 3 seeds x 50
+episodes (``cliport-eval --robot panda``). Everything lands in ``OUT/<row>/``; the budget
+(wall and CPU seconds of each stage, CPU minutes in all, counting the simulator and
+evaluation processes) in ``OUT/<row>/budget.json``.
+
+Every stage resumes: the demos store, a finished CLIP, the run's ``last.ckpt``, the
+evaluation JSONs. Run the same command again after an interruption; the budget adds up the
+calls (``calls``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROWS = {  # row -> (task, train demos)
+    "pbib-100": ("put-block-in-bowl-seen-colors", 100),
+    "pbib-10": ("put-block-in-bowl-seen-colors", 10),
+    "pyramid-100": ("stack-block-pyramid-seq-seen-colors", 100),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Sizes of one reproduction; ``smoke`` only checks that every stage runs."""
+
+    train_demos: int | None  # None: the row's
+    val_demos: int
+    steps: int | None  # None: the config's own
+    train_minutes: float  # the training's cap (it then stops, saves and is evaluated)
+    val_episodes: int
+    test_episodes: int
+    seeds: int
+    observation: str = "views"  # the twin's one calibrated camera, fused as perception does
+    heatmaps: int = 2
+    clip_steps: int = 600  # CLIP pre-training steps on the row's train demos
+    config_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+PRESETS = {
+    "cpu": Preset(train_demos=None, val_demos=20, steps=None, train_minutes=120,
+                  val_episodes=20, test_episodes=50, seeds=3),
+    "smoke": Preset(train_demos=1, val_demos=1, steps=2, train_minutes=3, val_episodes=1,
+                    test_episodes=1, seeds=1, observation="orthographic", heatmaps=0,
+                    clip_steps=2,
+                    config_overrides={"model": {"place_rotations": 4},
+                                      "train": {"batch_size": 2, "save_steps": [2],
+                                                "last_every": 1, "log_every": 1,
+                                                "val_every": 2, "val_samples": 1}}),
+}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (demo and eval workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _config_file(out: Path, base: str, overrides: dict[str, Any]) -> str:
+    if not overrides:
+        return base
+    from cliport_policy.config import load_policy_config, to_dict
+
+    data = to_dict(load_policy_config(base))
+    for section, values in overrides.items():
+        data[section].update(values)
+    path = out / "policy_config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
+              workers: int = 2, progress: bool = True) -> dict[str, Any]:
+    """Run every stage of ``row`` (each resumes); returns the evaluation's results.json."""
+    from cliport_policy.clip_pretrain import main as clip_main
+    from cliport_policy.eval_cli import main as eval_main
+    from cliport_policy.train import main as train_main
+    from cliport_sim.demos import generate
+
+    task, n_row = ROWS[row]
+    n = preset.train_demos or n_row
+    data, here = out / "data", out / row
+    run, clip = here / "run", here / "clip.safetensors"
+    here.mkdir(parents=True, exist_ok=True)
+    budget_path = here / "budget.json"
+    budget = json.loads(budget_path.read_text()) if budget_path.is_file() else {"calls": 0}
+    stages: dict[str, dict[str, float]] = budget.setdefault("stages", {})
+
+    def timed(name: str, fn) -> None:
+        w0, c0 = time.perf_counter(), _cpu_s()
+        fn()
+        s = stages.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
+        s["wall_s"] += time.perf_counter() - w0
+        s["cpu_s"] += _cpu_s() - c0
+
+    def demos() -> None:
+        for mode, k in (("train", n), ("val", preset.val_demos)):
+            generate(task, mode, k, data, workers=workers, progress=progress,
+                     observation=preset.observation, robot="panda")
+
+    def pretrain() -> None:
+        if clip.is_file():  # resumes: a finished CLIP is kept
+            return
+        argv = ["--data", str(data), "--task", task, "--val-task", task, "--n-demos", str(n),
+                "--steps", str(preset.clip_steps), "--out", str(clip), "--half"]
+        if clip_main(argv) != 0:
+            raise SystemExit("CLIP pre-training failed (see above)")
+
+    def train() -> None:
+        argv = ["--config", _config_file(here, config, preset.config_overrides), "--data",
+                str(data), "--task", task, "--n-demos", str(n), "--out", str(run),
+                "--clip-pretrained", str(clip), "--max-minutes", str(preset.train_minutes),
+                "--device", "cpu"]
+        if preset.steps is not None:
+            argv += ["--steps", str(preset.steps)]
+        train_main(argv + ([] if progress else ["--quiet"]))
+
+    def evaluate() -> None:
+        argv = ["--run", str(run), "--task", task, "--robot", "panda",
+                "--val-episodes", str(preset.val_episodes),
+                "--test-episodes", str(preset.test_episodes), "--seeds", str(preset.seeds),
+                "--workers", str(workers), "--observation", preset.observation,
+                "--heatmaps", str(preset.heatmaps)]
+        eval_main(argv + ([] if progress else ["--quiet"]))
+
+    for name, fn in (("demos", demos), ("clip", pretrain), ("train", train),
+                     ("eval", evaluate)):
+        timed(name, fn)
+        budget["cpu_minutes"] = sum(s["cpu_s"] for s in stages.values()) / 60.0
+        budget_path.write_text(json.dumps(budget, indent=1))
+    budget.update(calls=budget["calls"] + 1, row=row, task=task, train_demos=n,
+                  preset=dataclasses.asdict(preset), config=config, workers=workers,
+                  train_cpu_minutes=stages["train"]["cpu_s"] / 60.0)
+    budget_path.write_text(json.dumps(budget, indent=1))
+    return json.loads((run / "eval" / "results.json").read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--row", required=True, choices=sorted(ROWS))
+    ap.add_argument("--out", required=True, type=Path, help="data and rows go here")
+    ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    ap.add_argument("--config", default="twin-gripper", help="policy config name or YAML")
+    ap.add_argument("--workers", type=int, default=2, help="simulator processes")
+    ap.add_argument("--train-minutes", type=float, help="override the preset's cap")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    preset = PRESETS[args.preset]
+    if args.train_minutes is not None:
+        preset = dataclasses.replace(preset, train_minutes=args.train_minutes)
+    results = reproduce(args.out, args.row, preset, args.config, args.workers,
+                        progress=not args.quiet)
+    from cliport_policy.eval_cli import ci_text
+
+    budget = json.loads((args.out / args.row / "budget.json").read_text())
+    test = results["tasks"][ROWS[args.row][0]]["test"]
+    print(f"{args.row}: test {100 * test['mean']:.1f} ± {ci_text(test)} "
+          f"({results['checkpoint']}); {budget['cpu_minutes']:.1f} CPU minutes in all, "
+          f"training {budget['train_cpu_minutes']:.1f}; budget in "
+          f"{args.out / args.row / 'budget.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
