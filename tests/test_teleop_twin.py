@@ -25,6 +25,14 @@ FAST = {"seed": 10005, "camera_fps": 3.0, "idle_camera_rate": 5.0, "real_time_fa
 N_ROTATIONS = 36
 
 
+def test_the_teleop_graph_runs_the_rehearsals_twin_and_perception():
+    rehearsal, teleop = load_graph("twin"), load_graph("teleop_twin")
+    for name in ("twin", "perception"):
+        assert teleop.node(name) == rehearsal.node(name), name
+    recorder = teleop.node("teleop_recorder").inline_parameters()
+    assert recorder["gripper"] == "parallel"
+
+
 def test_a_dragged_grasp_yaw_is_executed_on_the_twin_and_loads_in_training(
         node_runner, ros_node, tmp_path):
     from cliport_policy.data import collate
