@@ -24,7 +24,6 @@ import dataclasses
 import json
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
@@ -34,10 +33,8 @@ from std_srvs.srv import Trigger
 
 from cliport_bringup.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
 from cliport_executor.config import load_executor_config
-from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
+from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
 from cliport_executor.request import ErrorCode
-from cliport_executor.supervision import StopReason
-from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.ros.qos import latched
 from cliport_policy.ros.messages import pose_stamped
@@ -216,22 +213,7 @@ def main(args=None) -> int:
     backend = RecordingSimBackend(defaults, world=sim.world, recorder=sim.recorder)
     server = PickPlaceServer(backend=backend,
                              defaults=defaults, use_global_arguments=False)
-    executor = make_executor(server)  # the pick_place_server's, for the same answers
-    executor.add_node(server)
-    executor.add_node(sim)
-    freeze_startup_objects()  # PyBullet, the world and both nodes: no GC pauses later
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        server.gate.stop_all(StopReason.SHUTDOWN, "the simulation is shutting down")
-        executor.shutdown()
-        server.destroy_node()
-        sim.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return serve(server, sim, who="the simulation")
 
 if __name__ == "__main__":
     raise SystemExit(main())

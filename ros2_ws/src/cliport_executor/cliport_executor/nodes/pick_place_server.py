@@ -219,22 +219,30 @@ def make_executor(server: PickPlaceServer) -> ActionFirstExecutor:
     return ActionFirstExecutor(num_threads=server.config.executor_threads)
 
 
-def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = PickPlaceServer()
-    executor = make_executor(node)
-    executor.add_node(node)
+def serve(server: PickPlaceServer, *nodes: Node, who: str = "the server") -> int:
+    """Spin ``server`` (and ``nodes`` sharing its process) on the server's executor until
+    shutdown, then stop any goal in flight before the nodes go: the one shutdown order for
+    every process that hosts the PickPlace action."""
+    executor = make_executor(server)
+    for node in (server, *nodes):
+        executor.add_node(node)
     freeze_startup_objects()  # no multi-100-ms full collections while goals come in
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.gate.stop_all(StopReason.SHUTDOWN, "the server is shutting down")
+        server.gate.stop_all(StopReason.SHUTDOWN, f"{who} is shutting down")
         executor.shutdown()
-        node.destroy_node()
+        for node in (server, *nodes):
+            node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    return serve(PickPlaceServer())
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import json
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
@@ -34,10 +33,8 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
-from cliport_executor.supervision import StopReason
+from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
 from cliport_perception.config import ConfigError
-from cliport_perception.gc_pause import freeze_startup_objects
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.ros.params import declare_config
 from cliport_perception.ros.qos import latched
@@ -161,22 +158,7 @@ def main(args=None) -> int:
     # process's --ros-args (the twin's name remap and parameters) are not for it.
     server = PickPlaceServer(backend=TwinBackend(config, world=twin.world), defaults=config,
                              clock=lambda: twin.world.sim_time, use_global_arguments=False)
-    executor = make_executor(server)
-    executor.add_node(server)
-    executor.add_node(twin)
-    freeze_startup_objects()
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        server.gate.stop_all(StopReason.SHUTDOWN, "the twin is shutting down")
-        executor.shutdown()
-        server.destroy_node()
-        twin.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return serve(server, twin, who="the twin")
 
 if __name__ == "__main__":
     raise SystemExit(main())
