@@ -188,8 +188,11 @@ def validate(agent: Agent, val: list[tuple[int, dict]], batch_size: int,
             qe = float(np.hypot(*(np.subtract(d.place[:2], b.place[j].tolist()))))
             kr = agent.config.place_rotations
             re = abs(d.place[2] - int(b.place_rot[j])) % kr
+            kp = agent.config.pick_rotations
+            pr = abs(d.pick[2] - int(b.pick_rot[j])) % kp  # grasp-yaw bins (0 for suction)
             for key, val_ in (("pick_px_error", pe), ("place_px_error", qe),
                               ("place_rot_error", min(re, kr - re)),
+                              ("pick_rot_error", min(pr, kp - pr)),
                               ("pick_within_3px", float(pe <= 3)),
                               ("place_within_3px", float(qe <= 3))):
                 sums[key] = sums.get(key, 0.0) + val_

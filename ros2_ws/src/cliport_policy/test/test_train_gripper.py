@@ -84,3 +84,19 @@ def _overfit(demos) -> tuple[float, int, list[int]]:
         accuracy = float(np.mean(good))
         print(f"step {step}: train accuracy {accuracy:.2f}", flush=True)
     return accuracy, step, pick_rot.tolist()
+
+
+def test_a_gripper_run_trains_on_twin_demos_and_validates_the_grasp_yaw(twin_demos, tmp_path):
+    """cliport-train's loop with twin-gripper: the grasp-yaw label turns with the augmented
+    image, and validation reports the pick-bin error next to the pixel errors."""
+    from cliport_policy.train import train
+
+    demos = twin_demos(1)
+    cfg = load_policy_config("twin-gripper")
+    cfg = dataclasses.replace(
+        cfg, model=dataclasses.replace(cfg.model, place_rotations=4),
+        train=dataclasses.replace(cfg.train, batch_size=2, steps=2, save_steps=(2,),
+                                  last_every=1, log_every=1, val_every=2, val_samples=2))
+    metrics = train(cfg, [demos.root], tmp_path / "run", [demos.root], progress=False)
+    assert metrics["step"] == 2
+    assert 0 <= metrics["val_pick_rot_error"] <= cfg.model.pick_rotations // 2
