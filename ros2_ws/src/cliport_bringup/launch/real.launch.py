@@ -6,7 +6,7 @@ colour, the static transform from the calibration file, and our perception, poli
 executor nodes from ``config/graphs/real.yaml`` (the graph ``cliport-run real`` runs too).
 The decisions (which includes, which parameters per argument, the MoveIt parameters the
 executor's MoveItPy needs) are made in :mod:`cliport_bringup.real_bringup`; this file only
-turns them into launch actions. The arguments are documented in the README ("On a real arm").
+turns them into launch actions. The arguments are documented in docs/real-launch.md.
 NOT HARDWARE-VERIFIED and not yet run under ``ros2 launch``.
 """
 
