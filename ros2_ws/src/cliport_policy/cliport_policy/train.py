@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from cliport_perception.cli import one_line_errors
+from cliport_perception.config import ConfigError
 from cliport_policy import cpu_isa
 from cliport_policy.agents import Agent, make_agent, trainable_parameters
 from cliport_policy.augment import augment, augment_grasp
@@ -305,16 +306,16 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         try:
             state = read_checkpoint(last)
             load_into(agent, last, state)
-        except CheckpointError as exc:
-            raise SystemExit(f"cliport-train: cannot resume: {exc}") from exc
+        except CheckpointError as exc:  # the CLI prints it in one line, rc 2
+            raise CheckpointError(f"cannot resume: {exc}") from None
         for name, opt in optimizers.items():
             if name in state["optimizers"]:
                 opt.load_state_dict(state["optimizers"][name])
         step = int(state["step"])
         was = state["extra"].get("train_tasks")
         if was is not None and list(was) != train_names:
-            raise SystemExit(f"cliport-train: cannot resume {last}: it was trained on "
-                             f"{list(was)}, not {train_names}; use another --out")
+            raise ConfigError(f"cannot resume {last}: it was trained on {list(was)}, not "
+                              f"{train_names}; use another --out")
         rng_state = state["extra"].get("rng", {}).get(str(dist.rank))
         if rng_state:
             rng.bit_generator.state = json.loads(rng_state)

@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from cliport_perception.config import ConfigError
 from cliport_policy.agents import image_tensor, make_agent
 from cliport_policy.config import to_dict
 from cliport_policy.data import Sampler, _place_bin, all_samples
@@ -128,7 +129,7 @@ def test_two_task_training_validates_and_logs_each_task(tiny_cfg, two_task_root,
     train(_small(tiny_cfg, steps=3), train_dirs, run, val_dirs, n_demos=3, progress=False)
     extra = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["extra"]
     assert sum(extra["task_samples"].values()) == 6
-    with pytest.raises(SystemExit, match="cannot resume .* trained on"):
+    with pytest.raises(ConfigError, match="cannot resume .* trained on"):
         train(_small(tiny_cfg, steps=4), train_dirs[:1], run, val_dirs, n_demos=3,
               progress=False)
 

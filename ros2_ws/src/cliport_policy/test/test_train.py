@@ -12,6 +12,7 @@ import torch
 from cliport_policy.agents import image_tensor, make_agent
 from cliport_policy.data import Sampler, _place_bin, all_samples
 from cliport_policy.train import clip_gradients, list_checkpoints, train
+from cliport_policy.train import main as train_main
 from cliport_sim.dataset import episode_dir
 
 TASK = "put-block-in-bowl-seen-colors"  # as the demo_root fixture
@@ -185,3 +186,16 @@ def test_grad_clip_config_is_checked_and_clipping_bounds_each_network():
     assert clip_gradients(optimizers, 0.0) == {}  # off: the gradients are left as they are
     assert torch.nn.utils.get_total_norm([p.grad for p in nets["a"].parameters()]).item() \
         == pytest.approx(1.0, rel=1e-4)
+
+
+def test_cli_resume_from_a_damaged_checkpoint_is_one_line(tiny_cfg, demo_root, tmp_path,
+                                                          capsys):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 truncated")
+    rc = train_main(["--config", "tiny", "--data", str(demo_root), "--task", TASK,
+                     "--out", str(run), "--steps", "1", "--quiet", "--device", "cpu"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert err.startswith("cliport-train: error: cannot resume") and "last.ckpt" in err
+    assert "weights_only=False" not in err
