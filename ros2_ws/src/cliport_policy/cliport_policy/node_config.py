@@ -221,7 +221,8 @@ def check_heightmap(frame: HeightmapFrame, now_ns: int, cfg: PolicyNodeConfig) -
     if finite.size == 0:
         raise Refusal("the heightmap has no finite height (all NaN or empty)")
     top = frame.workspace.z_max - frame.workspace.z_min
-    outside = (finite < -HEIGHT_SLACK) | (finite > top + HEIGHT_SLACK)
+    # float64 bounds: a Python float would be cast to the map's float32 and overflow
+    outside = (finite < np.float64(-HEIGHT_SLACK)) | (finite > np.float64(top + HEIGHT_SLACK))
     if outside.any():
         raise Refusal(f"the heightmap has {int(outside.sum())} heights outside the workspace's "
                       f"z range [0, {top:g}] m above z_min (from {float(finite.min()):g} to "
