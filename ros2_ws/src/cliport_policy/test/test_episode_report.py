@@ -4,7 +4,6 @@ its videos load and play, its GIFs and heatmap panels show."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 
 import numpy as np
@@ -12,26 +11,16 @@ import pytest
 
 from cliport_policy.episode_report import ReportEpisode, step_panel, write_report
 from cliport_policy.heatmaps import save_png
+from cliport_teleop.browser import BrowserUnavailable, chromium
 
 pytestmark = pytest.mark.timeout(240)
 
 
 def browser():
-    pytest.importorskip("selenium")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("chromium / chromedriver are not installed (apt-get install chromium "
-                    "chromium-driver; make setup does it when run as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--autoplay-policy=no-user-gesture-required", "--window-size=1200,900"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        return chromium(extra_args=("--autoplay-policy=no-user-gesture-required",))
+    except BrowserUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def test_step_panel_pads_to_the_tallest_image():

@@ -21,8 +21,9 @@ class BrowserUnavailable(RuntimeError):
     """No chromium / chromedriver / selenium here."""
 
 
-def chromium(width: int = 1200, height: int = 900):
-    """A headless Chromium WebDriver (Debian's ``chromium`` and ``chromium-driver``)."""
+def chromium(width: int = 1200, height: int = 900, extra_args: tuple[str, ...] = ()):
+    """A headless Chromium WebDriver (Debian's ``chromium`` and ``chromium-driver``);
+    ``extra_args`` are more command-line switches (e.g. an autoplay policy)."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -36,7 +37,7 @@ def chromium(width: int = 1200, height: int = 900):
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}"):
+                f"--window-size={width},{height}", *extra_args):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(driver_path), options=options)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
@@ -25,6 +24,7 @@ from cliport_bringup.ros.spin import spin_until
 from cliport_perception.heightmap_msg import HeightmapFrame
 from cliport_perception.workspace import Workspace
 from cliport_sim.dataset import Dataset
+from cliport_teleop.browser import BrowserUnavailable, chromium
 from cliport_teleop.config import RecorderConfig
 from cliport_teleop.session import TeleopSession
 from cliport_teleop.testing import Page, free_port, recorder_spec
@@ -35,21 +35,10 @@ MARGIN, SCALE = 20, 2  # the page's canvas layout (static/index.html)
 
 
 def browser():
-    pytest.importorskip("selenium")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("chromium / chromedriver are not installed (apt-get install chromium "
-                    "chromium-driver; make setup does it when run as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1200,900"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        return chromium()
+    except BrowserUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def test_clicking_pick_and_place_on_the_page_moves_the_block_and_records_it(
