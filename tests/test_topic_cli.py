@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,18 @@ def test_echo_prints_published_strings(node_runner, ros_node):
         spin_until(ros_node, lambda: False, 0.2)
     assert proc.popen.wait(10) == 0
     assert TEXT in proc.log()
+
+
+def test_echo_stopped_by_sigterm_ends_quietly(node_runner, ros_node):
+    # `timeout`, systemd and docker stop send SIGTERM: rclpy shuts the context down and
+    # the spin raises ExternalShutdownException, which must not become a traceback
+    proc = node_runner.start_command(
+        "echo", CLI + ["echo", "/chatter", "--type", "std_msgs/msg/String"])
+    pub = ros_node.create_publisher(String, "/chatter", 10)
+    assert spin_until(ros_node, lambda: pub.get_subscription_count() > 0, 30, None)
+    proc.popen.send_signal(signal.SIGTERM)
+    assert proc.popen.wait(20) == 0
+    assert "Traceback" not in proc.log()
 
 
 def test_pub_rejects_empty_instruction():

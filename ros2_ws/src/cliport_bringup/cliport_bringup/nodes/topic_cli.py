@@ -138,6 +138,8 @@ def subscription_qos(node, topic: str, wait: float):
 
 def _echo(args) -> int:
     rclpy = _init()
+    from rclpy.executors import ExternalShutdownException
+
     try:
         node = rclpy.create_node("cliport_topic_echo")
         type_name = args.type
@@ -168,7 +170,7 @@ def _echo(args) -> int:
             if end is not None and time.monotonic() > end:
                 return 0 if received else 1
         node.destroy_node()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C, or SIGTERM (timeout)
         pass
     finally:
         rclpy.try_shutdown()
