@@ -106,7 +106,28 @@ def add_board(client: int, board: BoardConfig, folder: Path,
     return body, transforms.make(np.diag([1.0, -1.0, -1.0]), (-w / 2, h / 2, 0.0))
 
 
-class SimRig:
+class PyBulletScene:
+    """Owns a PyBullet client, its EGL renderer and a temporary folder (the board texture):
+    ``close()`` releases all three, also as a context manager. Subclasses set ``client``,
+    ``_p`` (pybullet), ``_cameras`` (cliport_sim.cameras) and ``_tmp``."""
+
+    client: int | None = None
+
+    def close(self) -> None:
+        if self.client is not None:
+            self._cameras.release_egl(self.client)
+            self._p.disconnect(physicsClientId=self.client)
+            self.client = None
+            self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SimRig(PyBulletScene):
     """A PyBullet scene: the UR5, the table and a textured ChArUco quad."""
 
     def __init__(self, board: BoardConfig, pixels_per_metre: float = 4000.0) -> None:
@@ -129,19 +150,6 @@ class SimRig:
         self.arm = UR5(self.client)
         self.board, self.T_quad_board = add_board(self.client, board, Path(self._tmp.name),
                                                   pixels_per_metre)
-
-    def close(self) -> None:
-        if self.client is not None:
-            self._cameras.release_egl(self.client)
-            self._p.disconnect(physicsClientId=self.client)
-            self.client = None
-            self._tmp.cleanup()
-
-    def __enter__(self) -> SimRig:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def place_board(self, T_base_quad: np.ndarray) -> None:
         t, q = transforms.to_pose(T_base_quad)

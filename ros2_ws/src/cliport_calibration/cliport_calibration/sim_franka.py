@@ -25,7 +25,7 @@ from cliport_calibration import charuco, transforms
 from cliport_calibration.config import HandEyeConfig, load_handeye_config
 from cliport_calibration.handeye import Sample, calibrate
 from cliport_calibration.result_file import CameraIntrinsics
-from cliport_calibration.sim import SimCalibrationReport, add_board
+from cliport_calibration.sim import PyBulletScene, SimCalibrationReport, add_board
 
 # Franka Hand TCP (hand_tcp: z along the fingers, down when top-down) -> board quad (texture
 # seen from its +z). A bracket holds the board 10 cm ahead of the fingers and 5 cm above the
@@ -67,7 +67,7 @@ def sample_poses(cfg: FrankaCalibrationConfig, rng: np.random.Generator
     return poses
 
 
-class FrankaCalibrationRig:
+class FrankaCalibrationRig(PyBulletScene):
     """The twin for calibrating: table, Panda + Franka Hand, the rig's camera, the board."""
 
     def __init__(self, cfg: FrankaCalibrationConfig) -> None:
@@ -103,19 +103,6 @@ class FrankaCalibrationRig:
             self.close()
             raise
         self.mount = transforms.from_pose(*FRANKA_MOUNT)
-
-    def close(self) -> None:
-        if self.client is not None:
-            self._cameras.release_egl(self.client)
-            self._p.disconnect(physicsClientId=self.client)
-            self.client = None
-            self._tmp.cleanup()
-
-    def __enter__(self) -> FrankaCalibrationRig:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def move_tool(self, xyz: np.ndarray, yaw: float, R: np.ndarray) -> np.ndarray | None:
         """Put the TCP at (xyz, R) and the board on it; the reported pose, or None."""
