@@ -1,7 +1,7 @@
 """policy_act: one pick-and-place decision, ours vs the reference-style CLIPort act().
 
 Ours: ``Agent.act`` (eval mode, ``inference_mode``, cached sentence features, crop-then-rotate
-place crops, FFT correlation). Baseline: :class:`cliport_policy.reference.ReferenceAgent`,
+place crops, FFT correlation). Baseline: :class:`reference_policy.ReferenceAgent`,
 the reference's way at *equal weights* (batch 1, the sentence encoded three times, autograd
 on, 36 rotations of the whole padded image, ``conv2d(padding=32)`` + resize correlation),
 given its fastest CPU setting: the correlation conv2d runs with oneDNN disabled (with oneDNN
@@ -150,9 +150,9 @@ def run(quick: bool) -> dict[str, Any]:
     omp = omp_passive()
     import torch
     import torch.nn.functional as F
+    from reference_policy import ReferenceAgent  # bench/ is on sys.path (run.py)
 
     from cliport_policy.agents import image_tensor, make_agent
-    from cliport_policy.reference import ReferenceAgent
 
     torch.set_num_threads(2)
     threads = torch.get_num_threads()

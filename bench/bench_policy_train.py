@@ -4,11 +4,11 @@ Ours: ``Agent.losses`` on a batch of B = 8 (pick attention on B images, transpor
 and B x 36 crops, FFT correlation, cached sentence features), ``(pick + place).backward()``,
 then each network's gradient clipped as the config trains (``train.grad_clip``, norm 1 for
 ``tiny``) and the two Adam steps. Baseline:
-:meth:`cliport_policy.reference.ReferenceAgent.train_step`, one sample at a time as the
+:meth:`reference_policy.ReferenceAgent.train_step`, one sample at a time as the
 reference trains (three uncached text passes, whole-image rotations, ``conv2d(padding=32)``
 + resize correlation, a one-hot label volume; pick and place each backpropagated and
 stepped), with its fastest CPU setting (oneDNN off for the correlation's forward, on for its
-backward, see ``reference.conv2d``). No augmentation in either. Both on the same agent (same
+backward, see ``reference_policy.conv2d``). No augmentation in either. Both on the same agent (same
 architecture and weights at the start), fp32, 2 torch threads with ``OMP_WAIT_POLICY=PASSIVE``
 (see ``omp_passive``), one process; the two are timed alternately so both see the same
 machine load.
@@ -84,10 +84,10 @@ def run(quick: bool) -> dict[str, Any]:
 
     limit_for_training()  # both loops on the kernels training uses (cliport_policy.cpu_isa)
     import torch
+    from reference_policy import ReferenceAgent  # bench/ is on sys.path (run.py)
 
     from cliport_policy.agents import make_agent, trainable_parameters
     from cliport_policy.config import load_policy_config
-    from cliport_policy.reference import ReferenceAgent
     from cliport_policy.train import clip_gradients
 
     torch.set_num_threads(2)

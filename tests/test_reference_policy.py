@@ -1,4 +1,4 @@
-"""The reference-style act / training step (cliport_policy.reference) against ours.
+"""The reference-style act / training step (bench/reference_policy.py) against ours.
 
 Equal weights must give equal outputs: pick logits, transport logits in the exact
 ``conv_valid`` mode, decisions and training gradients. The reference's ``conv_resize``
@@ -17,6 +17,9 @@ H x W, the benchmark checks the paper's 320 x 160) to keep the direct ``conv2d``
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,12 +30,23 @@ from cliport_policy.agents import image_tensor, make_agent, trainable_parameters
 from cliport_policy.config import load_policy_config
 from cliport_policy.models.rotation import rotated_crops
 from cliport_policy.models.transport import fft_correlate
-from cliport_policy.reference import (
-    ReferenceAgent,
-    correlate,
-    one_hot_ce,
-    whole_image_crops,
-)
+
+
+def _load_reference():
+    """bench/reference_policy.py, imported by path (bench/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "reference_policy.py"
+    spec = importlib.util.spec_from_file_location("reference_policy", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_reference = _load_reference()
+ReferenceAgent = _reference.ReferenceAgent
+correlate = _reference.correlate
+one_hot_ce = _reference.one_hot_ce
+whole_image_crops = _reference.whole_image_crops
 
 INSTRUCTION = "put the red block in the blue bowl"
 REL = 1e-4

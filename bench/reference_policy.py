@@ -1,8 +1,8 @@
 """A reference-style CLIPort ``act()`` and training step, built around *our* FCN modules.
 
 Why this exists: **benchmarks and equivalence tests only** (``bench/bench_policy_act.py``,
-``bench/bench_policy_train.py``, ``test/test_reference.py``). Nothing in the policy node,
-training or evaluation imports it. It re-expresses how the original CLIPort code computes an
+``bench/bench_policy_train.py``, ``tests/test_reference_policy.py``), so it lives in ``bench/``
+and not in the runtime package. It re-expresses how the original CLIPort code computes an
 action (docs/design.md#attention, docs/design.md#transport-crop, docs/design.md#loss) while calling
 the very same pick / key / query FCNs of an :class:`~cliport_policy.agents.Agent`, so with equal
 weights both implementations must give the same decisions, and the benchmark compares *how* the work
