@@ -115,8 +115,8 @@ def _server_process(ready, stop, arrivals) -> None:
     from rclpy.logging import LoggingSeverity
     from rclpy.parameter import Parameter
 
+    from cliport_common.gc_pause import freeze_startup_objects
     from cliport_executor.nodes.pick_place_server import PickPlaceServer, make_executor
-    from cliport_perception.gc_pause import freeze_startup_objects
 
     class TimedServer(PickPlaceServer):
         def _on_goal(self, goal):
@@ -249,8 +249,8 @@ def _measure(n_goals: int, runner, arrivals) -> list[dict[str, float]]:
     from rclpy.time import Time
     from std_msgs.msg import String
 
+    from cliport_common.gc_pause import freeze_startup_objects
     from cliport_msgs.msg import Heightmap, PickPlaceDecision
-    from cliport_perception.gc_pause import freeze_startup_objects
 
     rclpy.init()
     node = rclpy.create_node("bench_loop_latency")

@@ -100,8 +100,8 @@ class Driver:
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
+        from cliport_common.ros.qos import latched
         from cliport_msgs.msg import Heightmap, PickPlaceDecision
-        from cliport_perception.ros.qos import latched
 
         rclpy.init()
         self.node = node = rclpy.create_node("bench_soak")
@@ -239,7 +239,7 @@ def soak(minutes: float, warmup: float | None = None, sample_period: float = 2.0
     from cliport_bringup.graph import load_graph
     from cliport_bringup.ros_env import apply_local_ros_env
     from cliport_bringup.runner import GraphRunner
-    from cliport_perception.gc_pause import freeze_startup_objects
+    from cliport_common.gc_pause import freeze_startup_objects
 
     duration = minutes * 60.0
     warmup = max(20.0, 0.2 * duration) if warmup is None else warmup

@@ -124,7 +124,7 @@ RUN . /opt/franka_ws/install/setup.bash \
         -DPython3_EXECUTABLE="${VIRTUAL_ENV}/bin/python" \
  && rm -rf build log \
  && . install/setup.bash \
- && python -c "from cliport_msgs.action import PickPlace; import franka_msgs.action, cliport_executor, cliport_perception"
+ && python -c "from cliport_msgs.action import PickPlace; import franka_msgs.action, cliport_common, cliport_executor, cliport_perception"
 
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/cliport-entrypoint
 WORKDIR /cliport

@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
 
     from cliport_bringup.graph import load_graph
-    from cliport_bringup.ros.spin import spin_until
     from cliport_bringup.runner import GraphRunner
+    from cliport_common.ros.spin import spin_until
     from cliport_teleop.browser import BrowserUnavailable, TeleopPage, chromium
     from cliport_teleop.ros.oracle_operator import SimWatcher, graph_with, record_episodes
 

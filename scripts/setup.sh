@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 REQ=requirements
-PKGS="cliport_perception cliport_policy cliport_executor cliport_sim cliport_calibration cliport_teleop cliport_bringup"
+PKGS="cliport_common cliport_perception cliport_policy cliport_executor cliport_sim cliport_calibration cliport_teleop cliport_bringup"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -97,8 +97,8 @@ done
 "$VENV/bin/python" -c "
 import rclpy, torch, open_clip, pybullet, numpy
 from cliport_msgs.action import PickPlace
-import cliport_perception, cliport_policy, cliport_executor, cliport_sim, cliport_bringup
-import cliport_calibration, cliport_teleop, cv2, std_srvs
+import cliport_common, cliport_perception, cliport_policy, cliport_executor, cliport_sim
+import cliport_calibration, cliport_teleop, cliport_bringup, cv2, std_srvs
 print('torch', torch.__version__, '| numpy', numpy.__version__, '| rclpy ok | cliport_msgs ok')
 " 2>&1 | grep -v '^pybullet build time'
 echo "$want" > "$STAMP"

@@ -55,7 +55,7 @@ def publish() -> int:
 def test_heightmap_between_processes(node_runner, ros_node):
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
-    from cliport_bringup.ros.spin import spin_until
+    from cliport_common.ros.spin import spin_until
     from cliport_msgs.msg import Heightmap
     from cliport_perception.heightmap_msg import from_msg
 

@@ -30,7 +30,7 @@ def test_graph_makes_heightmaps_from_the_reference_cameras(node_runner, ros_node
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo
 
-    from cliport_bringup.ros.spin import spin_until
+    from cliport_common.ros.spin import spin_until
     from cliport_msgs.msg import Heightmap
     from cliport_perception.heightmap_msg import from_msg
     from cliport_perception.image_conversion import array_to_image

@@ -68,7 +68,7 @@ def test_heightmap_from_a_camera_and_a_frozen_camera(node_runner, ros_node, tmp_
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 
     from cliport_bringup.graph import NodeSpec
-    from cliport_bringup.ros.spin import spin_until
+    from cliport_common.ros.spin import spin_until
     from cliport_msgs.msg import Heightmap
     from cliport_perception.heightmap_msg import from_msg
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cliport_bringup.graph import load_graph
-from cliport_bringup.ros.spin import spin_until
+from cliport_common.ros.spin import spin_until
 
 pytestmark = pytest.mark.timeout(240)
 

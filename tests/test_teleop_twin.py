@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from cliport_bringup.graph import load_graph
-from cliport_bringup.ros.spin import spin_until
+from cliport_common.ros.spin import spin_until
 from cliport_teleop.testing import TEST_TOKEN, Page, free_port
 
 pytestmark = pytest.mark.timeout(240)

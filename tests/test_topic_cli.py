@@ -11,7 +11,7 @@ import time
 import pytest
 from std_msgs.msg import String
 
-from cliport_bringup.ros.spin import spin_until
+from cliport_common.ros.spin import spin_until
 
 TEXT = "put the red block in the blue bowl"
 CLI = [sys.executable, "-m", "cliport_bringup.nodes.topic_cli"]

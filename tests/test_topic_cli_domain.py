@@ -12,7 +12,7 @@ import pytest
 from std_msgs.msg import String
 
 from cliport_bringup.nodes.topic_cli import UsageError, domain_id
-from cliport_bringup.ros.spin import spin_until
+from cliport_common.ros.spin import spin_until
 
 CLI = [sys.executable, "-m", "cliport_bringup.nodes.topic_cli"]
 
@@ -38,7 +38,7 @@ def test_publishing_into_nothing_is_a_warning_naming_the_domain():
 
 
 def test_echo_shows_a_latched_message_published_before_it_started(ros_node):
-    from cliport_perception.ros.qos import latched
+    from cliport_common.ros.qos import latched
 
     pub = ros_node.create_publisher(String, "/latched_status", latched(5))
     pub.publish(String(data='{"event": "ready"}'))

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from cliport_bringup.graph import load_graph
-from cliport_bringup.ros.spin import spin_until
 from cliport_bringup.runner import GraphRunner
+from cliport_common.ros.spin import spin_until
 
 pytestmark = pytest.mark.timeout(240)
 FAST = {"seed": 10003, "camera_fps": 2.0, "idle_camera_rate": 5.0, "real_time_factor": 0.0}
@@ -49,8 +49,8 @@ class Listener:
         from sensor_msgs.msg import JointState
         from std_msgs.msg import String
 
+        from cliport_common.ros.qos import latched
         from cliport_msgs.msg import Heightmap, PickPlaceDecision
-        from cliport_perception.ros.qos import latched
 
         self.hm, self.status, self.oracle, self.instruction = [], [], [], []
         self.policy, self.joints = [], []

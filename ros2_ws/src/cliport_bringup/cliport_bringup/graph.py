@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cliport_perception.config import ConfigError, config_dir, config_path, from_dict, load_yaml
+from cliport_common.config import ConfigError, config_dir, config_path, from_dict, load_yaml
 
 
 @dataclass(frozen=True)

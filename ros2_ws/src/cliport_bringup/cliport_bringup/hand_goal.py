@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cliport_perception.config import ConfigError, from_dict, load_yaml
+from cliport_common.config import ConfigError, from_dict, load_yaml
 from cliport_perception.workspace import Workspace
 
 ACTION_TYPE = "cliport_msgs/action/PickPlace"

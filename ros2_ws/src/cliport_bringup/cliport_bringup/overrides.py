@@ -13,7 +13,7 @@ import dataclasses
 import yaml
 
 from cliport_bringup.graph import GraphSpec, NodeSpec
-from cliport_perception.config import ConfigError, load_yaml
+from cliport_common.config import ConfigError, load_yaml
 
 
 def _known_parameters(node: NodeSpec) -> set[str]:

@@ -27,7 +27,7 @@ import yaml
 
 from cliport_bringup.calibration_tf import static_transform_spec
 from cliport_bringup.graph import GraphSpec, NodeSpec, load_graph
-from cliport_perception.config import ConfigError, config_dir, config_path, load_yaml
+from cliport_common.config import ConfigError, config_dir, config_path, load_yaml
 
 GRAPH = "real"
 EXECUTOR_PARAMS = "package://cliport_executor/config/ros/"

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cliport_perception.config import config_path
+from cliport_common.config import config_path
 
 # ROS_DOMAIN_ID 0-101 is safe on Linux with the default port mapping; 0 is everyone's
 # default, so per-run ids come from 1-100.

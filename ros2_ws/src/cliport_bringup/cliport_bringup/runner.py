@@ -39,7 +39,7 @@ import yaml
 
 from cliport_bringup.graph import GraphSpec, NodeSpec, available_graphs, load_graph
 from cliport_bringup.ros_env import local_ros_env, undecodable_argument
-from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_common.config import ConfigError, config_path, load_config
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -11,7 +11,7 @@ import yaml
 from cliport_bringup.graph import NodeSpec, available_graphs, load_graph
 from cliport_bringup.ros_env import local_ros_env
 from cliport_bringup.runner import GraphRunner, node_command
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 
 
 def test_every_shipped_graph_loads_and_resolves():

@@ -23,7 +23,7 @@ from cliport_bringup.hand_goal import (
     pick_place_heights,
     send_goal_command,
 )
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 from cliport_perception.workspace import Workspace
 
 WS = Workspace(0.3, 0.7, -0.4, 0.4, 0.0, 0.3, 0.0025)  # 320 x 160 cells

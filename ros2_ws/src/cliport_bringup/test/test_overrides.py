@@ -7,7 +7,7 @@ import pytest
 from cliport_bringup.graph import load_graph
 from cliport_bringup.overrides import apply_overrides
 from cliport_bringup.runner import main
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 
 
 def test_node_param_and_bare_param_overrides_come_last():

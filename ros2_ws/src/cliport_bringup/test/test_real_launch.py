@@ -25,8 +25,8 @@ import yaml
 from cliport_bringup import real_bringup as rb
 from cliport_bringup.graph import load_graph
 from cliport_calibration.config import load_handeye_config
+from cliport_common.config import ConfigError, from_dict, load_yaml, to_dict
 from cliport_executor.config import ExecutorConfig, MoveItConfig, RecoveryConfig
-from cliport_perception.config import ConfigError, from_dict, load_yaml, to_dict
 from cliport_perception.perception_config import PerceptionConfig
 from cliport_policy.node_config import MODES, PolicyNodeConfig
 
@@ -43,7 +43,7 @@ def options(**kw) -> rb.RealOptions:
 
 
 def nested(flat: dict) -> dict:
-    from cliport_perception.ros.params import unflatten
+    from cliport_common.ros.params import unflatten
 
     return unflatten(flat)
 

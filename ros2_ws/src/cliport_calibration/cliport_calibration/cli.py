@@ -20,7 +20,7 @@ import yaml
 from cliport_calibration import charuco, result_file, samples
 from cliport_calibration.config import METHODS, load_handeye_config
 from cliport_calibration.handeye import CalibrationError, calibrate
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 
 TOLERANCE_MM = 5.0
 TWIN_TOLERANCE_MM = 2.0  # the Franka twin's camera (640x480, ~0.8 m from the board)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_common.config import ConfigError, config_path, load_config
 
 CALIBRATION_TYPES = ("eye_to_hand", "eye_in_hand")
 # Our names -> cv2.CALIB_HAND_EYE_<NAME> (easy_handeye2 offers the same five).

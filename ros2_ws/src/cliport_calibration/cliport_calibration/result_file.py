@@ -23,8 +23,8 @@ import yaml
 from cliport_calibration import transforms
 from cliport_calibration.config import CALIBRATION_TYPES, HandEyeConfig
 from cliport_calibration.handeye import HandEyeResult
+from cliport_common.config import ConfigError, to_dict
 from cliport_perception.calibration import pose_matrix
-from cliport_perception.config import ConfigError, to_dict
 
 FORMAT = "cliport_handeye/1"
 REQUIRED = ("format", "calibration_type", "parent_frame", "child_frame", "translation",

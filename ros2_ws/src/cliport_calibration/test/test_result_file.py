@@ -7,8 +7,8 @@ import yaml
 from cliport_calibration import result_file, transforms
 from cliport_calibration.config import HandEyeConfig
 from cliport_calibration.handeye import HandEyeResult, Residual
+from cliport_common.config import ConfigError
 from cliport_perception.calibration import load_calibration
-from cliport_perception.config import ConfigError
 
 T_BASE_OPTICAL = transforms.make(np.radians([-120.0, 5.0, 88.0]), (0.9, 0.02, 0.71))
 # A RealSense-like camera_link -> camera_color_optical_frame (rotation + 15 mm offset).

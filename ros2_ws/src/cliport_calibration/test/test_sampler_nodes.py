@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from cliport_bringup.graph import NodeSpec
-from cliport_bringup.ros.spin import spin_until
 from cliport_calibration import result_file, transforms
 from cliport_calibration.sim import scaled_camera
+from cliport_common.ros.spin import spin_until
 
 N_SAMPLES = 14
 

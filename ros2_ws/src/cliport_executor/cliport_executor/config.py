@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_common.config import ConfigError, config_path, load_config
 from cliport_perception.workspace import Workspace
 
 BUSY_POLICIES = ("reject", "preempt")

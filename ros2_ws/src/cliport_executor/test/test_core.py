@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from cliport_common.config import ConfigError
 from cliport_executor.backend import available_backends, make_backend
 from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_executor.conversions import (
@@ -28,7 +29,6 @@ from cliport_executor.screening import Decision, screen_goal
 from cliport_executor.supervision import Supervisor
 from cliport_executor.validation import GoalError, check_goal, check_workspace
 from cliport_msgs.action import PickPlace
-from cliport_perception.config import ConfigError
 
 CFG = load_executor_config()
 
@@ -170,8 +170,8 @@ def test_unknown_backend():
 @pytest.mark.parametrize("name", ["moveit_fr3", "moveit_panda", "sim", "libfranka_fer"])
 def test_shipped_ros_params_files_are_valid_overrides(name):
     """config/ros/*.params.yaml: every key is a real (dotted) config key of the right type."""
-    from cliport_perception.config import config_dir, from_dict, load_yaml, to_dict
-    from cliport_perception.ros.params import flatten, unflatten
+    from cliport_common.config import config_dir, from_dict, load_yaml, to_dict
+    from cliport_common.ros.params import flatten, unflatten
 
     params = load_yaml(config_dir("cliport_executor") / "ros" / f"{name}.params.yaml")
     overrides = params["/**"]["ros__parameters"]

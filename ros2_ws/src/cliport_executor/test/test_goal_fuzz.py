@@ -22,8 +22,8 @@ from rclpy.action import ActionClient
 from rclpy.context import Context
 
 from cliport_bringup.graph import NodeSpec
-from cliport_bringup.ros.spin import spin_until
 from cliport_bringup.runner import GraphRunner
+from cliport_common.ros.spin import spin_until
 from cliport_executor.config import load_executor_config
 from cliport_executor.conversions import quaternion_from_yaw
 from cliport_executor.request import ErrorCode

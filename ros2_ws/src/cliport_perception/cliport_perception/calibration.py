@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cliport_perception.config import ConfigError, load_yaml
+from cliport_common.config import ConfigError, load_yaml
 
 
 def quaternion_matrix(xyzw) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cliport_perception.config import config_path, load_config
+from cliport_common.config import config_path, load_config
 from cliport_perception.workspace import Workspace
 
 

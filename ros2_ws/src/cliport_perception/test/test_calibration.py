@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
+from cliport_common.config import ConfigError
 from cliport_perception.calibration import load_calibration, pose_matrix, quaternion_matrix
-from cliport_perception.config import ConfigError
 
 GOOD = """
 base_frame: base

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 from cliport_perception.sources import SourceError, make_source
 from cliport_perception.sources.realsense import (
     RealSenseCamera,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 from cliport_perception.fusion import Fuser
 from cliport_perception.sources import (
     RGBDSource,

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cliport_perception.config import ConfigError, config_dir
+from cliport_common.config import ConfigError, config_dir
 from cliport_perception.sources.calibration_file import PACKAGE_SCHEME, resolve_file
 from cliport_policy.config import ClipConfig
 

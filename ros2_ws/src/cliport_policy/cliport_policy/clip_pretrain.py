@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
+from cliport_common.config import ConfigError, config_path, from_dict, load_yaml
 from cliport_policy import cpu_isa
 from cliport_policy.augment import uses_absolute_words
 from cliport_policy.clip_encoder import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cliport_perception.config import (
+from cliport_common.config import (
     ConfigError,
     config_dir,
     config_path,

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from cliport_perception.cli import one_line_errors
+from cliport_common.cli import one_line_errors
 from cliport_policy.checkpoint import CheckpointError
 from cliport_policy.evaluate import EvaluationError, evaluate_run
 from cliport_policy.evaluate import __doc__ as EVAL_DOC

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_common.config import ConfigError, config_path, load_config
 from cliport_perception.heightmap_msg import HeightmapFrame, from_msg
 from cliport_perception.workspace import Workspace
 

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cliport_perception.cli import one_line_errors
-from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
+from cliport_common.cli import one_line_errors
+from cliport_common.config import ConfigError, config_path, from_dict, load_yaml
 
 SPLITS = ("test", "val")
 MIN_SEEDS = 3  # the protocol's minimum (docs/design.md#eval-seeds)

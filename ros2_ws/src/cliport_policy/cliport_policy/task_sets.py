@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cliport_perception.config import ConfigError, config_path, from_dict, load_yaml
+from cliport_common.config import ConfigError, config_path, from_dict, load_yaml
 
 LANGUAGE_CONDITIONED = "multi-language-conditioned"
 MULTI_ATTR_PREFIX = "multi-attr-"
@@ -118,7 +118,7 @@ def _registered() -> list[str]:
 
 
 def _unknown(name: str, known: Sequence[str]) -> TaskSetError:
-    from cliport_perception.cli import did_you_mean
+    from cliport_common.cli import did_you_mean
 
     hint = did_you_mean(name, known) or "."
     return TaskSetError(f"unknown task or task set {name!r}{hint} Known task sets: "

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cliport_perception.cli import one_line_errors
-from cliport_perception.config import ConfigError
+from cliport_common.cli import one_line_errors
+from cliport_common.config import ConfigError
 from cliport_policy import cpu_isa
 from cliport_policy.agents import Agent, make_agent, trainable_parameters
 from cliport_policy.augment import augment, augment_grasp

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 from cliport_policy.clip_encoder import FrozenCLIP, create_clip, save_clip_weights, trunk_features
 from cliport_policy.clip_pretrain import (
     CaptionedSteps,

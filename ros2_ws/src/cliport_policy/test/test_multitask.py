@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 from cliport_policy.agents import image_tensor, make_agent
 from cliport_policy.config import to_dict
 from cliport_policy.data import Sampler, _place_bin, all_samples

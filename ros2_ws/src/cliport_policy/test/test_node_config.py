@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from cliport_perception.config import ConfigError, from_dict, load_config, to_dict
+from cliport_common.config import ConfigError, from_dict, load_config, to_dict
 from cliport_perception.heightmap_msg import HeightmapFrame
 from cliport_perception.workspace import Workspace
 from cliport_policy.node_config import (
@@ -39,7 +39,7 @@ def test_the_shipped_yaml_is_the_dataclass_default():
 
 def test_flattened_parameters_rebuild_the_config():
     """What declare_config does with the ROS parameters, minus rclpy."""
-    from cliport_perception.ros.params import flatten, unflatten
+    from cliport_common.ros.params import flatten, unflatten
 
     flat = flatten(to_dict(CFG))
     assert flat["topics.instruction"] == "instruction" and flat["grid_shape"] == [320, 160]

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from cliport_bringup.graph import NodeSpec
-from cliport_bringup.ros.spin import spin_until
 from cliport_bringup.runner import GraphRunner
+from cliport_common.ros.spin import spin_until
 from cliport_perception.heightmap_msg import HeightmapFrame, to_msg
 from cliport_perception.workspace import Workspace
 

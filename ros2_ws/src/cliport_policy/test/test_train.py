@@ -167,7 +167,7 @@ def test_pick_language_tv_measures_how_much_the_instruction_moves_the_pick(tiny_
 
 
 def test_grad_clip_config_is_checked_and_clipping_bounds_each_network():
-    from cliport_perception.config import ConfigError
+    from cliport_common.config import ConfigError
     from cliport_policy.config import TrainConfig
 
     for bad in (-1.0, float("nan")):

@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     from cliport_sim.tasks import task_names
 
     if args.task not in task_names():
-        from cliport_perception.cli import did_you_mean
+        from cliport_common.cli import did_you_mean
 
         ap.error(f"unknown task {args.task!r}{did_you_mean(args.task, task_names()) or '.'} "
                  f"Known: {', '.join(task_names())}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pybullet as p
 
-from cliport_perception.config import config_path, load_config
+from cliport_common.config import config_path, load_config
 from cliport_perception.fusion import Fuser
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.workspace import Workspace

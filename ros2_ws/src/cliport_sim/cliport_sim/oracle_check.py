@@ -14,7 +14,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass, replace
 
-from cliport_perception.cli import one_line_errors
+from cliport_common.cli import one_line_errors
 from cliport_sim.demos import run_demo, seeds
 from cliport_sim.environment import Environment, SimConfig, load_sim_config
 from cliport_sim.tasks import UnknownTaskError, make_task, task_names

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pybullet as p
 
-from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_common.config import ConfigError, config_path, load_config
 from cliport_perception.rgbd import RGBDFrame
 from cliport_sim.world_thread import WorldThread
 

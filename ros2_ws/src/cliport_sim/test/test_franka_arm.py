@@ -11,8 +11,8 @@ import pybullet as p
 import pytest
 from scipy.spatial.transform import Rotation
 
+from cliport_common.config import ConfigError, from_dict
 from cliport_executor.franka.poses import top_down_quaternion
-from cliport_perception.config import ConfigError, from_dict
 from cliport_sim.franka import FrankaArm, FrankaConfig, Unreachable, load_franka_config
 from cliport_sim.franka import kinematics as kin
 

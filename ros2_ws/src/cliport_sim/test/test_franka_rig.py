@@ -9,8 +9,8 @@ import numpy as np
 import pybullet as p
 import pytest
 
+from cliport_common.config import ConfigError
 from cliport_perception.calibration import load_calibration
-from cliport_perception.config import ConfigError
 from cliport_perception.fusion import Fuser
 from cliport_perception.perception_config import PerceptionConfig
 from cliport_sim import cameras

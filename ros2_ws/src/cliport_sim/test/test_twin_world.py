@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 from cliport_sim.twin_world import TwinWorld, load_twin_config
 
 pytestmark = pytest.mark.timeout(120)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_common.config import ConfigError, config_path, load_config
 from cliport_teleop.security import bind_problem, check_token_value
 
 GRIPPERS = ("suction", "parallel")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from cliport_bringup.graph import load_graph
-from cliport_bringup.ros.spin import spin_until
+from cliport_common.ros.spin import spin_until
 from cliport_perception.heightmap_msg import HeightmapFrame
 from cliport_perception.workspace import Workspace
 from cliport_sim.dataset import Dataset

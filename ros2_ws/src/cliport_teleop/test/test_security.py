@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 from cliport_teleop.config import RecorderConfig
 from cliport_teleop.security import (
     RateLimiter,

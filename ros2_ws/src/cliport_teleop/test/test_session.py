@@ -237,7 +237,7 @@ def test_an_unseen_clicked_cell_takes_the_height_around_it_or_is_refused(tmp_pat
                                           ("place_support_radius", -0.01),
                                           ("place_clearance", 0.5), ("unseen_radius", 1.0)])
 def test_tool_settings_out_of_range_are_refused(field, value):
-    from cliport_perception.config import ConfigError
+    from cliport_common.config import ConfigError
 
     with pytest.raises(ConfigError, match=field):
         RecorderConfig(**{field: value})

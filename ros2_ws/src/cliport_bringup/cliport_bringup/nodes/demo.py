@@ -45,7 +45,7 @@ def demo_graph(policy: str, checkpoint: str, seed: int | None):
 
 def checkpoint_problem(checkpoint: str) -> str | None:
     """Why ``checkpoint`` cannot drive the demo (missing, unreadable), or None."""
-    from cliport_perception.config import ConfigError
+    from cliport_common.config import ConfigError
     from cliport_perception.sources.calibration_file import resolve_file
     from cliport_policy.checkpoint import CheckpointError, read_checkpoint
 

@@ -37,7 +37,7 @@ PHASES = ("approach", "descend", "grasp", "lift", "transfer", "place", "retreat"
 
 def _default_workspace() -> str:
     """The Franka workspace (cliport_sim's franka.yaml): the real arm's default."""
-    from cliport_perception.config import config_path
+    from cliport_common.config import config_path
 
     return str(config_path("cliport_sim", "franka.yaml"))
 

@@ -88,9 +88,9 @@ class Loop:
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
+        from cliport_common.ros.qos import latched
         from cliport_msgs.action import PickPlace
         from cliport_msgs.msg import Heightmap, PickPlaceDecision
-        from cliport_perception.ros.qos import latched
 
         self.node = node
         self.step_timeout = step_timeout
@@ -133,7 +133,7 @@ class Loop:
         return self.node.get_clock().now().nanoseconds
 
     def spin_until(self, predicate, timeout: float) -> bool:
-        from cliport_bringup.ros.spin import spin_until
+        from cliport_common.ros.spin import spin_until
 
         return spin_until(self.node, predicate, timeout)
 

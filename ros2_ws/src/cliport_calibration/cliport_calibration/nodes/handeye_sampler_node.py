@@ -23,9 +23,9 @@ from cliport_calibration import transforms
 from cliport_calibration.config import load_handeye_config, load_sampler_config
 from cliport_calibration.handeye import CalibrationError
 from cliport_calibration.session import CameraImage, CaptureError, SamplerSession
+from cliport_common.ros.params import declare_config
+from cliport_common.ros.spin import run_node
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
-from cliport_perception.ros.params import declare_config
-from cliport_perception.ros.spin import run_node
 from cliport_perception.ros.topic_source import stamp_ns
 from cliport_perception.sources.calibration_file import resolve_file
 

@@ -26,8 +26,8 @@ from cliport_calibration.sim import (
     scaled_camera,
     sim_camera_matrix,
 )
+from cliport_common.ros.spin import run_node
 from cliport_perception.image_conversion import array_to_image
-from cliport_perception.ros.spin import run_node
 
 
 class HandEyeSimRig(Node):

@@ -34,6 +34,8 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
+from cliport_common.gc_pause import freeze_startup_objects
+from cliport_common.ros.params import declare_config
 from cliport_executor.backend import ArmBackend, make_backend
 from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_executor.conversions import result_from_outcome
@@ -42,8 +44,6 @@ from cliport_executor.request import ErrorCode, Outcome
 from cliport_executor.ros.executor import ActionFirstExecutor
 from cliport_executor.screening import Decision, screen_goal
 from cliport_executor.supervision import StopReason, Supervisor
-from cliport_perception.gc_pause import freeze_startup_objects
-from cliport_perception.ros.params import declare_config
 
 ACTION_NAME = "pick_place"
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 import time
 
+from cliport_common.ros.action_client import ThreadSafeActionClient
 from cliport_executor.arm_interface import MotionError
 from cliport_executor.request import ErrorCode
-from cliport_perception.ros.action_client import ThreadSafeActionClient
 
 SERVER_WAIT = 2.0  # s to wait for an action server / service to appear before giving up
 INTERRUPT_POLL = 0.05  # s between checks of the cancel flag while waiting

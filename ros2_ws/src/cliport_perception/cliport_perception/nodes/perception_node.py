@@ -20,13 +20,13 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
+from cliport_common.ros.params import declare_config
+from cliport_common.ros.spin import run_node
 from cliport_msgs.msg import Heightmap
 from cliport_perception.fusion import Fuser
 from cliport_perception.heightmap_msg import HeightmapFrame, to_msg
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.perception_config import load_perception_config
-from cliport_perception.ros.params import declare_config
-from cliport_perception.ros.spin import run_node
 from cliport_perception.ros.topic_source import TopicSource
 from cliport_perception.sources.base import SourceError
 from cliport_perception.sources.calibration_file import load_source_calibration

@@ -21,7 +21,7 @@ import importlib.metadata
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from cliport_perception.config import ConfigError, from_dict
+from cliport_common.config import ConfigError, from_dict
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.sources.health import FrameHealth
 

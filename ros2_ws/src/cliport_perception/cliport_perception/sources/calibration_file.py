@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cliport_common.config import ConfigError, config_dir
 from cliport_perception.calibration import Calibration, load_calibration
-from cliport_perception.config import ConfigError, config_dir
 
 PACKAGE_SCHEME = "package://"
 

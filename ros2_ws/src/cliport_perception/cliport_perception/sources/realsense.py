@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cliport_common.config import ConfigError, config_path, load_config
 from cliport_perception.camera import CameraModel
-from cliport_perception.config import ConfigError, config_path, load_config
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.sources.base import RGBDSource, SourceError, register_source
 from cliport_perception.sources.calibration_file import load_source_calibration

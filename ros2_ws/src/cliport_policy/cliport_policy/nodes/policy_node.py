@@ -29,7 +29,7 @@ the refusal rules, :mod:`cliport_policy.ros.messages` for the messages):
   it (the older is ``superseded``); with ``reject`` it is refused.
 * **execute mode**: the decision becomes a ``PickPlace`` goal (poses in ``base_frame``,
   primitive pick_place, ``speed_scaling``), sent by the worker itself through
-  :class:`~cliport_perception.ros.action_client.ThreadSafeActionClient` (no hand-over to the
+  :class:`~cliport_common.ros.action_client.ThreadSafeActionClient` (no hand-over to the
   executor thread on the latency-critical path; the goal's callbacks run there). Accept,
   reject and result are published on the status topic; a missing server (after
   ``server_wait``) is reported and the node moves on; a goal running past ``goal_timeout`` is
@@ -64,13 +64,13 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
+from cliport_common.config import ConfigError
+from cliport_common.gc_pause import freeze_startup_objects
+from cliport_common.ros.action_client import ThreadSafeActionClient
+from cliport_common.ros.params import declare_config
+from cliport_common.ros.qos import latched
 from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap, PickPlaceDecision
-from cliport_perception.config import ConfigError
-from cliport_perception.gc_pause import freeze_startup_objects
-from cliport_perception.ros.action_client import ThreadSafeActionClient
-from cliport_perception.ros.params import declare_config
-from cliport_perception.ros.qos import latched
 from cliport_policy.node_config import (
     PolicyNodeConfig,
     Refusal,
@@ -133,7 +133,7 @@ class PolicyNode(Node):
                  freeze_gc: bool = False) -> None:
         """``agent``: use this agent instead of loading ``checkpoint`` (tests, embedding).
         ``freeze_gc``: once the model is loaded, freeze the process's objects out of the
-        garbage collector (:mod:`cliport_perception.gc_pause`; ``main()`` does, for the
+        garbage collector (:mod:`cliport_common.gc_pause`; ``main()`` does, for the
         node's own process)."""
         super().__init__("policy", context=context, parameter_overrides=parameter_overrides)
         self.config = cfg = declare_config(self, defaults or load_node_config())

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cliport_perception.config import ConfigError, config_path, load_config
+from cliport_common.config import ConfigError, config_path, load_config
 from cliport_perception.workspace import Workspace
 from cliport_sim.franka.kinematics import JOINT_LIMITS, TCP_OFFSET
 

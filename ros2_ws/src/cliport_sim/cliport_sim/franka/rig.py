@@ -27,9 +27,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
+from cliport_common.config import ConfigError, config_path, load_config, load_yaml
 from cliport_perception.calibration import load_calibration, pose_matrix
 from cliport_perception.camera import CameraModel
-from cliport_perception.config import ConfigError, config_path, load_config, load_yaml
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.sources.calibration_file import resolve_file
 from cliport_sim import cameras

@@ -33,11 +33,11 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from cliport_common.config import ConfigError
+from cliport_common.ros.params import declare_config
+from cliport_common.ros.qos import latched
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
-from cliport_perception.config import ConfigError
 from cliport_perception.image_conversion import array_to_image
-from cliport_perception.ros.params import declare_config
-from cliport_perception.ros.qos import latched
 from cliport_sim.nodes.world_messages import (
     camera_info,
     decision_message,

@@ -76,7 +76,7 @@ class UnknownTaskError(ValueError):
 
 
 def make_task(name: str, mode: str = "train") -> Task:
-    from cliport_perception.cli import did_you_mean
+    from cliport_common.cli import did_you_mean
 
     _load()
     if name not in _REGISTRY:

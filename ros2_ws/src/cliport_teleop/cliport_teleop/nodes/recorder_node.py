@@ -19,13 +19,13 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from cliport_common.config import ConfigError
+from cliport_common.ros.params import declare_config
+from cliport_common.ros.spin import run_node
 from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap
-from cliport_perception.config import ConfigError
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
-from cliport_perception.ros.params import declare_config
-from cliport_perception.ros.spin import run_node
 from cliport_perception.ros.topic_source import stamp_ns
 from cliport_policy.ros.messages import pose_stamped
 from cliport_sim.geometry import yaw_of

@@ -38,8 +38,8 @@ class SimWatcher:
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
+        from cliport_common.ros.qos import latched
         from cliport_msgs.msg import PickPlaceDecision
-        from cliport_perception.ros.qos import latched
 
         self.node = node
         self.status: list[dict] = []

@@ -34,7 +34,7 @@ def node_with(overrides):
 def test_empty_list_defaults_declare_a_typed_array(override, expected):
     from rclpy.parameter import Parameter
 
-    from cliport_perception.ros.params import declare_config
+    from cliport_common.ros.params import declare_config
 
     overrides = [] if override is None else [Parameter("inner.names", value=override)]
     ctx, node = node_with(overrides)

@@ -76,7 +76,7 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "") -> T:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        from cliport_perception.cli import did_you_mean
+        from cliport_common.cli import did_you_mean
 
         hint = "".join(f"; {k!r}: {did_you_mean(str(k), fields, n=1)[2:]}" for k in unknown
                        if did_you_mean(str(k), fields, n=1))

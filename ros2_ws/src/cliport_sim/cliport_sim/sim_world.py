@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cliport_executor.backend import register_backend
-from cliport_executor.backends.sim import SimBackend
+from cliport_sim.sim_backend import SimBackend
 from cliport_executor.config import ExecutorConfig
 from cliport_executor.request import ErrorCode, Outcome, PickPlaceRequest
 from cliport_executor.supervision import Supervisor

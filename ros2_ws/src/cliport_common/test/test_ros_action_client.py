@@ -16,8 +16,8 @@ def bus(ros_node):
     from rclpy.action import ActionServer, GoalResponse
     from rclpy.executors import SingleThreadedExecutor
 
+    from cliport_common.ros.action_client import ThreadSafeActionClient
     from cliport_msgs.action import PickPlace
-    from cliport_perception.ros.action_client import ThreadSafeActionClient
 
     node = ros_node
     received = []

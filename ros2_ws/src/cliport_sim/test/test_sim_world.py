@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cliport_bringup.sim_world import SimWorld, SimWorldConfig
+from cliport_sim.sim_world import SimWorld, SimWorldConfig
 from cliport_executor.request import Outcome
 
 pytestmark = pytest.mark.timeout(180)

@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cliport_perception.config import (
+from cliport_common.config import (
     ConfigError,
     config_dir,
     config_path,

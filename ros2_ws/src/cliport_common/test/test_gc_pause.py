@@ -6,7 +6,7 @@ import weakref
 
 import pytest
 
-from cliport_perception.gc_pause import freeze_startup_objects
+from cliport_common.gc_pause import freeze_startup_objects
 
 
 class _Node:

@@ -11,7 +11,7 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from cliport_executor.backends.sim import SimBackend
+from cliport_sim.sim_backend import SimBackend
 from cliport_executor.config import ExecutorConfig, SimBackendConfig, Timeouts
 from cliport_executor.request import (
     PICK_PLACE_PHASES,

@@ -26,8 +26,8 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 
 from cliport_bringup.graph import NodeSpec
-from cliport_bringup.ros.spin import spin_until
-from cliport_executor.backends.sim import SimBackend
+from cliport_common.ros.spin import spin_until
+from cliport_sim.sim_backend import SimBackend
 from cliport_executor.config import ExecutorConfig, SimBackendConfig
 from cliport_executor.conversions import goal_from_request
 from cliport_executor.nodes.pick_place_server import PickPlaceServer

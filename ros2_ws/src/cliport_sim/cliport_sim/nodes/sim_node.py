@@ -31,12 +31,12 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from cliport_bringup.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
+from cliport_sim.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
+from cliport_common.ros.qos import latched
 from cliport_executor.config import load_executor_config
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
 from cliport_executor.request import ErrorCode
 from cliport_perception.image_conversion import array_to_image
-from cliport_perception.ros.qos import latched
 from cliport_policy.ros.messages import pose_stamped
 from cliport_sim.demos import depth_mm
 from cliport_sim.recording import DEFAULT_FPS, StateRecorder

@@ -11,7 +11,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterable
 
-from cliport_perception.config import ConfigError
+from cliport_common.config import ConfigError
 
 
 def did_you_mean(name: str, known: Iterable[str], n: int = 3) -> str:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from cliport_perception.config import from_dict, to_dict
+from cliport_common.config import from_dict, to_dict
 
 T = TypeVar("T")
 

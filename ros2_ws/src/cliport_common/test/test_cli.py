@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cliport_perception.cli import did_you_mean, one_line_errors
-from cliport_perception.config import ConfigError
+from cliport_common.cli import did_you_mean, one_line_errors
+from cliport_common.config import ConfigError
 
 
 def test_did_you_mean_names_the_closest():
@@ -42,7 +42,7 @@ def test_config_errors_and_the_named_ones_are_one_line_rc_2(capsys):
 def test_a_config_key_typo_names_the_key_it_probably_meant():
     from dataclasses import dataclass
 
-    from cliport_perception.config import from_dict
+    from cliport_common.config import from_dict
 
     @dataclass
     class Train:
