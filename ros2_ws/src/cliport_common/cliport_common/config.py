@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import sys
 import types
 import typing
@@ -164,3 +165,76 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
     return value
+
+
+class Check:
+    """The value checks of a config dataclass's ``__post_init__``, for the fields it names.
+
+    Each failure is one :class:`ConfigError` line, ``<where>.<field> must be ..., got ...``
+    (``where`` is the field's YAML section; empty for a file's top level), with an optional
+    ``note`` in brackets. Open-ended bounds need a finite number, and NaN fails every check.
+    Why: every package states its limits the same way, so every refusal reads alike.
+    """
+
+    def __init__(self, obj: Any, where: str = "") -> None:
+        self.obj = obj
+        self.where = where
+
+    def label(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def fail(self, name: str, rule: str, note: str = "") -> ConfigError:
+        """The error for field ``name``, which must be ``rule``."""
+        extra = f" ({note})" if note else ""
+        return ConfigError(f"{self.label(name)} must be {rule}{extra}, "
+                           f"got {getattr(self.obj, name)!r}")
+
+    def _each(self, names: tuple[str, ...], ok: typing.Callable[[Any], bool], rule: str,
+              note: str) -> None:
+        for name in names:
+            if not ok(getattr(self.obj, name)):
+                raise self.fail(name, rule, note)
+
+    def positive(self, *names: str, note: str = "") -> None:
+        """Each field is a finite number > 0."""
+        self._each(names, lambda v: math.isfinite(v) and v > 0, "> 0", note)
+
+    def non_negative(self, *names: str, note: str = "") -> None:
+        """Each field is a finite number >= 0."""
+        self._each(names, lambda v: math.isfinite(v) and v >= 0, ">= 0", note)
+
+    def at_least(self, minimum: int, *names: str, note: str = "") -> None:
+        """Each field is >= ``minimum``."""
+        self._each(names, lambda v: v >= minimum, f">= {minimum}", note)
+
+    def even(self, minimum: int, *names: str) -> None:
+        """Each field is an even integer >= ``minimum``."""
+        self._each(names, lambda v: v >= minimum and v % 2 == 0,
+                   f"an even number >= {minimum}", "")
+
+    def within(self, name: str, low: float, high: float, *, open_low: bool = False,
+               open_high: bool = False, unit: str = "", note: str = "") -> None:
+        """The field lies between ``low`` and ``high``, each end included unless open."""
+        value = getattr(self.obj, name)
+        if not ((low < value if open_low else low <= value)
+                and (value < high if open_high else value <= high)):
+            span = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+            raise self.fail(name, f"in {span}{' ' + unit if unit else ''}", note)
+
+    def one_of(self, name: str, choices: typing.Iterable[str]) -> None:
+        """The field is one of ``choices``."""
+        choices = tuple(choices)
+        if getattr(self.obj, name) not in choices:
+            raise self.fail(name, f"one of {choices}")
+
+    def not_empty(self, *names: str, note: str = "") -> None:
+        """Each string field holds more than white space."""
+        for name in names:
+            if not getattr(self.obj, name).strip():
+                extra = f" ({note})" if note else ""
+                raise ConfigError(f"{self.label(name)} must not be empty{extra}")
+
+    def length(self, name: str, n: int, what: str) -> None:
+        """The field holds ``n`` numbers, ``what`` naming them."""
+        if len(getattr(self.obj, name)) != n:
+            raise self.fail(name, f"{n} numbers", what)
