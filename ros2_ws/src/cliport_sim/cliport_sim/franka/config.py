@@ -10,18 +10,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.config import Check, ConfigError, config_path, load_config
 from cliport_perception.workspace import Workspace
 from cliport_sim.franka.kinematics import JOINT_LIMITS, TCP_OFFSET
 
 READY_JOINTS = (0.0, -math.pi / 4, 0.0, -3 * math.pi / 4, 0.0, math.pi / 2, math.pi / 4)
-
-
-def _positive(obj, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if not (math.isfinite(value) and value > 0):
-            raise ConfigError(f"{type(obj).__name__}.{name} must be > 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -34,7 +27,7 @@ class IKConfig:
     refine_iterations: int = 60  # damped least-squares steps after each seed
 
     def __post_init__(self) -> None:
-        _positive(self, "position_tolerance", "angle_tolerance")
+        Check(self, "franka.ik").positive("position_tolerance", "angle_tolerance")
 
 
 @dataclass(frozen=True)
@@ -53,9 +46,9 @@ class ArmMotionConfig:
     rest_velocity: float = 0.001  # rad/s: every joint slower than this = at rest
 
     def __post_init__(self) -> None:
-        _positive(self, "max_linear_speed", "max_angular_speed", "position_gain",
-                  "velocity_gain", "joint_tolerance", "budget_factor", "brake_time",
-                  "rest_velocity")
+        Check(self, "franka.motion").positive(
+            "max_linear_speed", "max_angular_speed", "position_gain", "velocity_gain",
+            "joint_tolerance", "budget_factor", "brake_time", "rest_velocity")
 
 
 @dataclass(frozen=True)
@@ -74,8 +67,9 @@ class HandConfig:
     timeout: float = 3.0  # s of simulated time before a move or grasp gives up
 
     def __post_init__(self) -> None:
-        _positive(self, "max_width", "max_speed", "max_force", "move_force", "coupling_force",
-                  "finger_friction", "stall_speed", "stall_time", "timeout")
+        Check(self, "franka.hand").positive(
+            "max_width", "max_speed", "max_force", "move_force", "coupling_force",
+            "finger_friction", "stall_speed", "stall_time", "timeout")
 
 
 def _default_workspace() -> Workspace:
@@ -90,22 +84,20 @@ class FrankaConfig:
     model: str = "panda"  # panda | fr3: which joint limits are active
     hz: int = 240  # physics steps per simulated second
     solver_iterations: int = 150  # PyBullet constraint-solver iterations per step
+    # rad: the joints at start and after a reset (franka's MoveIt "ready" pose)
     ready_joints: tuple[float, float, float, float, float, float, float] = READY_JOINTS
     tcp_offset: float = TCP_OFFSET  # m: TCP along the hand's z (hand_tcp)
-    ik: IKConfig = field(default_factory=IKConfig)
-    motion: ArmMotionConfig = field(default_factory=ArmMotionConfig)
-    hand: HandConfig = field(default_factory=HandConfig)
-    workspace: Workspace = field(default_factory=_default_workspace)
+    ik: IKConfig = field(default_factory=IKConfig)  # top-down IK acceptance and effort
+    motion: ArmMotionConfig = field(default_factory=ArmMotionConfig)  # how motions are followed
+    hand: HandConfig = field(default_factory=HandConfig)  # the Franka Hand's fingers
+    workspace: Workspace = field(default_factory=_default_workspace)  # reachable top-down
 
     def __post_init__(self) -> None:
-        if self.model not in JOINT_LIMITS:
-            raise ConfigError(f"franka.model must be one of {sorted(JOINT_LIMITS)}, got "
-                              f"{self.model!r}")
-        if self.hz <= 0 or self.solver_iterations <= 0:
-            raise ConfigError("franka.hz and franka.solver_iterations must be > 0")
+        check = Check(self, "franka")
+        check.one_of("model", sorted(JOINT_LIMITS))
+        check.positive("hz", "solver_iterations", "tcp_offset")
         if not JOINT_LIMITS[self.model].contains(self.ready_joints):
             raise ConfigError(f"franka.ready_joints lie outside the {self.model} limits")
-        _positive(self, "tcp_offset")
 
     @property
     def limits(self):
