@@ -32,12 +32,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cliport_policy.cli import passive_wait as omp_passive
 
 INSTRUCTION = "put the red block in the blue bowl"
 TARGET = 4.0
@@ -95,19 +96,6 @@ def allocator() -> str:
     if "tcmalloc" in preload:
         return "tcmalloc (LD_PRELOAD)"
     return "glibc malloc"
-
-
-def omp_passive() -> str:
-    """Idle OpenMP threads sleep instead of spinning (libgomp's default is to spin).
-
-    On 2 shared cores a spinning 2-thread team waits at every barrier for a descheduled
-    peer: a tiny-config act() measured 10-19 s with the default and 0.9 s with PASSIVE
-    under the same load. Must be set before torch starts its OpenMP runtime; it applies to
-    ours and the baseline alike (one process)."""
-    applied = "torch" not in sys.modules
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    policy = os.environ["OMP_WAIT_POLICY"]
-    return policy if applied else f"{policy} (not applied: torch was already imported)"
 
 
 def matmul_gflops(n: int = 3072, repeats: int = 5) -> float:

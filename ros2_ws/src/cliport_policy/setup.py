@@ -22,12 +22,12 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "cliport-train = cliport_policy.train:main",
-            "cliport-eval = cliport_policy.evaluate:main",
+            "cliport-train = cliport_policy.cli:train",
+            "cliport-eval = cliport_policy.cli:evaluate",
             "cliport-results-table = cliport_policy.results_table:main",
             "cliport-export-checkpoint = cliport_policy.checkpoint:main",
-            "cliport-pretrain-clip = cliport_policy.clip_pretrain:main",
-            "policy_node = cliport_policy.nodes.policy_node:main",
+            "cliport-pretrain-clip = cliport_policy.cli:pretrain_clip",
+            "policy_node = cliport_policy.cli:policy_node",
         ],
     },
 )
