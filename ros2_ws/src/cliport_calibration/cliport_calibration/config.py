@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.config import Check, ConfigError, config_path, load_config
 
 CALIBRATION_TYPES = ("eye_to_hand", "eye_in_hand")
 # Our names -> cv2.CALIB_HAND_EYE_<NAME> (easy_handeye2 offers the same five).
@@ -20,8 +20,8 @@ class BoardConfig:
     """A ChArUco board. Measure the printed squares: the scale of every result depends on it."""
 
     # 8 x 6 squares of 30 mm: 240 x 180 mm, fits A4 landscape; 35 corners.
-    squares_x: int = 8
-    squares_y: int = 6
+    squares_x: int = 8  # squares along the board's x
+    squares_y: int = 6  # and along its y
     square_length: float = 0.03  # metres, as printed
     marker_length: float = 0.0225  # metres, as printed
     dictionary: str = "DICT_4X4_50"  # a cv2.aruco predefined dictionary name
@@ -30,9 +30,7 @@ class BoardConfig:
     legacy_pattern: bool = False
 
     def __post_init__(self) -> None:
-        if self.squares_x < 2 or self.squares_y < 2:
-            raise ConfigError(f"a ChArUco board needs at least 2x2 squares, got "
-                              f"{self.squares_x}x{self.squares_y}")
+        Check(self, "board").at_least(2, "squares_x", "squares_y")
         if not 0.0 < self.marker_length < self.square_length:
             raise ConfigError(f"marker_length ({self.marker_length}) must be positive and "
                               f"smaller than square_length ({self.square_length})")
@@ -45,27 +43,29 @@ class BoardConfig:
 
 @dataclass(frozen=True)
 class DetectionConfig:
+    """Which board detections count as samples."""
+
     min_corners: int = 6  # ChArUco corners needed for a board pose
     max_reprojection_px: float = 2.0  # RMS; worse detections are not taken as samples
 
 
 @dataclass(frozen=True)
 class SolverConfig:
-    method: str = "park"
-    min_samples: int = 6
+    """cv2.calibrateHandEye and the outlier rejection around it."""
+
+    method: str = "park"  # one of METHODS
+    min_samples: int = 6  # samples needed (after outliers) for a result
     # A sample is an outlier when its residual exceeds both the absolute floor and
     # `outlier_mad` median absolute deviations above the median residual.
     outlier_mad: float = 4.0
-    outlier_floor_mm: float = 3.0
-    outlier_floor_deg: float = 0.5
-    max_outlier_fraction: float = 0.3
+    outlier_floor_mm: float = 3.0  # the absolute floor of a position residual
+    outlier_floor_deg: float = 0.5  # and of a rotation residual
+    max_outlier_fraction: float = 0.3  # more outliers than this: no result
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown hand-eye method {self.method!r}; expected one of "
-                              f"{list(METHODS)}")
-        if self.min_samples < 3:
-            raise ConfigError("calibrateHandEye needs at least 3 samples (min_samples >= 3)")
+        check = Check(self, "solver")
+        check.one_of("method", METHODS)
+        check.at_least(3, "min_samples", note="calibrateHandEye needs 3")
 
 
 @dataclass(frozen=True)
@@ -73,21 +73,19 @@ class HandEyeConfig:
     """Which calibration, between which frames, with which board and solver."""
 
     setup: str = "default"  # the result goes to calibration/<setup>.yaml
-    calibration_type: str = "eye_to_hand"
+    calibration_type: str = "eye_to_hand"  # one of CALIBRATION_TYPES
     robot_base_frame: str = "base"  # fr3_link0 on a Franka
     robot_effector_frame: str = "tool0"  # fr3_hand_tcp on a Franka
     # The frame the published static transform ends in: the camera driver's root frame
     # (camera_link on a RealSense), so the optical frame never gets a second TF parent.
     tracking_base_frame: str = "camera_link"
-    camera_optical_frame: str = "camera_color_optical_frame"
-    board: BoardConfig = field(default_factory=BoardConfig)
-    detection: DetectionConfig = field(default_factory=DetectionConfig)
-    solver: SolverConfig = field(default_factory=SolverConfig)
+    camera_optical_frame: str = "camera_color_optical_frame"  # the frame images are in
+    board: BoardConfig = field(default_factory=BoardConfig)  # the printed target
+    detection: DetectionConfig = field(default_factory=DetectionConfig)  # sample acceptance
+    solver: SolverConfig = field(default_factory=SolverConfig)  # the solve
 
     def __post_init__(self) -> None:
-        if self.calibration_type not in CALIBRATION_TYPES:
-            raise ConfigError(f"calibration_type must be one of {list(CALIBRATION_TYPES)}, "
-                              f"got {self.calibration_type!r}")
+        Check(self).one_of("calibration_type", CALIBRATION_TYPES)
         if not self.setup or "/" in self.setup or self.setup.startswith("."):
             raise ConfigError(f"setup must be a plain file stem, got {self.setup!r}")
 
@@ -108,29 +106,26 @@ class SamplerConfig:
     """The sample-collection node (``handeye_sampler``); ``config/handeye_sampler.yaml``."""
 
     handeye_config: str = ""  # HandEyeConfig YAML; "" = the package's config/handeye.yaml
-    image_topic: str = "/camera/camera/color/image_raw"
-    camera_info_topic: str = "/camera/camera/color/camera_info"
+    image_topic: str = "/camera/camera/color/image_raw"  # the board's images
+    camera_info_topic: str = "/camera/camera/color/camera_info"  # and their intrinsics
     # Where the effector pose in the robot base comes from: a PoseStamped topic (FR3:
     # franka_robot_state_broadcaster's current_pose) or TF (needs tf2_ros; a ROS install).
     robot_pose_source: str = "topic"
-    robot_pose_topic: str = "/franka_robot_state_broadcaster/current_pose"
+    robot_pose_topic: str = "/franka_robot_state_broadcaster/current_pose"  # source: topic
     max_sync_s: float = 0.05  # robot pose and image stamps must be this close
     pose_buffer: int = 500  # robot poses kept to match against image stamps
     calibration_dir: str = "calibration"  # samples and the result are written here
-    camera_serial: str = ""
-    robot_type: str = ""
+    camera_serial: str = ""  # recorded with the result, to tell cameras apart
+    robot_type: str = ""  # recorded with the result (fr3, panda, ...)
     # The driver's tracking_base_frame -> optical frame (x y z qx qy qz qw), used when it
     # cannot be looked up in TF (robot_pose_source: topic). Identity when they coincide.
     optical_in_child: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 
     def __post_init__(self) -> None:
-        if self.robot_pose_source not in ("topic", "tf"):
-            raise ConfigError(f"robot_pose_source must be 'topic' or 'tf', got "
-                              f"{self.robot_pose_source!r}")
-        if len(self.optical_in_child) != 7:
-            raise ConfigError("optical_in_child needs 7 numbers: x y z qx qy qz qw")
-        if not 0.0 < self.max_sync_s <= 1.0:
-            raise ConfigError(f"max_sync_s must be in (0, 1] s, got {self.max_sync_s}")
+        check = Check(self)
+        check.one_of("robot_pose_source", ("topic", "tf"))
+        check.length("optical_in_child", 7, "x y z qx qy qz qw")
+        check.within("max_sync_s", 0.0, 1.0, open_low=True, unit="s")
 
 
 def load_sampler_config(path: str | Path | None = None) -> SamplerConfig:
