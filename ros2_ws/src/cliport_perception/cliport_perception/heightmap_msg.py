@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cliport_common.stamps import ns_to_stamp, stamp_to_ns
 from cliport_perception.image_conversion import array_to_image, image_to_array
 from cliport_perception.workspace import Workspace
 
@@ -41,18 +42,12 @@ class HeightmapFrame:
             raise ValueError(f"valid mask shape {self.valid.shape} != {shape}")
 
 
-def _stamp(stamp_ns: int):
-    from builtin_interfaces.msg import Time
-
-    return Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000))
-
-
 def to_msg(frame: HeightmapFrame):
     """Build a ``cliport_msgs/Heightmap`` from a :class:`HeightmapFrame`."""
     from cliport_msgs.msg import Heightmap
 
     ws = frame.workspace
-    stamp = _stamp(frame.stamp_ns)
+    stamp = ns_to_stamp(frame.stamp_ns)
     msg = Heightmap()
     msg.header.frame_id = frame.frame_id
     msg.header.stamp = stamp
@@ -113,6 +108,6 @@ def from_msg(msg) -> HeightmapFrame:
         workspace=ws,
         valid=valid,
         frame_id=msg.header.frame_id,
-        stamp_ns=msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec,
+        stamp_ns=stamp_to_ns(msg.header.stamp),
         camera_frames=list(msg.camera_frames),
     )

@@ -31,10 +31,6 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= SHOWN else f"{text[:SHOWN]}...")
 
 
-def stamp_ns(header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 def future_stamp(stamp: int, now_ns: int, max_ahead_s: float) -> str | None:
     """Why a frame stamped ``stamp`` (ns) is refused on arrival at ``now_ns``, or None."""
     ahead = (stamp - now_ns) * 1e-9

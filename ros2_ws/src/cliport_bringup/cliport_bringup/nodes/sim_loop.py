@@ -37,6 +37,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cliport_common.stamps import stamp_to_ns
+
 SUCCESS_REWARD = 0.99  # the tasks' rewards sum to 1 for a finished episode
 POLICY_END_EVENTS = ("goal_succeeded", "goal_failed", "goal_timeout", "goal_rejected",
                      "refused", "server_unavailable")
@@ -72,12 +74,6 @@ class EpisodeRecord:
     topdown_gif: str | None = None
     topdown: list[str] = field(default_factory=list)  # per step: map | pick | place
     states: str | None = None  # the recorded states (cliport_sim.recording)
-
-
-def _stamp_ns(stamp) -> int:
-    from rclpy.time import Time
-
-    return Time.from_msg(stamp).nanoseconds
 
 
 class Loop:
@@ -167,7 +163,7 @@ class Loop:
     def fresh_heightmap(self, after_ns: int, timeout: float = FRESH_HEIGHTMAP_WAIT):
         """A heightmap stamped after ``after_ns``: the scene as it is now, not before a step."""
         ok = self.spin_until(lambda: self.heightmap is not None
-                             and _stamp_ns(self.heightmap.header.stamp) > after_ns, timeout)
+                             and stamp_to_ns(self.heightmap.header.stamp) > after_ns, timeout)
         return self.heightmap if ok else None
 
     def current_oracle(self):
@@ -179,7 +175,7 @@ class Loop:
         if want is None:
             return None
         for decision in reversed(self.oracles):
-            if _stamp_ns(decision.header.stamp) == want:
+            if stamp_to_ns(decision.header.stamp) == want:
                 return decision
         return None
 

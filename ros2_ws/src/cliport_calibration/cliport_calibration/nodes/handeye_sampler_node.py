@@ -25,8 +25,8 @@ from cliport_calibration.handeye import CalibrationError
 from cliport_calibration.session import CameraImage, CaptureError, SamplerSession
 from cliport_common.ros.params import declare_config
 from cliport_common.ros.spin import run_node
+from cliport_common.stamps import stamp_to_ns
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
-from cliport_perception.ros.topic_source import stamp_ns
 from cliport_perception.sources.calibration_file import resolve_file
 
 
@@ -82,7 +82,7 @@ class HandEyeSampler(Node):
             self.get_logger().warn(f"robot pose is in {msg.header.frame_id!r}, expected "
                                    f"{self.handeye.robot_base_frame!r}")
         try:
-            self.session.on_robot_pose(stamp_ns(msg.header), _pose_matrix(msg.pose))
+            self.session.on_robot_pose(stamp_to_ns(msg.header.stamp), _pose_matrix(msg.pose))
         except ValueError as exc:
             self.get_logger().warn(f"ignored robot pose: {exc}")
 
@@ -100,8 +100,9 @@ class HandEyeSampler(Node):
             return
         self.session.on_image(CameraImage(
             array, np.asarray(info.k, dtype=np.float64).reshape(3, 3),
-            np.asarray(info.d, dtype=np.float64), stamp_ns(msg.header), msg.header.frame_id,
-            int(msg.width), int(msg.height), info.distortion_model or "plumb_bob"))
+            np.asarray(info.d, dtype=np.float64), stamp_to_ns(msg.header.stamp),
+            msg.header.frame_id, int(msg.width), int(msg.height),
+            info.distortion_model or "plumb_bob"))
 
     def _lookup(self, parent: str, child: str, stamp_ns: int | None) -> np.ndarray:
         from rclpy.duration import Duration

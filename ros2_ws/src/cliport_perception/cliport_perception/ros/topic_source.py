@@ -27,11 +27,12 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
+from cliport_common.stamps import stamp_to_ns
 from cliport_perception.calibration import Calibration
 from cliport_perception.camera import CameraModel
 from cliport_perception.perception_config import PerceptionConfig
 from cliport_perception.rgbd import RGBDFrame
-from cliport_perception.rgbd_msg import camera_from_info, future_stamp, rgbd_frame, stamp_ns
+from cliport_perception.rgbd_msg import camera_from_info, future_stamp, rgbd_frame
 from cliport_perception.sources.base import RGBDSource, SourceError
 from cliport_perception.sources.calibration_file import load_source_calibration
 from cliport_perception.sync import FrameSync, Pair, SyncStatus
@@ -100,7 +101,7 @@ class TopicSource(RGBDSource):
 
     def _arrived(self, camera: str, msg: Image) -> int | None:
         """The stamp of an arriving image, or None when it is refused."""
-        stamp = stamp_ns(msg.header)
+        stamp = stamp_to_ns(msg.header.stamp)
         problem = future_stamp(stamp, self.node.get_clock().now().nanoseconds,
                                self.config.stale_after)
         if problem is not None:  # not kept: it would hold back every later frame as old

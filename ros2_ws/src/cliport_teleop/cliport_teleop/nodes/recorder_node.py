@@ -22,11 +22,12 @@ from sensor_msgs.msg import Image
 from cliport_common.config import ConfigError
 from cliport_common.ros.params import declare_config
 from cliport_common.ros.spin import run_node
+from cliport_common.stamps import stamp_to_ns
 from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
-from cliport_perception.ros.topic_source import stamp_ns
+from cliport_perception.rgbd import depth_to_uint16
 from cliport_policy.ros.messages import pose_stamped
 from cliport_sim.geometry import yaw_of
 from cliport_teleop.config import load_recorder_config
@@ -73,7 +74,7 @@ class TeleopRecorder(Node):
             self.get_logger().warn(f"ignored a malformed heightmap: {exc}",
                                    throttle_duration_sec=5.0)
             return
-        self.session.on_heightmap(frame, stamp_ns(msg.header))
+        self.session.on_heightmap(frame, stamp_to_ns(msg.header.stamp))
 
     def _on_view(self, camera: str, kind: str, msg) -> None:
         try:
@@ -83,7 +84,7 @@ class TeleopRecorder(Node):
                                    throttle_duration_sec=5.0)
             return
         if kind == "depth" and image.dtype != np.uint16:  # 32FC1 metres -> millimetres
-            image = np.clip(np.nan_to_num(image * 1000.0), 0, 65535).astype(np.uint16)
+            image = depth_to_uint16(image)
         self.session.on_view(camera, kind, np.ascontiguousarray(image))
 
     def _send_pending(self) -> None:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cliport_common.stamps import stamp_to_ns
 from cliport_teleop.browser import TeleopPage
 
 Wait = Callable[[Callable[[], object], float], bool]
@@ -57,7 +58,7 @@ class SimWatcher:
             return None
         want = self.status[-1].get("oracle_stamp_ns")
         for msg in reversed(self.oracles):
-            if msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec == want:
+            if stamp_to_ns(msg.header.stamp) == want:
                 return msg
         return None
 
@@ -96,8 +97,8 @@ def saved_count(page: TeleopPage) -> int:
     return int(m[1]) if m else -1
 
 
-def _oracle_key(msg) -> tuple[int, int]:
-    return msg.header.stamp.sec, msg.header.stamp.nanosec
+def _oracle_key(msg) -> int:
+    return stamp_to_ns(msg.header.stamp)
 
 
 def record_episodes(page: TeleopPage, sim: SimWatcher, n: int, wait: Wait,
