@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.config import Check, ConfigError, config_path, load_config
 from cliport_teleop.security import bind_problem, check_token_value
 
 GRIPPERS = ("suction", "parallel")
@@ -13,8 +13,10 @@ GRIPPERS = ("suction", "parallel")
 
 @dataclass(frozen=True)
 class RecorderConfig:
-    host: str = "127.0.0.1"
-    port: int = 8765
+    """The teleop page's server, where episodes go, and how clicks become PickPlace goals."""
+
+    host: str = "127.0.0.1"  # the address the page's server binds
+    port: int = 8765  # and its port
     # The page's token or password. Empty: a fresh random one each start (loopback only).
     # Required when host is not a loopback address.
     token: str = ""
@@ -23,15 +25,15 @@ class RecorderConfig:
     allowed_hosts: tuple[str, ...] = ()
     rate_limit: float = 20.0  # requests a second per client, sustained (0 = no limit)
     rate_burst: int = 40  # requests a client may send at once
-    dataset_dir: str = "data/teleop"
-    task: str = "teleop-pick-place"
-    mode: str = "train"
-    heightmap_topic: str = "/heightmap"
-    action_name: str = "/pick_place"
-    calibration_id: str = ""
-    max_instruction_length: int = 512
-    server_timeout: float = 2.0
-    n_rotations: int = 36
+    dataset_dir: str = "data/teleop"  # episodes are written under <dataset_dir>/<task>-<mode>
+    task: str = "teleop-pick-place"  # the dataset's task name
+    mode: str = "train"  # the dataset's split
+    heightmap_topic: str = "/heightmap"  # the maps the page shows and the episodes record
+    action_name: str = "/pick_place"  # the executor's PickPlace action
+    calibration_id: str = ""  # recorded with every episode, e.g. the calibration setup name
+    max_instruction_length: int = 512  # characters of an instruction typed on the page
+    server_timeout: float = 2.0  # s to find the executor before a goal is refused
+    n_rotations: int = 36  # place rotation bins of the recorded labels
     # The arm's tool. "suction": the pick has no yaw (0, a cup's). "parallel" (a Franka
     # Hand): a drag at the pick sets the grasp yaw, drawn as the two fingers.
     gripper: str = "suction"
@@ -49,26 +51,19 @@ class RecorderConfig:
     # Raw RGB-D next to the fused maps (an episode's <name>-views.npz): the cameras whose
     # colour + aligned depth to record, on perception's topic layout; empty = maps only.
     views_cameras: tuple[str, ...] = ()
-    color_topic: str = "/{camera}/color/image_raw"
-    depth_topic: str = "/{camera}/aligned_depth_to_color/image_raw"
+    color_topic: str = "/{camera}/color/image_raw"  # a views camera's colour images
+    depth_topic: str = "/{camera}/aligned_depth_to_color/image_raw"  # and its aligned depth
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port must be in 0..65535, got {self.port}")
-        if self.max_instruction_length < 1 or self.n_rotations < 1:
-            raise ConfigError("max_instruction_length and n_rotations must be >= 1")
-        if self.gripper not in GRIPPERS:
-            raise ConfigError(f"gripper must be one of {list(GRIPPERS)}, got {self.gripper!r}")
-        if not 0.0 < self.finger_opening <= 1.0:
-            raise ConfigError(f"finger_opening must be in (0, 1] m, got {self.finger_opening}")
-        if not 0.0 <= self.unseen_radius <= 0.1:
-            raise ConfigError(f"unseen_radius must be in [0, 0.1] m, got {self.unseen_radius}")
-        if not (0.0 <= self.place_support_radius <= 0.5 and 0.0 <= self.place_clearance <= 0.1):
-            raise ConfigError(f"place_support_radius must be in [0, 0.5] m and place_clearance "
-                              f"in [0, 0.1] m, got {self.place_support_radius}, "
-                              f"{self.place_clearance}")
-        if self.rate_limit < 0 or self.rate_burst < 1:
-            raise ConfigError("rate_limit must be >= 0 and rate_burst >= 1")
+        check = Check(self)
+        check.within("port", 0, 65535)
+        check.at_least(1, "max_instruction_length", "n_rotations", "rate_burst")
+        check.one_of("gripper", GRIPPERS)
+        check.within("finger_opening", 0.0, 1.0, open_low=True, unit="m")
+        check.within("unseen_radius", 0.0, 0.1, unit="m")
+        check.within("place_support_radius", 0.0, 0.5, unit="m")
+        check.within("place_clearance", 0.0, 0.1, unit="m")
+        check.non_negative("rate_limit", note="0 = no limit")
         try:
             check_token_value(self.token)
         except ValueError as exc:
