@@ -8,6 +8,9 @@ import numpy as np
 
 from cliport_perception.camera import CameraModel
 
+MM = 0.001  # metres per unit of a millimetre depth image (RealSense's 16UC1)
+UINT16_MAX = 65535
+
 
 class FrameError(ValueError):
     """An RGB-D frame whose images do not fit each other or the camera model."""
@@ -48,3 +51,18 @@ class RGBDFrame:
         d = self.depth.astype(np.float32, copy=False)
         valid = np.isfinite(d) & (d > 0)
         return np.where(valid, d, np.float32(0.0)), valid
+
+
+def depth_to_uint16(depth: np.ndarray, depth_scale: float = MM) -> np.ndarray:
+    """Depth in metres -> a uint16 depth image in ``depth_scale`` units (millimetres by default).
+
+    The rule: round to the nearest unit; NaN, +-inf, anything that rounds to 0 or below and
+    anything above 65535 units becomes 0, *no reading*. Why 0 and not the nearest value: a
+    clipped 65535 would read back as a real, far surface (``RGBDFrame.depth_metres`` treats 0
+    as missing, as a RealSense does).
+    """
+    d = np.asarray(depth, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        units = np.rint(d / depth_scale)
+        keep = np.isfinite(units) & (units > 0) & (units <= UINT16_MAX)
+    return np.where(keep, units, 0.0).astype(np.uint16)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from cliport_perception.camera import CameraModel
-from cliport_perception.rgbd import RGBDFrame
+from cliport_perception.rgbd import RGBDFrame, depth_to_uint16
 
 REFERENCE_K = (450.0, 0.0, 320.0, 0.0, 450.0, 240.0, 0.0, 0.0, 1.0)
 # (position, PyBullet euler r p y) of the reference RealSenseD415 cameras
@@ -68,6 +68,5 @@ def render(camera: CameraModel, boxes: list[Box], table_color=(60, 60, 60),
         color[hit] = box.color
     depth[~np.isfinite(depth)] = 0.0
     if depth_uint16:
-        d = np.round(depth / camera.depth_scale).astype(np.uint16)
-        return RGBDFrame(color, d, camera, stamp_ns)
+        return RGBDFrame(color, depth_to_uint16(depth, camera.depth_scale), camera, stamp_ns)
     return RGBDFrame(color, depth.astype(np.float32), camera, stamp_ns)

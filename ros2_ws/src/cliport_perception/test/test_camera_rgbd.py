@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from cliport_perception.camera import CameraError, CameraModel
-from cliport_perception.rgbd import FrameError, RGBDFrame
+from cliport_perception.rgbd import FrameError, RGBDFrame, depth_to_uint16
 from cliport_perception.synthetic import REFERENCE_K, reference_cameras
 
 K = REFERENCE_K
@@ -56,6 +56,20 @@ def test_depth_units_and_missing_values():
     d, valid = RGBDFrame(color, m, cam).depth_metres()
     assert valid[0].tolist() == [False, False, False, True]
     assert d[0].tolist() == [0.0, 0.0, 0.0, 0.75]
+
+
+def test_depth_to_millimetres_marks_what_it_cannot_hold_as_no_reading():
+    d = np.array([0.0, 0.4996, 1.2344, 65.535, np.nan, np.inf, -np.inf, -1.0, 0.0004, 65.5356,
+                  70.0])
+    mm = depth_to_uint16(d)
+    assert mm.dtype == np.uint16
+    assert mm.tolist() == [0, 500, 1234, 65535, 0, 0, 0, 0, 0, 0, 0]
+    # and back: what was kept reads as itself within half a millimetre, the rest as missing
+    back, valid = RGBDFrame(np.zeros((1, 11, 3), np.uint8), mm[None],
+                            CameraModel(11, 1, 2.0, 2.0, 5.0, 0.0)).depth_metres()
+    assert valid[0].tolist() == [m > 0 for m in mm.tolist()]
+    np.testing.assert_allclose(back[0][valid[0]], d[valid[0]], atol=5e-4)
+    assert depth_to_uint16(np.array([0.5]), depth_scale=0.0001).tolist() == [5000]
 
 
 @pytest.mark.parametrize("color, depth, needle", [

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from cliport_perception.rgbd import depth_to_uint16
 from cliport_sim.dataset import (
     DatasetError,
     Episode,
@@ -75,14 +76,6 @@ def seeds(mode: str, first: int | None = None) -> Iterator[int]:
             raise RuntimeError(f"val seed {seed} would reach the test seeds (> {VAL_SEED_MAX})")
         yield seed
         seed += SEED_STRIDE
-
-
-def depth_mm(depth: np.ndarray) -> np.ndarray:
-    """Float metres -> uint16 millimetres, 0 where missing or out of range (RealSense style)."""
-    d = np.nan_to_num(np.asarray(depth, np.float64), nan=0.0, posinf=0.0, neginf=0.0) * 1000.0
-    mm = np.round(d)
-    mm[(mm <= 0) | (mm > 65535)] = 0
-    return mm.astype(np.uint16)
 
 
 def run_demo(env: Any, seed: int, *, save_views: bool = False,
@@ -143,7 +136,8 @@ def run_demo(env: Any, seed: int, *, save_views: bool = False,
     views = None
     if save_views:
         views = Views(np.stack([[f.color for f in o.frames] for o in observations]),
-                      np.stack([[depth_mm(f.depth) for f in o.frames] for o in observations]))
+                      np.stack([[depth_to_uint16(f.depth) for f in o.frames]
+                                for o in observations]))
     first = [f.color for f in observations[0].frames] if keep_first_frames else None
     return DemoResult(seed, total, episode, views, first_frames=first,
                       seconds=time.perf_counter() - t0)

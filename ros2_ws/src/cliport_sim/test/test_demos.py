@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cliport_sim import dataset as ds
-from cliport_sim.demos import depth_mm, seeds
+from cliport_sim.demos import seeds
 
 TASK = "put-block-in-bowl-seen-colors"
 
@@ -30,11 +30,6 @@ def test_seed_convention():
         next(seeds("val", 10001))
     with pytest.raises(ValueError, match="unknown mode"):
         next(seeds("eval"))
-
-
-def test_depth_to_millimetres():
-    d = np.array([0.0, 0.4996, 1.2344, np.nan, np.inf, -1.0, 70.0], np.float32)
-    assert depth_mm(d).tolist() == [0, 500, 1234, 0, 0, 0, 0]
 
 
 def cli(out: Path, n: int, workers: int, *extra: str) -> list[str]:

@@ -30,11 +30,9 @@ from scipy.spatial.transform import Rotation
 from cliport_common.config import ConfigError, config_path, load_config, load_yaml
 from cliport_perception.calibration import load_calibration, pose_matrix
 from cliport_perception.camera import CameraModel
-from cliport_perception.rgbd import RGBDFrame
+from cliport_perception.rgbd import MM, RGBDFrame, depth_to_uint16
 from cliport_perception.sources.calibration_file import resolve_file
 from cliport_sim import cameras
-
-MM = 0.001  # metres per unit of the published 16UC1 depth
 
 
 @dataclass(frozen=True)
@@ -232,9 +230,8 @@ def degrade_depth(depth: np.ndarray, config: RigConfig, rng: np.random.Generator
         holes = rng.random(d.shape) < min(1.0, noise.speckle_rate * noise.level)
         holes |= edge & (rng.random(d.shape) < min(1.0, noise.edge_dropout * noise.level))
         d[holes] = 0.0
-    mm = np.rint(d / MM)
-    mm[(d < config.min_depth) | (d > config.max_depth)] = 0
-    return mm.astype(np.uint16)
+    d[(d < config.min_depth) | (d > config.max_depth)] = 0.0
+    return depth_to_uint16(d, MM)
 
 
 class CameraRig:

@@ -37,8 +37,8 @@ from cliport_executor.config import load_executor_config
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
 from cliport_executor.request import ErrorCode
 from cliport_perception.image_conversion import array_to_image
+from cliport_perception.rgbd import depth_to_uint16
 from cliport_policy.ros.messages import pose_stamped
-from cliport_sim.demos import depth_mm
 from cliport_sim.recording import DEFAULT_FPS, StateRecorder
 
 LATCHED = latched(1)
@@ -126,7 +126,7 @@ class SimNode(Node):
             color_pub.publish(array_to_image(frame.color, "rgb8", frame_id=frame_id,
                                              stamp=msg_stamp))
             color_info_pub.publish(info)
-            depth_pub.publish(array_to_image(depth_mm(frame.depth), "16UC1",
+            depth_pub.publish(array_to_image(depth_to_uint16(frame.depth), "16UC1",
                                              frame_id=frame_id, stamp=msg_stamp))
             depth_info_pub.publish(info)
 

@@ -27,6 +27,7 @@ from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
+from cliport_perception.rgbd import depth_to_uint16
 from cliport_policy.ros.messages import pose_stamped
 from cliport_sim.geometry import yaw_of
 from cliport_teleop.config import load_recorder_config
@@ -83,7 +84,7 @@ class TeleopRecorder(Node):
                                    throttle_duration_sec=5.0)
             return
         if kind == "depth" and image.dtype != np.uint16:  # 32FC1 metres -> millimetres
-            image = np.clip(np.nan_to_num(image * 1000.0), 0, 65535).astype(np.uint16)
+            image = depth_to_uint16(image)
         self.session.on_view(camera, kind, np.ascontiguousarray(image))
 
     def _send_pending(self) -> None:
