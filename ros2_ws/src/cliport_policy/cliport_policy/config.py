@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cliport_common.config import (
+    Check,
     ConfigError,
     config_dir,
     config_path,
@@ -31,19 +32,21 @@ PICK_ROTATION_SPAN_DEG = 180.0
 class ClipConfig:
     """The frozen CLIP encoder shared by the pick, key and query streams."""
 
-    model: str = "RN50"
+    model: str = "RN50"  # an open_clip model name, or one of config/clip/*.json
     pretrained: str = "openai"  # open_clip tag, local weights file, or "random"
-    seed: int = 0
-    context_length: int = 77
+    seed: int = 0  # init seed when pretrained is "random"
+    context_length: int = 77  # tokens per instruction
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    agent: str = "cliport"
-    clip: ClipConfig = field(default_factory=ClipConfig)
-    spatial_width: int = 64
-    lang_fusion: str = "mult"
-    decoder_batchnorm: bool = False
+    """The two-stream architecture; a checkpoint stores the one its weights belong to."""
+
+    agent: str = "cliport"  # cliport | transporter | clip_only (cliport_policy.agents)
+    clip: ClipConfig = field(default_factory=ClipConfig)  # the frozen semantic encoder
+    spatial_width: int = 64  # base width of the Transporter ResNets (64 in the paper)
+    lang_fusion: str = "mult"  # how language joins the image features: one of LANG_FUSIONS
+    decoder_batchnorm: bool = False  # docs/design.md#decoder-batchnorm
     pick_rotations: int = 1  # grasp-yaw bins over 180 deg (1: suction, no yaw)
     # How the grasp yaw is chosen when pick_rotations > 1: "attention" runs the pick FCN on
     # k rotated copies (k times its compute); "classifier" runs it once and classifies a
@@ -54,27 +57,17 @@ class ModelConfig:
     # keep every cell. With one pick rotation nothing is rotated: false halves the pick's
     # compute (the fully convolutional nets then see 320x160, not 320x320).
     pick_pad_square: bool = True
-    place_rotations: int = 36
-    crop_size: int = 64
-    kernel_dim: int = 3
+    place_rotations: int = 36  # place-yaw bins over 360 deg
+    crop_size: int = 64  # side (cells) of the transport's crop around the pick
+    kernel_dim: int = 3  # transport output / kernel channels
 
     def __post_init__(self) -> None:
-        if self.lang_fusion not in LANG_FUSIONS:
-            raise ConfigError(f"model.lang_fusion must be one of {LANG_FUSIONS}, "
-                              f"got {self.lang_fusion!r}")
-        if self.spatial_width < 2 or self.spatial_width % 2:
-            raise ConfigError(f"model.spatial_width must be an even number >= 2, "
-                              f"got {self.spatial_width}")
-        if self.pick_rotations < 1 or self.place_rotations < 1:
-            raise ConfigError("model.pick_rotations and model.place_rotations must be >= 1")
-        if self.pick_rotation_head not in PICK_ROTATION_HEADS:
-            raise ConfigError(f"model.pick_rotation_head must be one of "
-                              f"{PICK_ROTATION_HEADS}, got {self.pick_rotation_head!r}")
-        if self.rotation_crop_size < 8 or self.rotation_crop_size % 2:
-            raise ConfigError(f"model.rotation_crop_size must be even and >= 8, got "
-                              f"{self.rotation_crop_size}")
-        if self.crop_size < 2 or self.crop_size % 2:
-            raise ConfigError(f"model.crop_size must be even, got {self.crop_size}")
+        check = Check(self, "model")
+        check.one_of("lang_fusion", LANG_FUSIONS)
+        check.one_of("pick_rotation_head", PICK_ROTATION_HEADS)
+        check.at_least(1, "pick_rotations", "place_rotations")
+        check.even(2, "spatial_width", "crop_size")
+        check.even(8, "rotation_crop_size")
 
     def with_clip_pretrained(self, pretrained: str) -> ModelConfig:
         """The same model with its frozen CLIP weights from ``pretrained`` (an open_clip tag,
@@ -84,46 +77,47 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 8
-    lr: float = 1e-4
+    """One training run: optimiser, schedule, checkpoints, validation, augmentation."""
+
+    batch_size: int = 8  # samples per step
+    lr: float = 1e-4  # Adam learning rate (the transport's too when transport_lr is 0)
     transport_lr: float = 0.0  # the transport's Adam lr; 0 = ``lr``
     lr_steps: tuple[int, ...] = ()  # both lrs are multiplied by lr_gamma at each of these steps
-    lr_gamma: float = 0.5
+    lr_gamma: float = 0.5  # the factor applied at each of lr_steps
     grad_clip: float = 0.0  # max gradient norm of each network (pick, place); 0 = no clipping
-    steps: int = 20000
-    save_steps: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000)
-    last_every: int = 500
-    log_every: int = 50
-    val_every: int = 1000
+    steps: int = 20000  # training steps in all
+    save_steps: tuple[int, ...] = (1000, 2000, 5000, 10000, 20000)  # steps kept as checkpoints
+    last_every: int = 500  # steps between last.ckpt writes
+    log_every: int = 50  # steps between logged losses
+    val_every: int = 1000  # steps between validations
     val_samples: int = 50  # per validation task: the first actions of its val set
-    amp: bool = True
-    augment: bool = True
-    theta_sigma: float = 60.0
-    translation_sigma: float = 26.67
+    amp: bool = True  # bf16 autocast on a GPU (ignored on a CPU)
+    augment: bool = True  # random SE(2) transforms of each sample
+    theta_sigma: float = 60.0  # degrees: the augmentation's rotation
+    translation_sigma: float = 26.67  # cells: and its shift
+    # Instructions with one of these words are not rotated (they name a side of the table).
     absolute_words: tuple[str, ...] = ("left", "right", "top", "bottom", "front", "back",
                                        "middle", "upper", "lower")
-    num_workers: int = 0
-    seed: int = 0
-    cache_episodes: int = 256
-    threads: int = 0
+    num_workers: int = 0  # not used: batches are built in the training process
+    seed: int = 0  # of the model's init, the sampling and the augmentation
+    cache_episodes: int = 256  # decoded episodes kept in memory per dataset
+    threads: int = 0  # torch CPU threads (0 = torch's default)
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.steps < 1 or self.last_every < 1:
-            raise ConfigError("train.batch_size, train.steps and train.last_every must be >= 1")
-        if not 0.0 < self.lr_gamma <= 1.0 or any(s < 1 for s in self.lr_steps):
-            raise ConfigError(f"train.lr_gamma must be in (0, 1] and train.lr_steps >= 1, got "
-                              f"{self.lr_gamma}, {self.lr_steps}")
-        if not self.grad_clip >= 0.0:  # also NaN
-            raise ConfigError(f"train.grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
-        if self.lr <= 0 or self.transport_lr < 0:
-            raise ConfigError(f"train.lr must be positive and train.transport_lr >= 0, got "
-                              f"{self.lr}, {self.transport_lr}")
+        check = Check(self, "train")
+        check.at_least(1, "batch_size", "steps", "last_every")
+        check.within("lr_gamma", 0.0, 1.0, open_low=True)
+        if any(s < 1 for s in self.lr_steps):
+            raise check.fail("lr_steps", "all >= 1")
+        check.non_negative("grad_clip", note="0 = off")
+        check.positive("lr")
+        check.non_negative("transport_lr", note="0 = lr")
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)  # what is trained
+    train: TrainConfig = field(default_factory=TrainConfig)  # and how
 
 
 def named_config(name: str) -> Path:
