@@ -150,12 +150,20 @@ def _damage(exc: Exception) -> str:
     return f"{first} (truncated or corrupt?)"
 
 
-def checkpoint_model_config(path: str | os.PathLike) -> ModelConfig:
-    state = read_checkpoint(path)
+def stored_model_config(state: dict, path: str | os.PathLike) -> ModelConfig:
+    """The ``ModelConfig`` a checkpoint's ``state`` (read from ``path``) was trained with.
+
+    Keys added since it was written take their (behaviour-keeping) default; a config this
+    version cannot build is a CheckpointError naming the file.
+    """
     try:
         return model_config_from_dict(state["model"])
     except ConfigError as exc:
         raise CheckpointError(f"{path}: its model config is not valid here: {exc}") from exc
+
+
+def checkpoint_model_config(path: str | os.PathLike) -> ModelConfig:
+    return stored_model_config(read_checkpoint(path), path)
 
 
 def _load_module(module: torch.nn.Module, weights: dict, what: str, path: Path) -> None:
@@ -178,11 +186,7 @@ def load_into(agent: Agent, path: str | os.PathLike, state: dict | None = None) 
     """Load a checkpoint's weights into ``agent`` (same architecture and CLIP); returns it."""
     path = Path(path)
     state = state or read_checkpoint(path)
-    try:  # keys added since the checkpoint was written take their (behaviour-keeping) default
-        trained = model_config_from_dict(state["model"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{path}: its model config is not valid here: {exc}") from exc
-    if trained != agent.config:
+    if stored_model_config(state, path) != agent.config:
         raise CheckpointError(f"{path}: trained with model config {state['model']}, the agent "
                               f"has {to_dict(agent.config)}")
     want = state.get("clip_fingerprint")
@@ -204,10 +208,7 @@ def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu",
     """
     path = Path(path)
     state = read_checkpoint(path)
-    try:
-        cfg = model_config_from_dict(state["model"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{path}: its model config is not valid here: {exc}") from exc
+    cfg = stored_model_config(state, path)
     if clip_pretrained:
         cfg = cfg.with_clip_pretrained(clip_pretrained)
         state = dict(state, model=to_dict(cfg))
@@ -227,10 +228,7 @@ def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike,
     must have the fingerprint the policy was trained with."""
     src, dst = Path(src), Path(dst)
     state = read_checkpoint(src)
-    try:
-        cfg = model_config_from_dict(state["model"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{src}: its model config is not valid here: {exc}") from exc
+    cfg = stored_model_config(state, src)
     if clip_pretrained:
         from cliport_policy.clip_encoder import ClipWeightsError
 
