@@ -10,15 +10,27 @@ goal rejected) or ``ERROR_TIMEOUT``.
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
+import types
 
 from cliport_common.ros.action_client import ThreadSafeActionClient
 from cliport_executor.arm_interface import MotionError
+from cliport_executor.backend import BackendUnavailable
 from cliport_executor.request import ErrorCode
 
 SERVER_WAIT = 2.0  # s to wait for an action server / service to appear before giving up
 INTERRUPT_POLL = 0.05  # s between checks of the cancel flag while waiting
+
+
+def interface_module(name: str, hint: str) -> types.ModuleType:
+    """The ROS interface module ``name`` (``franka_msgs.action``), or BackendUnavailable naming
+    it and what provides it: a backend whose driver interfaces are missing cannot connect."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise BackendUnavailable(f"{name} is not installed ({hint}): {exc}") from exc
 
 
 def wait_future(future, timeout: float, interrupt: threading.Event | None = None) -> bool:

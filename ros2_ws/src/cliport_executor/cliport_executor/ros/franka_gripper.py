@@ -13,24 +13,19 @@ against a real action server.
 from __future__ import annotations
 
 from cliport_executor.arm_interface import MotionError, Tool
-from cliport_executor.backend import BackendUnavailable
 from cliport_executor.config import GripperConfig
 from cliport_executor.request import ErrorCode
-from cliport_executor.ros.action_call import ActionCall
+from cliport_executor.ros.action_call import ActionCall, interface_module
 
 
 class FrankaGripper(Tool):
     kind = "gripper"
 
     def __init__(self, node, cfg: GripperConfig, timeout: float, callback_group=None) -> None:
-        try:
-            from franka_msgs.action import Grasp, Homing, Move
-        except ImportError as exc:
-            raise BackendUnavailable(f"franka_msgs is not installed (build franka_ros2): "
-                                     f"{exc}") from exc
+        action = interface_module("franka_msgs.action", "build franka_ros2")
         self.cfg = cfg
         self.timeout = timeout
-        self._types = {"grasp": Grasp, "move": Move, "homing": Homing}
+        self._types = {"grasp": action.Grasp, "move": action.Move, "homing": action.Homing}
         ns = cfg.namespace.rstrip("/")
         self._calls = {name: ActionCall(node, t, f"{ns}/{name}", callback_group)
                        for name, t in self._types.items()}

@@ -13,32 +13,27 @@ in :func:`~cliport_executor.franka.recovery.recover`, tested with a fake):
 from __future__ import annotations
 
 from cliport_executor.arm_interface import MotionError
-from cliport_executor.backend import BackendUnavailable
 from cliport_executor.config import RecoveryConfig
 from cliport_executor.franka.recovery import RecoveryCalls
 from cliport_executor.request import ErrorCode
-from cliport_executor.ros.action_call import ActionCall, call_service
+from cliport_executor.ros.action_call import ActionCall, call_service, interface_module
 
 
 class FrankaRecovery(RecoveryCalls):
     def __init__(self, node, cfg: RecoveryConfig, callback_group=None) -> None:
-        try:
-            from controller_manager_msgs.srv import SetHardwareComponentState, SwitchController
-            from franka_msgs.action import ErrorRecovery
-        except ImportError as exc:
-            raise BackendUnavailable(f"franka_msgs / controller_manager_msgs are not installed: "
-                                     f"{exc}") from exc
+        action = interface_module("franka_msgs.action", "build franka_ros2")
+        srv = interface_module("controller_manager_msgs.srv", "install ros2_control")
         self.cfg = cfg
-        self._recovery_type = ErrorRecovery
-        self._set_state_type = SetHardwareComponentState
-        self._switch_type = SwitchController
-        self._recovery = ActionCall(node, ErrorRecovery, cfg.error_recovery_action,
+        self._recovery_type = action.ErrorRecovery
+        self._set_state_type = srv.SetHardwareComponentState
+        self._switch_type = srv.SwitchController
+        self._recovery = ActionCall(node, action.ErrorRecovery, cfg.error_recovery_action,
                                     callback_group)
         cm = cfg.controller_manager.rstrip("/")
         self._names = (f"{cm}/set_hardware_component_state", f"{cm}/switch_controller")
-        self._set_state = node.create_client(SetHardwareComponentState, self._names[0],
+        self._set_state = node.create_client(self._set_state_type, self._names[0],
                                              callback_group=callback_group)
-        self._switch = node.create_client(SwitchController, self._names[1],
+        self._switch = node.create_client(self._switch_type, self._names[1],
                                           callback_group=callback_group)
 
     def error_recovery(self, timeout: float) -> None:
