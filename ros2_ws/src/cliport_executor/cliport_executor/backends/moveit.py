@@ -33,11 +33,10 @@ class MoveItFrankaBackend(ArmBackend):
                  tool: Tool | None = None, recovery: RecoveryCalls | None = None,
                  callback_group=None, **_resources) -> None:
         self.config = config
-        self._node = ros_node
-        self._group = callback_group
-        self.motion = motion
-        self.tool = tool
-        self.recovery = recovery
+        self._node, self._group = ros_node, callback_group  # the server's, for the ROS parts
+        self.motion = motion  # None: a MoveItArm, built on connect
+        self.tool = tool  # None: the Franka gripper over the server's node, built on connect
+        self.recovery = recovery  # None: franka_ros2's recovery (if enabled), built on connect
         self.connected = False
 
     # ------------------------------------------------------------------ lifecycle
