@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
-from cliport_common.config import ConfigError, config_path, load_config, load_yaml
+from cliport_common.config import Check, ConfigError, config_path, load_config, load_yaml
 from cliport_perception.calibration import load_calibration, pose_matrix
 from cliport_perception.camera import CameraModel
 from cliport_perception.rgbd import MM, RGBDFrame, depth_to_uint16
@@ -51,16 +51,11 @@ class DepthNoiseConfig:
     color_sigma: float = 3.0  # colour noise std (0-255 units)
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.level) and self.level >= 0.0):
-            raise ConfigError(f"rig.noise.level must be finite and >= 0, got {self.level}")
-        for name in ("depth_sigma_at_1m", "correlation_px", "edge_threshold", "color_sigma"):
-            if not getattr(self, name) >= 0.0:
-                raise ConfigError(f"rig.noise.{name} must be >= 0, got {getattr(self, name)}")
+        check = Check(self, "rig.noise")
+        check.non_negative("level", "depth_sigma_at_1m", "correlation_px", "edge_threshold",
+                           "edge_width_px", "color_sigma")
         for name in ("edge_dropout", "speckle_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"rig.noise.{name} is a probability, got {getattr(self, name)}")
-        if self.edge_width_px < 0:
-            raise ConfigError(f"rig.noise.edge_width_px must be >= 0, got {self.edge_width_px}")
+            check.within(name, 0.0, 1.0, note="a probability")
 
     def sigma(self, depth: np.ndarray | float) -> np.ndarray | float:
         """Depth noise std (m) at ``depth`` (m) for this level."""
@@ -94,8 +89,8 @@ class RigConfig:
     model: str = "d435"  # the camera modelled: intrinsics and noise below are a D435's
     camera_namespace: str = "camera"  # realsense2_camera's camera_namespace
     camera_name: str = "camera"  # realsense2_camera's camera_name (also the frames' prefix)
-    width: int = 640
-    height: int = 480
+    width: int = 640  # px of the colour and aligned depth images
+    height: int = 480  # px
     # Colour intrinsics, row-major K. Square pixels and the principal point at the image
     # centre: the renderer's frustum is symmetric about it.
     intrinsics: tuple[float, ...] = (615.0, 0.0, 319.5, 0.0, 615.0, 239.5, 0.0, 0.0, 1.0)
@@ -103,14 +98,12 @@ class RigConfig:
     fps: float = 30.0  # frame rate of the streams, in simulated time
     min_depth: float = 0.28  # nearer than this reads 0 (m)
     max_depth: float = 3.0  # farther than this reads 0 (m)
-    noise: DepthNoiseConfig = field(default_factory=DepthNoiseConfig)
+    noise: DepthNoiseConfig = field(default_factory=DepthNoiseConfig)  # a stereo depth's flaws
 
     def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0:
-            raise ConfigError(f"rig image size must be positive, got {self.width}x{self.height}")
-        if len(self.intrinsics) != 9:
-            raise ConfigError(f"rig.intrinsics needs 9 values (row-major K), got "
-                              f"{len(self.intrinsics)}")
+        check = Check(self, "rig")
+        check.positive("width", "height", "fps")
+        check.length("intrinsics", 9, "row-major K")
         fx, _, cx, _, fy, cy = self.intrinsics[:6]
         if not (fx > 0 and abs(fx - fy) < 1e-9 and abs(cx - (self.width - 1) / 2) < 1e-9
                 and abs(cy - (self.height - 1) / 2) < 1e-9):
@@ -120,8 +113,6 @@ class RigConfig:
         if not 0.0 < self.min_depth < self.max_depth:
             raise ConfigError(f"rig depth range must have 0 < min_depth < max_depth, got "
                               f"{self.min_depth}..{self.max_depth}")
-        if not self.fps > 0:
-            raise ConfigError(f"rig.fps must be positive, got {self.fps}")
 
     @property
     def names(self) -> RealSenseNames:
