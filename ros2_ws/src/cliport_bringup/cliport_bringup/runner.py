@@ -39,7 +39,7 @@ import yaml
 
 from cliport_bringup.graph import GraphSpec, NodeSpec, available_graphs, load_graph
 from cliport_bringup.ros_env import local_ros_env, undecodable_argument
-from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.config import Check, ConfigError, config_path, load_config
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -53,11 +53,9 @@ class RunnerConfig:
     poll_interval: float = 0.2  # s between cliport-run's checks that every node runs
 
     def __post_init__(self) -> None:
-        for name in ("interrupt_timeout", "terminate_timeout", "kill_timeout"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"runner.{name} must be >= 0, got {getattr(self, name)}")
-        if self.poll_interval <= 0:
-            raise ConfigError(f"runner.poll_interval must be > 0, got {self.poll_interval}")
+        check = Check(self, "runner")
+        check.non_negative("interrupt_timeout", "terminate_timeout", "kill_timeout")
+        check.positive("poll_interval")
 
 
 def load_runner_config(path: str | Path | None = None) -> RunnerConfig:
