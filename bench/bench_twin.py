@@ -28,10 +28,10 @@ QUICK_SEEDS = (10003,)
 
 def _episodes(camera_fps: float, seeds: tuple[int, ...]) -> dict[str, float]:
     """Run the seeds' oracle episodes; simulated s, wall s, CPU s, frames, goals."""
-    from cliport_executor.request import PickPlaceRequest, SE2Pose
+    from cliport_common.poses import SE2Pose, yaw_of
+    from cliport_executor.request import PickPlaceRequest
     from cliport_executor.supervision import Supervisor
     from cliport_perception.image_conversion import array_to_image
-    from cliport_sim.geometry import yaw_of
     from cliport_sim.nodes.world_messages import executor_config
     from cliport_sim.twin_backend import TwinBackend
     from cliport_sim.twin_world import TwinWorld, load_twin_config

@@ -64,8 +64,8 @@ def free_port() -> int:
 def check_loading(root: Path, records) -> bool:
     """Load this run's steps with training's loader; print each pick label beside the
     dragged yaw (equal within one bin, a half turn being the same grasp)."""
+    from cliport_policy.labels import grasp_difference, loaded_picks
     from cliport_sim.dataset import Dataset
-    from cliport_teleop.labels import grasp_difference, loaded_picks
 
     data = Dataset(root)
     n_new = sum(r.saved for r in records)

@@ -35,11 +35,11 @@ def test_the_teleop_graph_runs_the_rehearsals_twin_and_perception():
 
 def test_a_dragged_grasp_yaw_is_executed_on_the_twin_and_loads_in_training(
         node_runner, ros_node, tmp_path):
+    from cliport_common.poses import yaw_of
     from cliport_policy.data import collate
+    from cliport_policy.labels import grasp_difference, loaded_picks
     from cliport_sim.dataset import Dataset
-    from cliport_sim.geometry import yaw_of
     from cliport_teleop.browser import BrowserUnavailable, TeleopPage, chromium
-    from cliport_teleop.labels import grasp_difference, loaded_picks
     from cliport_teleop.ros.oracle_operator import (
         SimWatcher,
         graph_with,

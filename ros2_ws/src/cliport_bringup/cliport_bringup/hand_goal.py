@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from cliport_common.config import ConfigError, from_dict, load_yaml
+from cliport_common.poses import quat_from_yaw
 from cliport_perception.workspace import Workspace
 
 ACTION_TYPE = "cliport_msgs/action/PickPlace"
@@ -42,7 +43,7 @@ class GoalPose:
 
     def quaternion(self) -> tuple[float, float, float, float]:
         """(x, y, z, w) of the yaw about +z (the executor's SE(2) convention)."""
-        return (0.0, 0.0, math.sin(self.yaw / 2.0), math.cos(self.yaw / 2.0))
+        return quat_from_yaw(self.yaw)
 
 
 def _workspace_mapping(data: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -22,3 +22,11 @@ def ns_to_stamp(stamp_ns: int) -> Any:
     from builtin_interfaces.msg import Time
 
     return Time(sec=int(stamp_ns // NS_PER_S), nanosec=int(stamp_ns % NS_PER_S))
+
+
+def copy_stamp(stamp: Any) -> Any:
+    """A new ``builtin_interfaces/Time`` equal to ``stamp`` (anything with ``sec`` and
+    ``nanosec``)."""
+    from builtin_interfaces.msg import Time
+
+    return Time(sec=int(stamp.sec), nanosec=int(stamp.nanosec))

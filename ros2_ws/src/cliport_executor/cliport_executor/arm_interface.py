@@ -2,9 +2,9 @@
 
 The MoveIt/Franka backend implements these with moveit_py (Pilz LIN, OMPL) and franka_msgs
 gripper actions; the tests implement them with a recording fake. Poses are
-:class:`ToolPose`: the TCP in the goal's base frame (table top at z = 0), pointing straight
-down, turned by ``yaw`` about the vertical; the implementation maps them to its planning
-frame. Implementations raise :class:`MotionError` with the error code the
+:class:`~cliport_common.poses.SE2Pose`: the TCP in the goal's base frame (table top at
+z = 0), pointing straight down, turned by ``yaw`` about the vertical; the implementation maps
+them to its planning frame. Implementations raise :class:`MotionError` with the error code the
 client should see; :meth:`Motion.stop` may be called from another thread at any time.
 """
 
@@ -14,23 +14,8 @@ import abc
 import math
 from dataclasses import dataclass
 
+from cliport_common.poses import SE2Pose
 from cliport_executor.request import ErrorCode
-
-
-@dataclass(frozen=True)
-class ToolPose:
-    """A top-down TCP pose: position (m) in the base frame and yaw (rad) about +z."""
-
-    x: float
-    y: float
-    z: float
-    yaw: float
-
-    def at_z(self, z: float) -> ToolPose:
-        return ToolPose(self.x, self.y, z, self.yaw)
-
-    def is_finite(self) -> bool:
-        return all(math.isfinite(v) for v in (self.x, self.y, self.z, self.yaw))
 
 
 @dataclass(frozen=True)
@@ -62,11 +47,11 @@ class Motion(abc.ABC):
     supports_contact: bool = False
 
     @abc.abstractmethod
-    def move_free(self, target: ToolPose, scaling: Scaling) -> None:
+    def move_free(self, target: SE2Pose, scaling: Scaling) -> None:
         """Collision-aware joint-space motion (OMPL) to ``target``."""
 
     @abc.abstractmethod
-    def move_linear(self, target: ToolPose, scaling: Scaling, stop_on_contact: bool = False
+    def move_linear(self, target: SE2Pose, scaling: Scaling, stop_on_contact: bool = False
                     ) -> bool:
         """Straight-line TCP motion (Pilz LIN) to ``target``; True if contact ended it."""
 

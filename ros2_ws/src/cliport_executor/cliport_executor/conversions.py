@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from cliport_executor.request import Outcome, PickPlaceRequest, SE2Pose
+from cliport_common.poses import SE2Pose, quat_from_yaw, yaw_of
+from cliport_executor.request import Outcome, PickPlaceRequest
 from cliport_executor.validation import ErrorCode, GoalError
 
 
@@ -28,12 +29,7 @@ def yaw_from_quaternion(x: float, y: float, z: float, w: float, max_tilt: float)
     if tilt > max_tilt:
         raise GoalError(ErrorCode.INVALID_GOAL, f"orientation is tilted by {tilt:.3f} rad; "
                         f"SE(2) goals allow at most {max_tilt} rad of roll/pitch")
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
-def quaternion_from_yaw(yaw: float) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation by ``yaw`` about +z."""
-    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
+    return yaw_of((x, y, z, w))
 
 
 def pose_from_msg(pose_stamped, max_tilt: float) -> SE2Pose:
@@ -46,7 +42,7 @@ def fill_pose(pose_stamped, pose: SE2Pose, frame_id: str) -> None:
     pose_stamped.pose.position.x = float(pose.x)
     pose_stamped.pose.position.y = float(pose.y)
     pose_stamped.pose.position.z = float(pose.z)
-    q = quaternion_from_yaw(pose.yaw)
+    q = quat_from_yaw(pose.yaw)
     o = pose_stamped.pose.orientation
     o.x, o.y, o.z, o.w = q
 

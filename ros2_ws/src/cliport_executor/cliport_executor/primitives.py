@@ -23,13 +23,14 @@ import contextlib
 import math
 from collections.abc import Callable
 
-from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool
 from cliport_executor.config import MotionConfig
 from cliport_executor.request import PICK_PLACE_PHASES, PUSH_PHASES, ErrorCode, Outcome, Phase
 from cliport_executor.supervision import Stopped, Supervisor
 
 
-def travel_height(cfg: MotionConfig, *poses: ToolPose) -> float:
+def travel_height(cfg: MotionConfig, *poses: SE2Pose) -> float:
     """z for moves between poses: the configured height, or higher above tall targets."""
     return max(cfg.transfer_height, max(p.z for p in poses) + cfg.min_clearance)
 
@@ -49,15 +50,15 @@ class _Run:
         self.motion, self.tool, self.cfg, self.sup = motion, tool, cfg, sup
         self.free, self.linear = scalings(cfg, speed_scaling)
 
-    def clamp(self, pose: ToolPose) -> ToolPose:
+    def clamp(self, pose: SE2Pose) -> SE2Pose:
         return pose.at_z(max(pose.z, self.cfg.min_tcp_z))
 
-    def free_to(self, pose: ToolPose) -> None:
+    def free_to(self, pose: SE2Pose) -> None:
         self.sup.check()
         self.motion.move_free(self.clamp(pose), self.free)
         self.sup.check()
 
-    def line_to(self, pose: ToolPose, stop_on_contact: bool = False) -> bool:
+    def line_to(self, pose: SE2Pose, stop_on_contact: bool = False) -> bool:
         self.sup.check()
         touched = self.motion.move_linear(self.clamp(pose), self.linear, stop_on_contact)
         self.sup.check()
@@ -69,7 +70,7 @@ class _Run:
         self.sup.check()
         return bool(result)
 
-    def descend(self, pose: ToolPose, target_z: float) -> None:
+    def descend(self, pose: SE2Pose, target_z: float) -> None:
         """Suction: down until contact (at most ``max_below`` under the pose); gripper: to
         ``target_z``."""
         if self.tool.kind == "suction":
@@ -101,7 +102,7 @@ class _Run:
                 fn()
 
 
-def pick_place(motion: Motion, tool: Tool, pick: ToolPose, place: ToolPose, cfg: MotionConfig,
+def pick_place(motion: Motion, tool: Tool, pick: SE2Pose, place: SE2Pose, cfg: MotionConfig,
                sup: Supervisor, speed_scaling: float = 0.0) -> Outcome:
     """Pick at ``pick`` (its z: the object's top) and place so that point ends at ``place``.
 
@@ -143,8 +144,8 @@ def pick_place(motion: Motion, tool: Tool, pick: ToolPose, place: ToolPose, cfg:
     return run.guarded(body)
 
 
-def push_stroke(start: ToolPose, end: ToolPose, cfg: MotionConfig
-                ) -> tuple[ToolPose, ToolPose]:
+def push_stroke(start: SE2Pose, end: SE2Pose, cfg: MotionConfig
+                ) -> tuple[SE2Pose, SE2Pose]:
     """The stroke's first and last TCP poses at ``push_z``, tool yaw along the push.
 
     As the simulator's push (docs/design.md#push-primitive): it starts ``push_lead_in`` before the
@@ -159,11 +160,11 @@ def push_stroke(start: ToolPose, end: ToolPose, cfg: MotionConfig
     yaw = math.atan2(uy, ux)
     x0, y0 = start.x - cfg.push_lead_in * ux, start.y - cfg.push_lead_in * uy
     stroke = max(0.0, length + cfg.push_lead_in - cfg.push_stop_short)
-    return (ToolPose(x0, y0, cfg.push_z, yaw),
-            ToolPose(x0 + stroke * ux, y0 + stroke * uy, cfg.push_z, yaw))
+    return (SE2Pose(x0, y0, cfg.push_z, yaw),
+            SE2Pose(x0 + stroke * ux, y0 + stroke * uy, cfg.push_z, yaw))
 
 
-def push(motion: Motion, tool: Tool, start: ToolPose, end: ToolPose, cfg: MotionConfig,
+def push(motion: Motion, tool: Tool, start: SE2Pose, end: SE2Pose, cfg: MotionConfig,
          sup: Supervisor, speed_scaling: float = 0.0,
          stroke_yaw: Callable[[float], float] | None = None) -> Outcome:
     """Sweep from ``start`` to ``end`` (only their x-y count) with the closed tool.
@@ -179,7 +180,7 @@ def push(motion: Motion, tool: Tool, start: ToolPose, end: ToolPose, cfg: Motion
         first, last = push_stroke(start, end, cfg)
         if stroke_yaw is not None:
             yaw = stroke_yaw(first.yaw)
-            first, last = (ToolPose(p.x, p.y, p.z, yaw) for p in (first, last))
+            first, last = (SE2Pose(p.x, p.y, p.z, yaw) for p in (first, last))
         travel = travel_height(cfg, first, last)
         sup.phase(Phase.APPROACH)
         run.tool_action(tool.close)

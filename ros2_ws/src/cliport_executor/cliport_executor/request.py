@@ -8,8 +8,9 @@ numeric values equal the message constants.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
+
+from cliport_common.poses import SE2Pose
 
 
 class Primitive(enum.IntEnum):
@@ -46,19 +47,6 @@ class ErrorCode(enum.IntEnum):
     CANCELED = 5
     HARDWARE = 6
     TIMEOUT = 7
-
-
-@dataclass(frozen=True)
-class SE2Pose:
-    """A planar pose with height: position in the base frame, rotation ``yaw`` about +z."""
-
-    x: float
-    y: float
-    z: float
-    yaw: float
-
-    def is_finite(self) -> bool:
-        return all(math.isfinite(v) for v in (self.x, self.y, self.z, self.yaw))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 
-from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool
 from cliport_executor.franka.recovery import RecoveryCalls
 from cliport_executor.request import ErrorCode
 
@@ -37,15 +38,15 @@ class RecordingArm(Motion, Tool):
         self.motions = 0
 
     # Motion
-    def move_free(self, target: ToolPose, scaling: Scaling) -> None:
+    def move_free(self, target: SE2Pose, scaling: Scaling) -> None:
         self._motion("free", target, scaling)
 
-    def move_linear(self, target: ToolPose, scaling: Scaling, stop_on_contact: bool = False
+    def move_linear(self, target: SE2Pose, scaling: Scaling, stop_on_contact: bool = False
                     ) -> bool:
         self._motion("lin", target, scaling, stop_on_contact)
         return stop_on_contact and self.contact
 
-    def _motion(self, kind: str, target: ToolPose, scaling: Scaling, *extra) -> None:
+    def _motion(self, kind: str, target: SE2Pose, scaling: Scaling, *extra) -> None:
         index = self.motions
         self.motions += 1
         self.log.append((kind, target, scaling, *extra))

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from cliport_executor.arm_interface import MotionError, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import MotionError
 from cliport_executor.config import MotionConfig
 from cliport_executor.primitives import pick_place, push, push_stroke, scalings, travel_height
 from cliport_executor.request import PICK_PLACE_PHASES, PUSH_PHASES, ErrorCode, Phase
@@ -16,8 +17,8 @@ from cliport_executor.supervision import Supervisor
 from cliport_executor.testing import RecordingArm
 
 CFG = MotionConfig()
-PICK = ToolPose(0.45, 0.10, 0.04, 0.3)
-PLACE = ToolPose(0.60, -0.20, 0.05, -1.0)
+PICK = SE2Pose(0.45, 0.10, 0.04, 0.3)
+PLACE = SE2Pose(0.60, -0.20, 0.05, -1.0)
 
 
 def run_pick_place(arm, cfg=CFG, speed=0.0, pick=PICK, place=PLACE):
@@ -68,10 +69,10 @@ def test_scalings_default_to_at_most_0_3_and_goals_only_slow_down():
 
 
 def test_travel_height_clears_tall_targets_and_no_target_reaches_the_table():
-    tall = ToolPose(0.5, 0.0, 0.28, 0.0)
+    tall = SE2Pose(0.5, 0.0, 0.28, 0.0)
     assert travel_height(CFG, PICK, tall) == pytest.approx(0.33)
     arm = RecordingArm()
-    low = ToolPose(0.5, 0.0, 0.0, 0.0)  # the heightmap says "table": grasp would be at -15 mm
+    low = SE2Pose(0.5, 0.0, 0.0, 0.0)  # the heightmap says "table": grasp would be at -15 mm
     run_pick_place(arm, pick=low, place=low)
     assert min(c[1].z for c in arm.calls("free", "lin")) == CFG.min_tcp_z
 
@@ -134,7 +135,7 @@ def test_push_sequence_geometry_and_closed_tool():
     arm = RecordingArm()
     feedback = []
     sup = Supervisor(lambda ph, f: feedback.append(ph))
-    start, end = ToolPose(0.4, 0.0, 0.02, 0.0), ToolPose(0.6, 0.0, 0.02, 1.0)
+    start, end = SE2Pose(0.4, 0.0, 0.02, 0.0), SE2Pose(0.6, 0.0, 0.02, 1.0)
     out = push(arm, arm, start, end, CFG, sup)
     assert out.success and feedback[:4] == list(PUSH_PHASES)
     assert arm.log[0] == ("close",)
@@ -143,7 +144,7 @@ def test_push_sequence_geometry_and_closed_tool():
     assert first.z == last.z == CFG.push_z and first.yaw == 0.0
     assert moves(arm) == [("free", 0.38, 0.0, 0.25), ("lin", 0.38, 0.0, CFG.push_z),
                           ("lin", 0.55, 0.0, CFG.push_z), ("lin", 0.55, 0.0, 0.25)]
-    diagonal = push_stroke(ToolPose(0.4, 0.0, 0, 0), ToolPose(0.5, 0.1, 0, 0), CFG)[0]
+    diagonal = push_stroke(SE2Pose(0.4, 0.0, 0, 0), SE2Pose(0.5, 0.1, 0, 0), CFG)[0]
     assert diagonal.yaw == pytest.approx(math.pi / 4)
 
 

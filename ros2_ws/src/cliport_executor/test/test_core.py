@@ -8,23 +8,16 @@ import threading
 import pytest
 
 from cliport_common.config import ConfigError
+from cliport_common.poses import SE2Pose, quat_from_yaw
 from cliport_executor.backend import available_backends, make_backend
 from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_executor.conversions import (
     goal_from_request,
-    quaternion_from_yaw,
     request_from_goal,
     result_from_outcome,
     yaw_from_quaternion,
 )
-from cliport_executor.request import (
-    ErrorCode,
-    Outcome,
-    Phase,
-    PickPlaceRequest,
-    Primitive,
-    SE2Pose,
-)
+from cliport_executor.request import ErrorCode, Outcome, Phase, PickPlaceRequest, Primitive
 from cliport_executor.screening import Decision, screen_goal
 from cliport_executor.supervision import Supervisor
 from cliport_executor.validation import GoalError, check_goal, check_workspace
@@ -95,7 +88,7 @@ def test_screening_decisions():
 
 @pytest.mark.parametrize("yaw", [0.0, 0.5, -2.0, math.pi - 1e-6])
 def test_yaw_round_trip(yaw):
-    assert yaw_from_quaternion(*quaternion_from_yaw(yaw), max_tilt=0.01) == pytest.approx(yaw)
+    assert yaw_from_quaternion(*quat_from_yaw(yaw), max_tilt=0.01) == pytest.approx(yaw)
 
 
 def test_goal_round_trip():

@@ -23,9 +23,9 @@ from rclpy.context import Context
 
 from cliport_bringup.graph import NodeSpec
 from cliport_bringup.runner import GraphRunner
+from cliport_common.poses import quat_from_yaw
 from cliport_common.ros.spin import spin_until
 from cliport_executor.config import load_executor_config
-from cliport_executor.conversions import quaternion_from_yaw
 from cliport_executor.request import ErrorCode
 from cliport_executor.screening import Decision, screen_goal
 from cliport_msgs.action import PickPlace
@@ -89,7 +89,7 @@ def goals(draw):
         p.x, p.y = draw(st.floats(WS.x_min, WS.x_max)), draw(st.floats(WS.y_min, WS.y_max))
         p.z = draw(st.floats(WS.z_min, 0.1))
         o = pose.pose.orientation
-        o.x, o.y, o.z, o.w = quaternion_from_yaw(draw(st.floats(-7.0, 7.0)))
+        o.x, o.y, o.z, o.w = quat_from_yaw(draw(st.floats(-7.0, 7.0)))
     goal.primitive = draw(st.sampled_from([0, 1]))
     goal.speed_scaling = draw(st.sampled_from([0.0, 1.0]) | st.floats(0.0, 1.0, width=32))
     for mutate in draw(st.lists(st.sampled_from(MUTATIONS), max_size=3)):

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from cliport_common.poses import SE2Pose
 from cliport_executor.backend import BackendUnavailable, make_backend
 from cliport_executor.config import ExecutorConfig, LibfrankaConfig
-from cliport_executor.request import ErrorCode, PickPlaceRequest, SE2Pose
+from cliport_executor.request import ErrorCode, PickPlaceRequest
 from cliport_executor.supervision import Supervisor
 
 CFG = ExecutorConfig(backend="libfranka")

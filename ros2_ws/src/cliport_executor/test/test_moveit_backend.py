@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from cliport_executor.arm_interface import MotionError, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import MotionError
 from cliport_executor.backend import BackendUnavailable, make_backend
 from cliport_executor.backends.moveit import MoveItFrankaBackend
 from cliport_executor.config import ExecutorConfig, MoveItConfig, RecoveryConfig
@@ -25,7 +26,7 @@ from cliport_executor.franka.poses import (
     top_down_quaternion,
 )
 from cliport_executor.franka.recovery import RecoveryError, recover
-from cliport_executor.request import ErrorCode, PickPlaceRequest, Primitive, SE2Pose
+from cliport_executor.request import ErrorCode, PickPlaceRequest, Primitive
 from cliport_executor.supervision import Supervisor
 from cliport_executor.testing import RecordingArm, RecordingRecovery
 
@@ -58,11 +59,11 @@ def test_gripper_yaw_fold_keeps_the_relative_turn_and_stays_near_neutral(pick, p
 
 
 def test_goal_frame_to_planning_frame():
-    moved = to_planning_frame(ToolPose(0.5, 0.1, 0.02, 0.3), (0.1, -0.2, 0.05, math.pi / 2))
+    moved = to_planning_frame(SE2Pose(0.5, 0.1, 0.02, 0.3), (0.1, -0.2, 0.05, math.pi / 2))
     assert (moved.x, moved.y, moved.z) == pytest.approx((0.0, 0.3, 0.07))
     assert moved.yaw == pytest.approx(0.3 + math.pi / 2)
-    identity = to_planning_frame(ToolPose(0.5, 0.1, 0.02, 0.3), CFG.moveit.goal_to_planning)
-    assert identity == ToolPose(0.5, 0.1, 0.02, 0.3)  # FR3: base == fr3_link0
+    identity = to_planning_frame(SE2Pose(0.5, 0.1, 0.02, 0.3), CFG.moveit.goal_to_planning)
+    assert identity == SE2Pose(0.5, 0.1, 0.02, 0.3)  # FR3: base == fr3_link0
 
 
 def test_pose_stamped_goal_for_moveit():

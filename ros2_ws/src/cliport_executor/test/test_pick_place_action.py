@@ -9,9 +9,10 @@ from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 
 from cliport_bringup.graph import NodeSpec, load_graph
+from cliport_common.poses import SE2Pose
 from cliport_common.ros.spin import spin_until
 from cliport_executor.conversions import goal_from_request
-from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest, SE2Pose
+from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest
 from cliport_msgs.action import PickPlace
 
 pytestmark = pytest.mark.timeout(120)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from cliport_common.poses import yaw_of
 from cliport_policy.agents import image_tensor
 from cliport_policy.poses import pick_bin_of_yaw
 from cliport_sim.dataset import Dataset, rotation_bin
-from cliport_sim.geometry import yaw_of
 
 STORED_ROTATIONS = 36  # the episode store's place_rot labels (cliport_sim.dataset)
 STORED_PICK_ROTATIONS = 1  # its pick_rot labels are always 0 (the pick yaw lives in pose0)

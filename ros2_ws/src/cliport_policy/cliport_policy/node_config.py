@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.poses import Pose
 from cliport_common.stamps import stamp_to_ns
 from cliport_perception.heightmap_msg import HeightmapFrame, from_msg
 from cliport_perception.workspace import Workspace
@@ -250,9 +251,6 @@ def decode_heightmap(msg, now_ns: int, cfg: PolicyNodeConfig) -> HeightmapFrame:
 
 
 # --------------------------------------------------------------------------- decision
-
-Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
-
 
 def check_poses(workspace: Workspace, pick: Pose, place: Pose) -> None:
     """Refusal when a pose is non-finite or outside the workspace box (edges included)."""

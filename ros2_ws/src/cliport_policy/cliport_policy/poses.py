@@ -27,14 +27,9 @@ import math
 
 import numpy as np
 
+from cliport_common.poses import Pose, cell_position, place_z, quat_from_yaw
 from cliport_perception.workspace import Workspace
 from cliport_policy.config import PICK_ROTATION_SPAN_DEG
-
-Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
-
-
-def _quat_yaw(yaw: float) -> tuple[float, float, float, float]:
-    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
 
 
 def pick_yaw(pick_bin: int, pick_rotations: int) -> float:
@@ -51,15 +46,6 @@ def pick_bin_of_yaw(yaw: float, pick_rotations: int) -> int:
     return int(np.round(yaw / width)) % pick_rotations
 
 
-def cell_position(workspace: Workspace, heightmap: np.ndarray, u: int, v: int
-                  ) -> tuple[float, float, float]:
-    if not workspace.in_grid(u, v):
-        raise ValueError(f"cell ({u}, {v}) lies outside the grid {workspace.shape}")
-    x, y = workspace.pixel_to_xy(u, v)
-    h = float(heightmap[u, v])
-    return (x, y, workspace.z_min + (h if math.isfinite(h) else 0.0))
-
-
 def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int, int, int],
                    place: tuple[int, int, int], pick_rotations: int = 1,
                    place_rotations: int = 36) -> tuple[Pose, Pose]:
@@ -69,5 +55,5 @@ def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int,
     theta1 = 2.0 * math.pi * int(place[2]) / place_rotations
     pick_xyz = cell_position(workspace, heightmap, pick[0], pick[1])
     x, y, surface = cell_position(workspace, heightmap, place[0], place[1])
-    place_xyz = (x, y, surface + max(pick_xyz[2] - workspace.z_min, 0.0))
-    return (pick_xyz, _quat_yaw(yaw0)), (place_xyz, _quat_yaw(yaw0 - theta1))
+    place_xyz = (x, y, place_z(surface, pick_xyz[2], workspace.z_min))
+    return (pick_xyz, quat_from_yaw(yaw0)), (place_xyz, quat_from_yaw(yaw0 - theta1))

@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from cliport_common.poses import quat_from_yaw, yaw_of
 from cliport_perception.workspace import Workspace
 from cliport_policy.data import collate
 from cliport_policy.poses import decision_poses
 from cliport_sim import dataset as ds
-from cliport_sim.geometry import quat_from_yaw, wrap_angle, yaw_of
+from cliport_sim.geometry import wrap_angle
 
 WS = Workspace(0.30, 0.62, -0.32, 0.32, 0.0, 0.28, 0.002)  # a Franka-sized grid
 PICK_YAWS_DEG = (-85.0, -40.0, 0.0, 30.0, 89.0)

@@ -10,6 +10,7 @@ from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
+from cliport_common.poses import pose_stamped
 from cliport_msgs.action import PickPlace
 from cliport_perception.image_conversion import image_to_array
 from cliport_perception.workspace import Workspace
@@ -20,7 +21,6 @@ from cliport_policy.ros.messages import (
     decision_msg,
     heatmap_image,
     pick_place_goal,
-    pose_stamped,
 )
 
 WS = Workspace()

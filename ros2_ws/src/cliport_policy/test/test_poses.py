@@ -11,6 +11,7 @@ import pybullet as p
 import pytest
 from builtin_interfaces.msg import Time
 
+from cliport_common.poses import quat_from_yaw
 from cliport_executor.config import load_executor_config
 from cliport_executor.conversions import request_from_goal
 from cliport_executor.franka.poses import tool_poses
@@ -18,7 +19,6 @@ from cliport_policy.data import pick_bin
 from cliport_policy.poses import decision_poses, pick_bin_of_yaw, pick_yaw
 from cliport_policy.ros.messages import pick_place_goal
 from cliport_sim.franka import FrankaArm, load_franka_config
-from cliport_sim.geometry import quat_from_yaw
 
 FRANKA = load_franka_config()
 WS = FRANKA.workspace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cliport_sim.geometry import Pose
+from cliport_common.poses import Pose
 
 PRIMITIVES = ("pick_place", "push")
 

@@ -44,8 +44,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from cliport_common.poses import Pose, quat_from_yaw, yaw_of
 from cliport_perception.workspace import Workspace
-from cliport_sim.geometry import Pose, quat_from_yaw, yaw_of
 
 try:
     __version__ = metadata.version("cliport_sim")

@@ -28,12 +28,13 @@ import numpy as np
 import pybullet as p
 
 from cliport_common.config import config_path, load_config
+from cliport_common.poses import Pose
 from cliport_perception.fusion import Fuser
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.workspace import Workspace
 from cliport_sim import assets, cameras, footprint
 from cliport_sim.action import Action
-from cliport_sim.geometry import IDENTITY_QUAT, Pose, matrix
+from cliport_sim.geometry import IDENTITY_QUAT, matrix
 from cliport_sim.primitives import pick_place, push
 from cliport_sim.robot import UR5
 from cliport_sim.tasks.base import Task, TaskSetupError

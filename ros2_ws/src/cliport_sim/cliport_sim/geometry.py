@@ -1,8 +1,8 @@
 """Plain-numpy SE(3)/SE(2) helpers in the PyBullet convention.
 
 A pose is ``(xyz, quat)`` with ``quat`` in **xyzw** order (PyBullet's), both tuples of
-floats. Everything here is pure numpy so tasks, oracles, primitives and the executor can
-share it without a physics client.
+floats (:mod:`cliport_common.poses`, with quaternion <-> yaw). Everything here is pure
+numpy so tasks, oracles, primitives and the executor can share it without a physics client.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
+from cliport_common.poses import Pose, quat_from_yaw, yaw_of
 
 IDENTITY_QUAT = (0.0, 0.0, 0.0, 1.0)
 
@@ -21,20 +21,9 @@ def _tuple(a) -> tuple[float, ...]:
     return tuple(float(x) for x in a)
 
 
-def quat_from_yaw(yaw: float) -> tuple[float, float, float, float]:
-    """Rotation by ``yaw`` radians about +z, xyzw."""
-    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
-
-
 def quat_from_euler(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:
     """PyBullet's ``getQuaternionFromEuler`` (extrinsic x, then y, then z), xyzw."""
     return _tuple(Rotation.from_euler("xyz", (roll, pitch, yaw)).as_quat())
-
-
-def yaw_of(quat) -> float:
-    """Yaw (rotation about +z) of an xyzw quaternion, in (-pi, pi]."""
-    x, y, z, w = quat
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 def quat_multiply(q1, q2) -> tuple[float, float, float, float]:

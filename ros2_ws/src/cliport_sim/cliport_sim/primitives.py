@@ -35,7 +35,8 @@ from typing import Protocol
 
 import numpy as np
 
-from cliport_sim.geometry import Pose, offset, quat_from_yaw
+from cliport_common.poses import Pose, quat_from_yaw
+from cliport_sim.geometry import offset
 
 FAST_SPEED = 0.01  # rad per step: approach, pick descent and retreat (the reference default)
 CONTACT_SPEED = 0.0025  # rad per step near contact: ~1 mm of tip travel per step

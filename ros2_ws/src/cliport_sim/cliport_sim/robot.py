@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pybullet as p
 
+from cliport_common.poses import Pose
 from cliport_perception.calibration import quaternion_matrix
-from cliport_sim.geometry import Pose
 from cliport_sim.grippers import EndEffector, Spatula, Suction
 from cliport_sim.primitives import FAST_SPEED, MoveResult
 

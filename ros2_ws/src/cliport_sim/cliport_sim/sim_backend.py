@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import time
 
+from cliport_common.poses import Pose, SE2Pose, quat_from_yaw
 from cliport_executor.backend import ArmBackend, register_backend
 from cliport_executor.config import ExecutorConfig, SimBackendConfig
 from cliport_executor.request import (
@@ -31,13 +32,11 @@ from cliport_executor.request import (
     Phase,
     PickPlaceRequest,
     Primitive,
-    SE2Pose,
     phases_of,
 )
 from cliport_executor.supervision import Supervisor
 from cliport_sim.action import Action
 from cliport_sim.environment import Environment, SimConfig, load_sim_config
-from cliport_sim.geometry import Pose, quat_from_yaw
 from cliport_sim.tasks import make_task
 
 TOOL_FOR = {Primitive.PICK_PLACE: "suction", Primitive.PUSH: "spatula"}

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cliport_executor.backend import register_backend
-from cliport_sim.sim_backend import SimBackend
 from cliport_executor.config import ExecutorConfig
 from cliport_executor.request import ErrorCode, Outcome, PickPlaceRequest
 from cliport_executor.supervision import Supervisor
 from cliport_perception.rgbd import RGBDFrame
 from cliport_sim.environment import Environment, load_sim_config
+from cliport_sim.sim_backend import SimBackend
 from cliport_sim.tasks import make_task
 from cliport_sim.world_thread import EpisodeState, WorldThread
 

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 
 import pybullet as p
 
+from cliport_common.poses import Pose, SE2Pose, yaw_of
 from cliport_executor.config import ExecutorConfig, load_executor_config
-from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest, Primitive, SE2Pose
+from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest, Primitive
 from cliport_executor.supervision import Supervisor
 from cliport_perception.workspace import Workspace
 from cliport_sim.action import Action
 from cliport_sim.franka.config import FrankaConfig, load_franka_config
-from cliport_sim.geometry import Pose, yaw_of
 from cliport_sim.primitives import PrimitiveResult
 
 HOME_SCALING = 0.5  # velocity scaling of the move back to the ready pose after a primitive

@@ -27,7 +27,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from cliport_executor.arm_interface import Motion, Scaling, Tool, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import Motion, Scaling, Tool
 from cliport_executor.backend import ArmBackend, register_backend
 from cliport_executor.backends.moveit import MoveItFrankaBackend
 from cliport_executor.config import ExecutorConfig
@@ -52,10 +53,10 @@ class _CurrentMotion(Motion):
                 self._key, self._impl = robot, robot.motion
             return self._impl
 
-    def move_free(self, target: ToolPose, scaling: Scaling) -> None:
+    def move_free(self, target: SE2Pose, scaling: Scaling) -> None:
         self.current().move_free(target, scaling)
 
-    def move_linear(self, target: ToolPose, scaling: Scaling, stop_on_contact: bool = False
+    def move_linear(self, target: SE2Pose, scaling: Scaling, stop_on_contact: bool = False
                     ) -> bool:
         return self.current().move_linear(target, scaling, stop_on_contact)
 

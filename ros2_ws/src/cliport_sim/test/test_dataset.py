@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cliport_common.poses import quat_from_yaw, yaw_of
 from cliport_perception.workspace import Workspace
 from cliport_sim import dataset as ds
-from cliport_sim.geometry import quat_from_yaw, wrap_angle, yaw_of
+from cliport_sim.geometry import wrap_angle
 
 WS = Workspace()
 

@@ -5,10 +5,11 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from cliport_common.poses import quat_from_yaw
 from cliport_perception.workspace import Workspace
 from cliport_sim.environment import Environment, SimConfig
 from cliport_sim.footprint import box_corners, convex_hull_2d, rasterize_convex
-from cliport_sim.geometry import matrix, quat_from_yaw
+from cliport_sim.geometry import matrix
 from cliport_sim.tasks import make_task
 
 WS = Workspace()

@@ -12,10 +12,11 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from cliport_executor.arm_interface import MotionError, Scaling, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import MotionError, Scaling
 from cliport_executor.backends.moveit import MoveItFrankaBackend
 from cliport_executor.config import RecoveryConfig, load_executor_config
-from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest, SE2Pose
+from cliport_executor.request import ErrorCode, Phase, PickPlaceRequest
 from cliport_executor.supervision import Supervisor
 from cliport_sim.assets import asset_path
 from cliport_sim.franka import FrankaArm, load_franka_config
@@ -148,15 +149,15 @@ def test_twin_motion_refuses_contact_descents_and_moves_nothing_while_stopped(tw
     arm, _ = twin
     motion = TwinMotion(arm)
     with pytest.raises(MotionError) as err:
-        motion.move_linear(ToolPose(0.5, 0.0, 0.1, 0.0), Scaling(0.1, 0.1), stop_on_contact=True)
+        motion.move_linear(SE2Pose(0.5, 0.0, 0.1, 0.0), Scaling(0.1, 0.1), stop_on_contact=True)
     assert err.value.code == ErrorCode.PLANNING_FAILED
     motion.stop()
     before = arm.joints()
-    motion.move_free(ToolPose(0.5, 0.2, 0.1, 0.0), Scaling(0.3, 0.3))
-    assert not motion.move_linear(ToolPose(0.5, 0.0, 0.1, 0.0), Scaling(0.1, 0.1))
+    motion.move_free(SE2Pose(0.5, 0.2, 0.1, 0.0), Scaling(0.3, 0.3))
+    assert not motion.move_linear(SE2Pose(0.5, 0.0, 0.1, 0.0), Scaling(0.1, 0.1))
     np.testing.assert_allclose(arm.joints(), before, atol=1e-4)
     motion.resume()
-    motion.move_free(ToolPose(0.5, 0.2, 0.1, 0.0), Scaling(0.3, 0.3))
+    motion.move_free(SE2Pose(0.5, 0.2, 0.1, 0.0), Scaling(0.3, 0.3))
     np.testing.assert_allclose(arm.tcp_pose()[0], [0.5, 0.2, 0.1], atol=1e-3)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from cliport_sim.geometry import quat_from_yaw, yaw_of
+from cliport_common.poses import quat_from_yaw, yaw_of
 from cliport_sim.primitives import PHASES, pick_place, push
 from cliport_sim.robot import UR5, MoveBudget
 

@@ -8,7 +8,7 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from cliport_sim.geometry import quat_from_yaw, yaw_of
+from cliport_common.poses import quat_from_yaw, yaw_of
 from cliport_sim.grippers import Spatula, Suction
 from cliport_sim.robot import HOME_JOINTS, UR5, MoveBudget, forward_kinematics
 

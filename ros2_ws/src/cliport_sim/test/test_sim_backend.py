@@ -11,7 +11,7 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from cliport_sim.sim_backend import SimBackend
+from cliport_common.poses import SE2Pose, quat_from_yaw, yaw_of
 from cliport_executor.config import ExecutorConfig, SimBackendConfig, Timeouts
 from cliport_executor.request import (
     PICK_PLACE_PHASES,
@@ -20,12 +20,12 @@ from cliport_executor.request import (
     Phase,
     PickPlaceRequest,
     Primitive,
-    SE2Pose,
 )
 from cliport_executor.supervision import Supervisor
 from cliport_sim import assets
 from cliport_sim.environment import Environment, SimConfig
-from cliport_sim.geometry import quat_from_yaw, yaw_difference, yaw_of
+from cliport_sim.geometry import yaw_difference
+from cliport_sim.sim_backend import SimBackend
 from cliport_sim.tasks import make_task
 
 TASK = "put-block-in-bowl-seen-colors"

@@ -26,14 +26,15 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 
 from cliport_bringup.graph import NodeSpec
+from cliport_common.poses import SE2Pose
 from cliport_common.ros.spin import spin_until
-from cliport_sim.sim_backend import SimBackend
 from cliport_executor.config import ExecutorConfig, SimBackendConfig
 from cliport_executor.conversions import goal_from_request
 from cliport_executor.nodes.pick_place_server import PickPlaceServer
-from cliport_executor.request import PICK_PLACE_PHASES, ErrorCode, PickPlaceRequest, SE2Pose
+from cliport_executor.request import PICK_PLACE_PHASES, ErrorCode, PickPlaceRequest
 from cliport_msgs.action import PickPlace
 from cliport_sim.environment import Environment, SimConfig
+from cliport_sim.sim_backend import SimBackend
 from cliport_sim.tasks import make_task
 
 pytestmark = pytest.mark.timeout(120)

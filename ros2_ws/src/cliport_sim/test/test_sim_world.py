@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cliport_sim.sim_world import SimWorld, SimWorldConfig
 from cliport_executor.request import Outcome
+from cliport_sim.sim_world import SimWorld, SimWorldConfig
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -9,9 +9,10 @@ import numpy as np
 import pybullet as p
 import pytest
 
+from cliport_common.poses import yaw_of
 from cliport_sim.colors import rgba
 from cliport_sim.environment import Environment, SimConfig
-from cliport_sim.geometry import IDENTITY_QUAT, yaw_of
+from cliport_sim.geometry import IDENTITY_QUAT
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks import make_task, task_names
 from cliport_sim.tasks.align_rope import (

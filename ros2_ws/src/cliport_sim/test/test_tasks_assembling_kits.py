@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from cliport_common.poses import yaw_of
 from cliport_sim import assets
 from cliport_sim.colors import EVAL_COLORS, FULL_COLORS, TRAIN_COLORS
 from cliport_sim.environment import Environment
-from cliport_sim.geometry import yaw_of
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks import make_task, task_names
 from cliport_sim.tasks.assembling_kits import (

@@ -10,9 +10,9 @@ import pybullet as p
 import pytest
 from scipy.spatial.transform import Rotation
 
+from cliport_common.poses import quat_from_yaw, yaw_of
 from cliport_sim import google_objects
 from cliport_sim.environment import Environment, SimConfig
-from cliport_sim.geometry import quat_from_yaw, yaw_of
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks import make_task, task_names
 from cliport_sim.tasks.packing_google_objects import footprint_rectangle, tilted

@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
+from cliport_common.poses import yaw_of
 from cliport_sim.dataset import Dataset, EpisodeWriter, episode_dir
 from cliport_sim.demos import run_demo
 from cliport_sim.environment import Environment, SimConfig
-from cliport_sim.geometry import yaw_difference, yaw_of
+from cliport_sim.geometry import yaw_difference
 from cliport_sim.tasks import make_task
 
 BOWL_TASK = "put-block-in-bowl-seen-colors"

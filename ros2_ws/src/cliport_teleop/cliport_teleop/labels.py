@@ -24,9 +24,9 @@ class LoadedPick(NamedTuple):
 
 def loaded_picks(dataset, n_rotations: int, episodes: range | None = None) -> list[LoadedPick]:
     """Every step of ``episodes`` (default all) of a ``cliport_sim.dataset.Dataset``."""
+    from cliport_common.poses import yaw_of
     from cliport_policy.data import collate
     from cliport_policy.poses import decision_poses
-    from cliport_sim.geometry import yaw_of
 
     picks = []
     for e in episodes if episodes is not None else range(len(dataset)):

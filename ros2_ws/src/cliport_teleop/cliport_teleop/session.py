@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from cliport_common.poses import place_z, quat_from_yaw
 from cliport_perception.heightmap_msg import HeightmapFrame
 from cliport_sim.dataset import (
     Episode,
@@ -40,7 +41,6 @@ from cliport_sim.dataset import (
     episode_dir,
     new_meta,
 )
-from cliport_sim.geometry import quat_from_yaw
 from cliport_teleop.config import RecorderConfig
 
 
@@ -250,8 +250,7 @@ class TeleopSession:
             x, y = ws.pixel_to_xy(place.u, place.v)
             surface = max(heights[1], support_surface(frame, place.u, place.v,
                                                       self.cfg.place_support_radius))
-            place_xyz = (x, y, surface + max(pick_xyz[2] - ws.z_min, 0.0)
-                         + self.cfg.place_clearance)
+            place_xyz = (x, y, place_z(surface, pick_xyz[2], ws.z_min) + self.cfg.place_clearance)
             step = Step(instruction, pick, place, frame, self.frame_stamp_ns,
                         (pick_xyz, quat_from_yaw(pick.theta)),
                         (place_xyz, quat_from_yaw(place.theta)), views=self._views_now())

@@ -235,7 +235,7 @@ def test_a_page_of_another_origin_cannot_step_the_recorder(tmp_path):
 
 
 def test_a_parallel_grippers_pick_yaw_is_dragged_and_drawn_as_its_two_fingers(tmp_path):
-    from cliport_sim.geometry import yaw_of
+    from cliport_common.poses import yaw_of
     from cliport_teleop.browser import TeleopPage
 
     ws = Workspace()

@@ -173,10 +173,10 @@ def test_the_web_api(tmp_path):
 
 
 def test_a_parallel_grippers_grasp_yaw_is_recorded_and_loads_as_the_pick_label(tmp_path):
+    from cliport_common.poses import yaw_of
     from cliport_policy.data import collate
+    from cliport_policy.labels import grasp_difference, loaded_picks
     from cliport_sim.dataset import rotation_bin
-    from cliport_sim.geometry import yaw_of
-    from cliport_teleop.labels import grasp_difference, loaded_picks
 
     s = session(tmp_path, gripper="parallel")
     s.on_heightmap(frame(), 1)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 
-from cliport_executor.arm_interface import Motion, MotionError, Scaling, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import Motion, MotionError, Scaling
 from cliport_executor.backend import BackendUnavailable
 from cliport_executor.config import MoveItConfig
 from cliport_executor.franka.poses import pose_stamped
@@ -80,12 +81,12 @@ class MoveItArm(Motion):
             scene.current_state.update()
 
     # ------------------------------------------------------------------ motions
-    def move_free(self, target: ToolPose, scaling: Scaling) -> None:
+    def move_free(self, target: SE2Pose, scaling: Scaling) -> None:
         cfg = self.cfg
         self._plan_and_execute(target, self._request(cfg.ompl_namespace, cfg.ompl_pipeline,
                                                      cfg.ompl_planner_id, scaling), "OMPL")
 
-    def move_linear(self, target: ToolPose, scaling: Scaling, stop_on_contact: bool = False
+    def move_linear(self, target: SE2Pose, scaling: Scaling, stop_on_contact: bool = False
                     ) -> bool:
         if stop_on_contact:
             raise MotionError(ErrorCode.PLANNING_FAILED,
@@ -115,7 +116,7 @@ class MoveItArm(Motion):
         params.max_acceleration_scaling_factor = scaling.acceleration
         return params
 
-    def _plan_and_execute(self, target: ToolPose, params, planner: str) -> None:
+    def _plan_and_execute(self, target: SE2Pose, params, planner: str) -> None:
         if self._halted.is_set():
             return
         arm = self._arm

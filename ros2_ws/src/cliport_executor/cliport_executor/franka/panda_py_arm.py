@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 import threading
 
-from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool
 from cliport_executor.config import GripperConfig, LibfrankaConfig
 from cliport_executor.franka.poses import top_down_quaternion
 from cliport_executor.request import ErrorCode
 
 
-def to_robot_frame(pose: ToolPose, goal_to_robot) -> tuple[list[float], list[float]]:
+def to_robot_frame(pose: SE2Pose, goal_to_robot) -> tuple[list[float], list[float]]:
     """(position, quaternion xyzw) of the top-down TCP in the robot base (panda_link0)."""
     tx, ty, tz, tyaw = goal_to_robot
     c, s = math.cos(tyaw), math.sin(tyaw)
@@ -40,7 +41,7 @@ class PandaPyArm(Motion):
         self.cfg = cfg
         self._halted = threading.Event()
 
-    def _move(self, target: ToolPose, scaling: Scaling, what: str) -> None:
+    def _move(self, target: SE2Pose, scaling: Scaling, what: str) -> None:
         if self._halted.is_set():
             return
         if not target.is_finite():
@@ -58,10 +59,10 @@ class PandaPyArm(Motion):
             raise MotionError(ErrorCode.HARDWARE, f"{what} to {_fmt(position)} did not reach "
                                                   f"the pose (panda-py returned False)")
 
-    def move_free(self, target: ToolPose, scaling: Scaling) -> None:
+    def move_free(self, target: SE2Pose, scaling: Scaling) -> None:
         self._move(target, scaling, "transfer")
 
-    def move_linear(self, target: ToolPose, scaling: Scaling, stop_on_contact: bool = False
+    def move_linear(self, target: SE2Pose, scaling: Scaling, stop_on_contact: bool = False
                     ) -> bool:
         if stop_on_contact:
             raise MotionError(ErrorCode.PLANNING_FAILED,

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import math
 
-from cliport_executor.arm_interface import ToolPose
+from cliport_common.poses import SE2Pose
 from cliport_executor.config import MoveItConfig
-from cliport_executor.request import SE2Pose
 
 Quaternion = tuple[float, float, float, float]
 
@@ -52,30 +51,30 @@ def fold_gripper_yaws(pick_yaw: float, place_yaw: float, neutral: float = 0.0
     return best[1], best[2]
 
 
-def tool_poses(pick: SE2Pose, place: SE2Pose, cfg: MoveItConfig) -> tuple[ToolPose, ToolPose]:
+def tool_poses(pick: SE2Pose, place: SE2Pose, cfg: MoveItConfig) -> tuple[SE2Pose, SE2Pose]:
     """TCP poses (base frame) for a parallel gripper: yaw offset, then the pi fold."""
     a, b = fold_gripper_yaws(pick.yaw + cfg.tcp_yaw_offset, place.yaw + cfg.tcp_yaw_offset,
                              cfg.neutral_yaw)
-    return ToolPose(pick.x, pick.y, pick.z, a), ToolPose(place.x, place.y, place.z, b)
+    return SE2Pose(pick.x, pick.y, pick.z, a), SE2Pose(place.x, place.y, place.z, b)
 
 
-def to_planning_frame(pose: ToolPose, goal_to_planning: tuple[float, float, float, float]
-                      ) -> ToolPose:
+def to_planning_frame(pose: SE2Pose, goal_to_planning: tuple[float, float, float, float]
+                      ) -> SE2Pose:
     """Express a base-frame TCP pose in the planning frame (a planar offset + yaw)."""
     tx, ty, tz, tyaw = goal_to_planning
     c, s = math.cos(tyaw), math.sin(tyaw)
-    return ToolPose(tx + c * pose.x - s * pose.y, ty + s * pose.x + c * pose.y, tz + pose.z,
+    return SE2Pose(tx + c * pose.x - s * pose.y, ty + s * pose.x + c * pose.y, tz + pose.z,
                     pose.yaw + tyaw)
 
 
-def pose_goal(pose: ToolPose, cfg: MoveItConfig) -> tuple[tuple[float, float, float],
+def pose_goal(pose: SE2Pose, cfg: MoveItConfig) -> tuple[tuple[float, float, float],
                                                              Quaternion]:
     """(position, quaternion) of the TCP goal in ``cfg.planning_frame``."""
     p = to_planning_frame(pose, cfg.goal_to_planning)
     return (p.x, p.y, p.z), top_down_quaternion(p.yaw)
 
 
-def pose_stamped(pose: ToolPose, cfg: MoveItConfig):
+def pose_stamped(pose: SE2Pose, cfg: MoveItConfig):
     """``geometry_msgs/PoseStamped`` for ``PlanningComponent.set_goal_state``."""
     from geometry_msgs.msg import PoseStamped
 

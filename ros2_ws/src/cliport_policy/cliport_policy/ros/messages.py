@@ -10,36 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
-from geometry_msgs.msg import Point, PoseStamped, Vector3
+from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from cliport_common.poses import Pose, pose_stamped
+from cliport_common.stamps import copy_stamp
 from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import PickPlaceDecision
 from cliport_perception.image_conversion import array_to_image
 from cliport_policy.heatmaps import overlay
 
-Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
-
 MARKER_NS = "cliport_policy"
 PICK_COLOR = (0.1, 0.9, 0.2, 1.0)
 PLACE_COLOR = (0.2, 0.4, 1.0, 1.0)
 ARROW_SCALE = (0.06, 0.008, 0.014)  # length, shaft and head diameter (m)
-
-
-def copy_time(stamp: Time) -> Time:
-    return Time(sec=int(stamp.sec), nanosec=int(stamp.nanosec))
-
-
-def pose_stamped(pose: Pose, frame_id: str, stamp: Time) -> PoseStamped:
-    (x, y, z), (qx, qy, qz, qw) = pose
-    msg = PoseStamped()
-    msg.header.frame_id = frame_id
-    msg.header.stamp = copy_time(stamp)
-    p, o = msg.pose.position, msg.pose.orientation
-    p.x, p.y, p.z = float(x), float(y), float(z)
-    o.x, o.y, o.z, o.w = float(qx), float(qy), float(qz), float(qw)
-    return msg
 
 
 def decision_msg(decision, pick: Pose, place: Pose, *, instruction: str, policy: str,
@@ -52,8 +37,8 @@ def decision_msg(decision, pick: Pose, place: Pose, *, instruction: str, policy:
     """
     msg = PickPlaceDecision()
     msg.header.frame_id = frame_id
-    msg.header.stamp = copy_time(stamp)
-    msg.heightmap_stamp = copy_time(heightmap_stamp)
+    msg.header.stamp = copy_stamp(stamp)
+    msg.heightmap_stamp = copy_stamp(heightmap_stamp)
     msg.instruction = instruction
     msg.policy = policy
     msg.pick = pose_stamped(pick, frame_id, heightmap_stamp)
@@ -71,7 +56,7 @@ def heatmap_image(colormap: np.ndarray, heat: np.ndarray, cell: tuple[int, int],
                   header: Header):
     """rgb8 ``sensor_msgs/Image``: ``heat`` over the colormap, ``cell`` marked (2x upscaled)."""
     picture = overlay(colormap, heat, (int(cell[0]), int(cell[1])))
-    out = Header(frame_id=header.frame_id, stamp=copy_time(header.stamp))
+    out = Header(frame_id=header.frame_id, stamp=copy_stamp(header.stamp))
     return array_to_image(np.ascontiguousarray(picture), "rgb8", header=out)
 
 
@@ -79,7 +64,7 @@ def _marker(kind: int, ident: int, header: Header, pose: Pose, scale, color) -> 
     (x, y, z), (qx, qy, qz, qw) = pose
     m = Marker()
     m.header.frame_id = header.frame_id
-    m.header.stamp = copy_time(header.stamp)
+    m.header.stamp = copy_stamp(header.stamp)
     m.ns = MARKER_NS
     m.id = ident
     m.type = kind

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool, ToolPose
+from cliport_common.poses import SE2Pose
+from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool
 from cliport_executor.config import GripperConfig
 from cliport_executor.request import ErrorCode
 from cliport_sim.franka.arm import FrankaArm, Unreachable
@@ -31,7 +32,7 @@ class TwinMotion(Motion):
         self.arm = arm
         self._should_stop = should_stop
 
-    def move_free(self, target: ToolPose, scaling: Scaling) -> None:
+    def move_free(self, target: SE2Pose, scaling: Scaling) -> None:
         self._check(target)
         if self.arm.stopped:
             return  # as MoveIt after a stop: nothing moves until resume()
@@ -44,7 +45,7 @@ class TwinMotion(Motion):
         reached = self.arm.move_joints(q, scaling.velocity, self._should_stop)
         self._finished(reached, "joint-space motion", target)
 
-    def move_linear(self, target: ToolPose, scaling: Scaling, stop_on_contact: bool = False
+    def move_linear(self, target: SE2Pose, scaling: Scaling, stop_on_contact: bool = False
                     ) -> bool:
         if stop_on_contact:
             raise MotionError(ErrorCode.PLANNING_FAILED,
@@ -66,7 +67,7 @@ class TwinMotion(Motion):
     def resume(self) -> None:
         self.arm.resume()
 
-    def _finished(self, reached: bool, what: str, target: ToolPose) -> None:
+    def _finished(self, reached: bool, what: str, target: SE2Pose) -> None:
         if reached or self.arm.stopped or (self._should_stop is not None
                                            and self._should_stop()):
             return
@@ -75,7 +76,7 @@ class TwinMotion(Motion):
                           f"reach its target within its step budget (blocked?)")
 
     @staticmethod
-    def _check(target: ToolPose) -> None:
+    def _check(target: SE2Pose) -> None:
         if not target.is_finite():
             raise MotionError(ErrorCode.INVALID_GOAL, f"target {target} is not finite")
 

@@ -9,10 +9,10 @@ from typing import Any
 from sensor_msgs.msg import CameraInfo, JointState
 
 from cliport_common.config import ConfigError, from_dict, load_yaml, to_dict
+from cliport_common.poses import pose_stamped
 from cliport_common.ros.params import flatten, unflatten
 from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_perception.sources.calibration_file import resolve_file
-from cliport_policy.ros.messages import pose_stamped
 
 SERVER_NODE = "pick_place_server"
 

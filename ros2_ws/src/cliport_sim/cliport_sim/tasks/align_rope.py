@@ -24,9 +24,10 @@ import math
 import numpy as np
 import pybullet as p
 
+from cliport_common.poses import Pose, quat_from_yaw, yaw_of
 from cliport_sim import assets
 from cliport_sim.action import Action
-from cliport_sim.geometry import IDENTITY_QUAT, Pose, multiply, quat_from_yaw, yaw_of
+from cliport_sim.geometry import IDENTITY_QUAT, multiply
 from cliport_sim.tasks import register_task
 from cliport_sim.tasks.base import Goal, Task, TaskSetupError
 

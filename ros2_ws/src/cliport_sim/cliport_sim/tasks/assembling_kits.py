@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cliport_common.poses import Pose, quat_from_yaw
 from cliport_sim import assets
 from cliport_sim.colors import rgba
-from cliport_sim.geometry import Pose, multiply, quat_from_yaw
+from cliport_sim.geometry import multiply
 from cliport_sim.tasks import register_task
 from cliport_sim.tasks.base import Goal, Task, TaskSetupError
 

@@ -25,18 +25,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
+from cliport_common.poses import Pose, quat_from_yaw
 from cliport_sim.action import Action
 from cliport_sim.colors import colors_for
-from cliport_sim.geometry import (
-    IDENTITY_QUAT,
-    Pose,
-    invert,
-    matrix,
-    multiply,
-    quat_from_yaw,
-    yaw_difference,
-    yaw_only,
-)
+from cliport_sim.geometry import IDENTITY_QUAT, invert, matrix, multiply, yaw_difference, yaw_only
 from cliport_sim.tasks import grasp
 
 if TYPE_CHECKING:  # pragma: no cover

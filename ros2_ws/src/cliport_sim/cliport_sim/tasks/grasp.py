@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cliport_common.poses import Pose, quat_from_yaw, yaw_of
 from cliport_sim import footprint
-from cliport_sim.geometry import Pose, matrix, quat_from_yaw, yaw_of
+from cliport_sim.geometry import matrix
 
 if TYPE_CHECKING:  # pragma: no cover
     from cliport_sim.cameras import OracleMaps

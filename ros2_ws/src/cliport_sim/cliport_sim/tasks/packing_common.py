@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cliport_common.poses import Pose
 from cliport_sim import assets
-from cliport_sim.geometry import IDENTITY_QUAT, Pose
+from cliport_sim.geometry import IDENTITY_QUAT
 from cliport_sim.tasks.base import Task
 
 PICK_RADIUS = 0.015  # metres from the mask centroid

@@ -17,17 +17,9 @@ import math
 import numpy as np
 from scipy.spatial import ConvexHull
 
+from cliport_common.poses import Pose, quat_from_yaw, yaw_of
 from cliport_sim import google_objects
-from cliport_sim.geometry import (
-    Pose,
-    matrix,
-    multiply,
-    quat_from_euler,
-    quat_from_yaw,
-    quat_multiply,
-    wrap_angle,
-    yaw_of,
-)
+from cliport_sim.geometry import matrix, multiply, quat_from_euler, quat_multiply, wrap_angle
 from cliport_sim.tasks import register_factory
 from cliport_sim.tasks.kdtree import Leaf, split_volume
 from cliport_sim.tasks.packing_common import CONTAINER_WALL, PackingTask, add_container

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 
+from cliport_common.poses import Pose
 from cliport_sim import assets
-from cliport_sim.geometry import Pose, multiply
+from cliport_sim.geometry import multiply
 from cliport_sim.tasks import register_task
 from cliport_sim.tasks.base import Task, TaskSetupError
 

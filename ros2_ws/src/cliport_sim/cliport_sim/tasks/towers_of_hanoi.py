@@ -6,8 +6,9 @@ walk through the optimal 7-move solution that ends with the tower on the dark br
 
 from __future__ import annotations
 
+from cliport_common.poses import Pose
 from cliport_sim import assets
-from cliport_sim.geometry import IDENTITY_QUAT, Pose, multiply
+from cliport_sim.geometry import IDENTITY_QUAT, multiply
 from cliport_sim.tasks import register_task
 from cliport_sim.tasks.base import Task, TaskSetupError
 

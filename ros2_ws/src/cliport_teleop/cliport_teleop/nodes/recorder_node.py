@@ -20,6 +20,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from cliport_common.config import ConfigError
+from cliport_common.poses import pose_stamped, yaw_of
 from cliport_common.ros.params import declare_config
 from cliport_common.ros.spin import run_node
 from cliport_common.stamps import stamp_to_ns
@@ -28,8 +29,6 @@ from cliport_msgs.msg import Heightmap
 from cliport_perception.heightmap_msg import from_msg
 from cliport_perception.image_conversion import ImageConversionError, image_to_array
 from cliport_perception.rgbd import depth_to_uint16
-from cliport_policy.ros.messages import pose_stamped
-from cliport_sim.geometry import yaw_of
 from cliport_teleop.config import load_recorder_config
 from cliport_teleop.session import Step, TeleopSession
 from cliport_teleop.web import WebServer

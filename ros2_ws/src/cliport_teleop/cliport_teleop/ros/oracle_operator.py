@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cliport_common.poses import yaw_of
 from cliport_common.stamps import stamp_to_ns
 from cliport_teleop.browser import TeleopPage
 
@@ -29,7 +30,7 @@ Wait = Callable[[Callable[[], object], float], bool]
 def yaw_of_pose(pose_stamped) -> float:
     """Yaw about +z of a ``geometry_msgs/PoseStamped`` (a rotation about z only)."""
     q = pose_stamped.pose.orientation
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    return yaw_of((q.x, q.y, q.z, q.w))
 
 
 class SimWatcher:
