@@ -20,7 +20,8 @@ import torch
 from cliport_common.poses import yaw_of
 from cliport_policy.agents import image_tensor
 from cliport_policy.poses import pick_bin_of_yaw
-from cliport_sim.dataset import Dataset, rotation_bin
+from cliport_sim.dataset import Dataset
+from cliport_sim.labels import rotation_bin
 
 STORED_ROTATIONS = 36  # the episode store's place_rot labels (cliport_sim.dataset)
 STORED_PICK_ROTATIONS = 1  # its pick_rot labels are always 0 (the pick yaw lives in pose0)
@@ -130,6 +131,6 @@ def pick_bin(step: dict, n_rotations: int) -> int:
 
 def _place_bin(step: dict, n_rotations: int) -> int:
     """The place rotation bin of a stored action for a model with ``n_rotations`` bins
-    (theta1 = yaw(pose0) - yaw(pose1), as :func:`cliport_sim.dataset.action_labels`)."""
+    (theta1 = yaw(pose0) - yaw(pose1), as :func:`cliport_sim.labels.action_labels`)."""
     theta = yaw_of(np.asarray(step["pose0"])[3:]) - yaw_of(np.asarray(step["pose1"])[3:])
     return rotation_bin(theta, n_rotations)

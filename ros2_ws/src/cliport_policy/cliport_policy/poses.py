@@ -17,8 +17,10 @@ mirrored: the attention's copy ``r0`` is the image turned so that this yaw reads
 (models/attention.py). Place bin ``r1`` of ``k1`` is theta1 = 2 pi r1 / k1, the pick yaw
 minus the place yaw (the reference's relative label), so the commanded place yaw is
 ``pick yaw - theta1``. With one pick bin (suction) the pick yaw is 0, as the reference's.
-This is the inverse of :func:`cliport_sim.dataset.action_labels` and
-:func:`cliport_policy.data.pick_bin`.
+
+:func:`decision_poses` is the one inverse of the labels a demo is stored with
+(:func:`cliport_sim.labels.action_labels`, and :func:`cliport_policy.data.pick_bin` for the
+pick bin), so training labels and commanded poses cannot drift apart.
 """
 
 from __future__ import annotations
@@ -49,8 +51,18 @@ def pick_bin_of_yaw(yaw: float, pick_rotations: int) -> int:
 def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int, int, int],
                    place: tuple[int, int, int], pick_rotations: int = 1,
                    place_rotations: int = 36) -> tuple[Pose, Pose]:
-    """(pick pose, place pose) of (u, v, bin) cells; z from ``heightmap`` (metres above
-    ``workspace.z_min``) as described in the module docstring."""
+    """(pick pose, place pose) of (u, v, bin) cells: the inverse of the action labels.
+
+    x, y: the cells' centres. Yaws: the pick bin's grasp yaw, and that minus the place bin's
+    theta1. The z rule (``heightmap`` in metres above ``workspace.z_min``; a cell no camera
+    saw reads as the table): pick z = the surface at the pick cell; place z = the surface at
+    the place cell + the pick's height above the table, i.e. where the picked point should
+    end (the executor's ``PickPlace`` contract). ``ValueError`` for a cell or bin out of range.
+    """
+    for (_, _, b), k, what in ((pick, pick_rotations, "pick"),
+                               (place, place_rotations, "place")):
+        if not 0 <= int(b) < k:
+            raise ValueError(f"{what} rotation bin {b} is outside 0..{k - 1}")
     yaw0 = pick_yaw(pick[2], pick_rotations)
     theta1 = 2.0 * math.pi * int(place[2]) / place_rotations
     pick_xyz = cell_position(workspace, heightmap, pick[0], pick[1])

@@ -12,7 +12,7 @@ from cliport_perception.workspace import Workspace
 from cliport_policy.agents import _argmax, agent_names, image_tensor, make_agent
 from cliport_policy.config import load_policy_config
 from cliport_policy.poses import decision_poses
-from cliport_sim.dataset import action_labels
+from cliport_sim.labels import action_labels
 
 INSTRUCTION = "put the red blocks in a blue bowl"
 

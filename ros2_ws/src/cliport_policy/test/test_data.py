@@ -12,14 +12,16 @@ from cliport_perception.workspace import Workspace
 from cliport_policy.data import collate
 from cliport_policy.poses import decision_poses
 from cliport_sim import dataset as ds
+from cliport_sim.episode import Episode
 from cliport_sim.geometry import wrap_angle
+from cliport_sim.labels import action_labels, pose_to_array
 
 WS = Workspace(0.30, 0.62, -0.32, 0.32, 0.0, 0.28, 0.002)  # a Franka-sized grid
 PICK_YAWS_DEG = (-85.0, -40.0, 0.0, 30.0, 89.0)
 TURN_DEG = 25.0  # every place turns the object by this much
 
 
-def gripper_episode() -> ds.Episode:
+def gripper_episode() -> Episode:
     """Actions whose pick poses carry a grasp yaw, labelled as cliport-demos labels them."""
     n = len(PICK_YAWS_DEG)
     pose0, pose1, labels = [], [], []
@@ -27,11 +29,11 @@ def gripper_episode() -> ds.Episode:
         yaw = math.radians(deg)
         p0 = ((0.35 + 0.05 * i, -0.2 + 0.1 * i, 0.04), quat_from_yaw(yaw))
         p1 = ((0.55, 0.25 - 0.1 * i, 0.045), quat_from_yaw(yaw + math.radians(TURN_DEG)))
-        pose0.append(ds.pose_to_array(p0))
-        pose1.append(ds.pose_to_array(p1))
-        labels.append(ds.action_labels(p0, p1, WS))
+        pose0.append(pose_to_array(p0))
+        pose1.append(pose_to_array(p1))
+        labels.append(action_labels(p0, p1, WS))
     rows, cols = WS.shape
-    return ds.Episode(
+    return Episode(
         colormap=np.zeros((n + 1, rows, cols, 3), np.uint8),
         heightmap=np.full((n + 1, rows, cols), 0.04, np.float32),
         valid=np.ones((n + 1, rows, cols), bool), pose0=np.array(pose0), pose1=np.array(pose1),

@@ -33,17 +33,9 @@ from typing import Any
 import numpy as np
 
 from cliport_perception.rgbd import depth_to_uint16
-from cliport_sim.dataset import (
-    DatasetError,
-    Episode,
-    EpisodeWriter,
-    Views,
-    action_labels,
-    episode_dir,
-    load_episode,
-    new_meta,
-    pose_to_array,
-)
+from cliport_sim.dataset import EpisodeWriter, episode_dir, new_meta
+from cliport_sim.episode import DatasetError, Episode, Views, load_episode
+from cliport_sim.labels import action_labels, pose_to_array
 
 SEED_START = {"train": 0, "val": 1, "test": 10001}
 SEED_STRIDE = 2

@@ -13,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cliport_perception.workspace import Workspace
 from cliport_sim import dataset as ds
 from cliport_sim.demos import seeds
+from cliport_sim.episode import TMP_PREFIX, DatasetError
+from cliport_sim.labels import action_labels
 
 TASK = "put-block-in-bowl-seen-colors"
 
@@ -73,7 +76,7 @@ def test_cli_generates_labelled_episodes(tmp_path):
         assert ep.valid.mean() > 0.9 and ep.heightmap.min() >= 0
         assert ep.instruction[0].startswith("put the") and ep.instruction[-1]
         for t in range(ep.n_steps):
-            labels = ds.action_labels(ep.pose0[t], ep.pose1[t], ds.Workspace())
+            labels = action_labels(ep.pose0[t], ep.pose1[t], Workspace())
             assert labels == (tuple(ep.pick_pix[t]), tuple(ep.place_pix[t]),
                               int(ep.pick_rot[t]), int(ep.place_rot[t]))
             # The oracle picks on the object: the pick cell is higher than the table.
@@ -113,7 +116,7 @@ def test_kill_and_resume_gives_exactly_n(tmp_path):
     data = check_store(root, 3)
     assert recorded_seeds(root)[: len(first)] == first  # resumed, nothing redone
     assert data.seeds == sorted(data.seeds)
-    assert not list(root.glob(f"{ds.TMP_PREFIX}*"))
+    assert not list(root.glob(f"{TMP_PREFIX}*"))
 
     # A corrupt episode is reported and skipped; rerunning tops the store back up to N.
     victim = data.path(1)
@@ -149,6 +152,6 @@ def test_orthographic_store_records_its_mode_and_refuses_a_mixed_resume(tmp_path
     generate(TASK, "train", 1, tmp_path, progress=False, observation="orthographic")
     ep = ds.Dataset(root).episode(0)
     assert ep.meta["observation"] == "orthographic" and ep.valid.all()
-    with pytest.raises(ds.DatasetError, match="--observation orthographic"):
+    with pytest.raises(DatasetError, match="--observation orthographic"):
         generate(TASK, "train", 2, tmp_path, progress=False)  # default: views
     assert len(ds.Dataset(root)) == 1

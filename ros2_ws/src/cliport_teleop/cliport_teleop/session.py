@@ -33,14 +33,9 @@ import numpy as np
 
 from cliport_common.poses import place_z, quat_from_yaw
 from cliport_perception.heightmap_msg import HeightmapFrame
-from cliport_sim.dataset import (
-    Episode,
-    EpisodeWriter,
-    Views,
-    action_labels,
-    episode_dir,
-    new_meta,
-)
+from cliport_sim.dataset import EpisodeWriter, episode_dir, new_meta
+from cliport_sim.episode import Episode, Views
+from cliport_sim.labels import action_labels
 from cliport_teleop.config import RecorderConfig
 
 

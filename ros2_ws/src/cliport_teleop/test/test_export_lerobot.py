@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cliport_sim.dataset import Dataset, Episode, EpisodeWriter
+from cliport_sim.dataset import Dataset, EpisodeWriter
+from cliport_sim.episode import Episode
 from cliport_teleop import export_lerobot
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from cliport_bringup.graph import load_graph
 from cliport_common.ros.spin import spin_until
-from cliport_sim.dataset import Dataset, load_views
+from cliport_sim.dataset import Dataset
+from cliport_sim.episode import load_views
 from cliport_teleop.testing import TEST_TOKEN, Page, free_port, recorder_spec
 
 pytestmark = pytest.mark.timeout(300)

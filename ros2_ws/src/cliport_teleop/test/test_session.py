@@ -176,7 +176,7 @@ def test_a_parallel_grippers_grasp_yaw_is_recorded_and_loads_as_the_pick_label(t
     from cliport_common.poses import yaw_of
     from cliport_policy.data import collate
     from cliport_policy.labels import grasp_difference, loaded_picks
-    from cliport_sim.dataset import rotation_bin
+    from cliport_sim.labels import rotation_bin
 
     s = session(tmp_path, gripper="parallel")
     s.on_heightmap(frame(), 1)
