@@ -5,8 +5,9 @@ fr3_arm_controller, move_group and the gripper), the RealSense driver with depth
 colour, the static transform from the calibration file, and our perception, policy and
 executor nodes from ``config/graphs/real.yaml`` (the graph ``cliport-run real`` runs too).
 The decisions (which includes, which parameters per argument, the MoveIt parameters the
-executor's MoveItPy needs) are made in :mod:`cliport_bringup.real_bringup`; this file only
-turns them into launch actions. The arguments are documented in docs/real-launch.md.
+executor's MoveItPy needs) are made in :mod:`cliport_bringup.real_bringup` and
+:mod:`cliport_bringup.moveit_params`; this file only turns them into launch actions. The
+arguments are documented in docs/real-launch.md.
 NOT HARDWARE-VERIFIED and not yet run under ``ros2 launch``.
 """
 
@@ -15,7 +16,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
-from cliport_bringup import real_bringup
+from cliport_bringup import moveit_params, real_bringup
 from cliport_bringup.graph import GraphSpec
 from cliport_bringup.launch_description import node_actions
 from launch import LaunchDescription
@@ -30,13 +31,13 @@ def _include(include):
 def _setup(context):
     options = real_bringup.RealOptions.from_launch(context.launch_configurations)
     actions = []
-    moveit_params = ""
+    params_file = ""
     if real_bringup.needs_built_moveit_params(options):
-        path, dropped = real_bringup.write_fr3_moveit_params(options)
-        moveit_params = str(path)
+        path, dropped = moveit_params.write_fr3_moveit_params(options)
+        params_file = str(path)
         actions.append(LogInfo(msg=f"real.launch.py: MoveIt parameters for the executor: {path}"
                                + (f" (left out, untyped: {dropped})" if dropped else "")))
-    plan = real_bringup.real_plan(options, moveit_params_file=moveit_params)
+    plan = real_bringup.real_plan(options, moveit_params_file=params_file)
     actions.append(LogInfo(msg=f"real.launch.py: {plan.options.robot.summary}; executor "
                                f"backend {plan.options.backend}; base frame {plan.base_frame}; "
                                f"calibration {plan.calibration_file}"))
