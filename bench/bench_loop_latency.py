@@ -70,9 +70,9 @@ def _camera_process(ready, stop) -> None:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo, Image
 
-    from cliport_bringup.nodes.sim_node import camera_info
     from cliport_perception.image_conversion import array_to_image
     from cliport_sim.demos import depth_mm
+    from cliport_sim.nodes.sim_node import camera_info
 
     rclpy.init()
     node = rclpy.create_node("bench_cameras")

@@ -26,7 +26,6 @@ setup(
             "cliport-run = cliport_bringup.runner:main",
             "cliport-topic = cliport_bringup.nodes.topic_cli:main",
             "cliport-goal = cliport_bringup.nodes.goal_cli:main",
-            "sim = cliport_bringup.nodes.sim_node:main",
             "cliport-sim-loop = cliport_bringup.nodes.sim_loop:main",
             "cliport-demo = cliport_bringup.nodes.demo:main",
         ],

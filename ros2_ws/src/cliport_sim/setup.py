@@ -24,7 +24,12 @@ setup(
         "console_scripts": [
             "cliport-demos = cliport_sim.demos:main",
             "cliport-oracle-check = cliport_sim.oracle_check:main",
+            "sim = cliport_sim.nodes.sim_node:main",
             "twin = cliport_sim.nodes.twin_node:main",
+        ],
+        # The executor finds the simulated UR5 by name without importing this package.
+        "cliport_executor.backends": [
+            "sim = cliport_sim.sim_backend:SimBackend",
         ],
         "cliport_perception.sources": [
             "sim = cliport_sim.camera_source:SimCameraSource",

@@ -9,7 +9,9 @@ import pytest
 
 from cliport_common.config import ConfigError
 from cliport_common.poses import SE2Pose, quat_from_yaw
-from cliport_executor.backend import available_backends, make_backend
+from cliport_common.testing import installed_distribution
+from cliport_executor import backend as backend_module
+from cliport_executor.backend import BackendUnavailable, available_backends, make_backend
 from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_executor.conversions import (
     goal_from_request,
@@ -155,9 +157,37 @@ def test_dryrun_phases_and_cancel():
 
 
 def test_unknown_backend():
-    with pytest.raises(ValueError, match="unknown executor backend 'ur10'"):
+    with pytest.raises(ValueError, match="unknown executor backend 'ur10'.*'dryrun'.*"
+                                         "'cliport_executor.backends' entry point group"):
         make_backend("ur10", ExecutorConfig())
-    assert {"dryrun", "sim", "moveit", "libfranka"} <= set(available_backends())
+    assert {"dryrun", "moveit", "libfranka"} <= set(available_backends())
+
+
+def test_a_backend_declared_as_an_entry_point_is_found(tmp_path):
+    """A package (the simulator) provides a backend without the executor importing it."""
+    module = """
+        from cliport_executor.backends.dryrun import DryRunBackend
+
+        class EpArm(DryRunBackend):
+            pass
+
+        NOT_A_BACKEND = 42
+    """
+    entries = {"ep_arm": "ep_arm_backend:EpArm", "ep_broken": "ep_arm_backend:NOT_A_BACKEND",
+               "ep_missing": "no_such_module:X"}
+    with installed_distribution(tmp_path, "ep-arm-backend", {"ep_arm_backend": module},
+                                {"cliport_executor.backends": entries}):
+        assert {"ep_arm", "ep_broken", "ep_missing"} <= set(available_backends())
+        arm = make_backend("ep_arm", ExecutorConfig())
+        assert type(arm).__name__ == "EpArm" and arm.name == "ep_arm"
+        arm.connect()
+        assert arm.execute(req(), Supervisor()).success
+        with pytest.raises(BackendUnavailable, match="not an ArmBackend subclass"):
+            make_backend("ep_broken", ExecutorConfig())
+        with pytest.raises(BackendUnavailable, match="cannot load entry point no_such_module:X"):
+            make_backend("ep_missing", ExecutorConfig())
+    backend_module._REGISTRY.pop("ep_arm", None)
+    assert "ep_arm" not in available_backends()
 
 
 @pytest.mark.parametrize("name", ["moveit_fr3", "moveit_panda", "sim", "libfranka_fer"])
@@ -184,7 +214,7 @@ def test_core_modules_load_without_rclpy():
     import subprocess
     import sys
 
-    code = ("import sys; import cliport_executor.backends.sim, cliport_executor.backends.moveit, "
-            "cliport_executor.primitives, cliport_executor.screening, cliport_executor.gate; "
+    code = ("import sys; import cliport_executor.backends.moveit, cliport_executor.primitives, "
+            "cliport_executor.screening, cliport_executor.gate; "
             "assert 'rclpy' not in sys.modules, 'rclpy loaded'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -2,9 +2,9 @@
 
 1. The screening function the goal callback uses (1000 goals): it never raises, and every
    goal it lets through is finite, SE(2), in the base frame and inside the workspace.
-2. A live ``pick_place_server`` process with the PyBullet arm (sim backend): random goals
-   over DDS never kill it; each one is answered (rejected, or a terminal status with an
-   error code), invalid ones are never accepted, and a good goal still succeeds after.
+2. A live ``pick_place_server`` process (dry-run backend, no time spent per phase): random
+   goals over DDS never kill it; each one is answered (rejected, or a terminal status with
+   an error code), invalid ones are never accepted, and a good goal still succeeds after.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ MUTATIONS = (_pose_field, _orientation, _frame, _primitive, _speed, _instruction
 @st.composite
 def goals(draw):
     """A valid goal (random poses in the workspace, any yaw, either primitive), then up to
-    three random fields made wild: about a third stay valid and run on the arm."""
+    three random fields made wild: about a third stay valid and run on the backend."""
     goal = PickPlace.Goal()
     goal.instruction = draw(st.sampled_from(["put the red block in the blue bowl",
                                              "push the pile into the green zone"]))
@@ -137,7 +137,8 @@ def live_server(tmp_path_factory):
     runner = GraphRunner(log_dir=tmp_path_factory.mktemp("fuzz_logs"))
     runner.start_node(NodeSpec(name="pick_place_server", package="cliport_executor",
                                executable="pick_place_server",
-                               parameters=[{"backend": "sim", "timeouts.goal": 20.0}]))
+                               parameters=[{"backend": "dryrun", "dryrun.phase_duration": 0.0,
+                                            "timeouts.goal": 20.0}]))
     context = Context()
     rclpy.init(context=context)
     node = rclpy.create_node("goal_fuzzer", context=context)
@@ -190,7 +191,7 @@ def test_the_server_still_works_after_the_fuzz(live_server):
     assert spin_until(node, fut.done, 15, runner) and fut.result().accepted
     res = fut.result().get_result_async()
     assert spin_until(node, res.done, 30, runner)
-    assert res.result().status in TERMINAL  # answered (success or a grasp failure on air)
+    assert res.result().status == GoalStatus.STATUS_SUCCEEDED
     runner.check_alive()
     print(f"live fuzz: {dict(LIVE)}")
     assert LIVE["rejected"] >= 5 and LIVE["sent"] - LIVE["rejected"] >= 10

@@ -1,14 +1,13 @@
 """The RGBDSource interface, the source registry (names and entry points), and the
 calibration files a source is pointed at."""
 
-import sys
-import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
 from cliport_common.config import ConfigError
+from cliport_common.testing import installed_distribution
 from cliport_perception.fusion import Fuser
 from cliport_perception.sources import (
     RGBDSource,
@@ -122,9 +121,9 @@ def test_registry_refuses_clashes_and_non_sources(registered):
         register_source("not_a_source")(dict)
 
 
-def test_a_source_declared_as_an_entry_point_is_found(tmp_path, monkeypatch):
+def test_a_source_declared_as_an_entry_point_is_found(tmp_path):
     """A package (the simulator) can provide a source without perception importing it."""
-    (tmp_path / "ep_scene_source.py").write_text(textwrap.dedent("""
+    module = """
         from dataclasses import dataclass
         from cliport_perception.sources import RGBDSource
 
@@ -141,15 +140,11 @@ def test_a_source_declared_as_an_entry_point_is_found(tmp_path, monkeypatch):
             def _disconnect(self): pass
 
         NOT_A_SOURCE = 42
-    """))
-    dist = tmp_path / "ep_scene_source-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-scene-source\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[cliport_perception.sources]\nep_scene = ep_scene_source:EpSource\n"
-        "ep_broken = ep_scene_source:NOT_A_SOURCE\nep_missing = no_such_module:X\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
+    """
+    entries = {"ep_scene": "ep_scene_source:EpSource",
+               "ep_broken": "ep_scene_source:NOT_A_SOURCE", "ep_missing": "no_such_module:X"}
+    with installed_distribution(tmp_path, "ep-scene-source", {"ep_scene_source": module},
+                                {"cliport_perception.sources": entries}):
         assert {"ep_scene", "ep_broken"} <= set(available_sources())
         source = make_source("ep_scene", {"cameras": ["top", "side"]})
         assert type(source).__name__ == "EpSource" and source.camera_names == ["top", "side"]
@@ -157,9 +152,7 @@ def test_a_source_declared_as_an_entry_point_is_found(tmp_path, monkeypatch):
             make_source("ep_broken", {})
         with pytest.raises(SourceError, match="cannot load entry point no_such_module:X"):
             make_source("ep_missing", {})
-    finally:
-        source_base._REGISTRY.pop("ep_scene", None)
-        sys.modules.pop("ep_scene_source", None)
+    source_base._REGISTRY.pop("ep_scene", None)
 
 
 def test_the_sim_reference_calibration_matches_the_reference_cameras():

@@ -1,4 +1,8 @@
-"""The simulated arm: cliport_sim's PyBullet UR5 with suction or spatula, through one task.
+"""The executor's ``sim`` backend: the PyBullet UR5 with suction or spatula, through one task.
+
+It lives with the simulator, and the executor finds it by name through the
+``cliport_executor.backends`` entry point that this package declares (setup.py), so the
+executor itself never imports PyBullet.
 
 The backend owns (or is handed) a :class:`cliport_sim.environment.Environment` and runs each
 goal as one ``env.step`` of that episode, so the result carries the task's reward and a sim

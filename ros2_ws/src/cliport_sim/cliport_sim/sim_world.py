@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from cliport_executor.backend import register_backend
 from cliport_executor.config import ExecutorConfig
-from cliport_executor.request import ErrorCode, Outcome, PickPlaceRequest
+from cliport_executor.request import Outcome, PickPlaceRequest
 from cliport_executor.supervision import Supervisor
 from cliport_perception.rgbd import RGBDFrame
 from cliport_sim.environment import Environment, load_sim_config
@@ -101,9 +101,8 @@ class WorldSimBackend(SimBackend):
         return self.world.call(self._execute_here, request, supervisor)
 
     def _execute_here(self, request: PickPlaceRequest, supervisor: Supervisor) -> Outcome:
-        if self.world.episode.done:
-            return Outcome.fail(ErrorCode.INVALID_GOAL, "the episode is done; reset the "
-                                                        "simulation (sim/reset) for a new one")
+        if (refusal := self.world.refuse_when_done()) is not None:
+            return refusal
         outcome = super().execute(request, supervisor)
         self.world.record(outcome)
         return outcome

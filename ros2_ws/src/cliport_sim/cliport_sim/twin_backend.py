@@ -143,9 +143,8 @@ class TwinBackend(ArmBackend):
         return self.world.paced(self._execute_here, request, supervisor)
 
     def _execute_here(self, request: PickPlaceRequest, supervisor: Supervisor) -> Outcome:
-        if self.world.episode.done:
-            return Outcome.fail(ErrorCode.INVALID_GOAL, "the episode is done; reset the "
-                                                        "simulation (sim/reset) for a new one")
+        if (refusal := self.world.refuse_when_done()) is not None:
+            return refusal
         outcome = self.moveit.execute(request, supervisor)
         env = self.world.env
         if outcome.success or outcome.error_code == ErrorCode.GRASP_FAILED:

@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from cliport_executor.request import ErrorCode, Outcome
+
 IDLE_WAIT = 0.5  # s between idle calls when the world asks for none
 
 
@@ -158,6 +160,14 @@ class WorldThread:
         """The episode (a copy) and the oracle action for that same scene, taken together on
         the world thread, so a goal cannot run between the two."""
         return self.call(lambda: (dataclasses.replace(self.episode), self._oracle_here()))
+
+    def refuse_when_done(self) -> Outcome | None:
+        """The answer to a goal once the episode is done (None while it runs): the scene
+        stays as the episode left it until a reset."""
+        if not self.episode.done:
+            return None
+        return Outcome.fail(ErrorCode.INVALID_GOAL, "the episode is done; reset the "
+                                                    "simulation (sim/reset) for a new one")
 
     def record(self, outcome) -> EpisodeState:
         """Book one executed goal (an executor ``Outcome``) into the episode (on the world

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -206,3 +208,15 @@ def test_push_with_the_spatula_on_a_piles_task():
     finally:
         backend.disconnect()
     assert backend.env is None
+
+
+def test_the_executor_finds_the_sim_backend_by_name_without_rclpy():
+    """The executor names no simulator: ``sim`` comes from this package's entry point, in a
+    process that imported nothing of cliport_sim before asking for it."""
+    code = ("import sys; from cliport_executor.backend import available_backends, make_backend; "
+            "from cliport_executor.config import ExecutorConfig; "
+            "assert 'cliport_sim' not in sys.modules and 'sim' in available_backends(); "
+            "b = make_backend('sim', ExecutorConfig()); "
+            "assert type(b).__module__ == 'cliport_sim.sim_backend' and b.name == 'sim', b; "
+            "assert 'rclpy' not in sys.modules, 'rclpy loaded'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

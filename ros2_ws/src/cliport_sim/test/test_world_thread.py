@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from cliport_executor.request import Outcome
+from cliport_executor.request import ErrorCode, Outcome
 from cliport_sim.world_thread import WorldThread
 
 
@@ -97,5 +97,21 @@ def test_episodes_take_the_next_seed_and_the_oracle_is_drawn_once_per_scene():
         assert ep.total_reward == 0.5 and ep.scene == 2
         assert w.oracle() is not first  # a new scene, a new draw
         assert w.reset().seed == 9 and w.reset(100).seed == 100 and w.reset().seed == 102
+    finally:
+        w.close()
+
+
+def test_goals_are_refused_once_the_episode_is_done_until_a_reset():
+    w = World()
+    try:
+        assert w.refuse_when_done() is None
+        w.env.steps = CountingTask.max_steps  # the task's step limit reached by this goal
+        assert w.call(w.record, Outcome.ok(0.0)).done
+        refusal = w.refuse_when_done()
+        assert not refusal.success and refusal.error_code == ErrorCode.INVALID_GOAL
+        assert "sim/reset" in refusal.message
+        w.env.steps = 0
+        w.reset()
+        assert w.refuse_when_done() is None
     finally:
         w.close()

@@ -1,3 +1,3 @@
-"""Built-in arm backends (``dryrun``, ``sim``, ``moveit``, ``libfranka``), each imported on
+"""Built-in arm backends (``dryrun``, ``moveit``, ``libfranka``), each imported on
 demand by :func:`cliport_executor.backend.make_backend`, so only the chosen one's
 dependencies load."""

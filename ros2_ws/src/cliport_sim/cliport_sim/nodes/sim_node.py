@@ -31,15 +31,15 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from cliport_sim.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
 from cliport_common.ros.qos import latched
 from cliport_executor.config import load_executor_config
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
 from cliport_executor.request import ErrorCode
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.rgbd import depth_to_uint16
-from cliport_policy.ros.messages import pose_stamped
+from cliport_sim.nodes.world_messages import answer_reset, decision_message
 from cliport_sim.recording import DEFAULT_FPS, StateRecorder
+from cliport_sim.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
 
 LATCHED = latched(1)
 
@@ -157,30 +157,17 @@ class SimNode(Node):
             return None
         if self._decision is not None and self._decision[0] == ep.scene:
             return self._decision[1]
-        msg = self._decision_type()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = "base"
-        msg.instruction = ep.lang_goal
-        msg.pick = pose_stamped(action.pose0, "base", msg.header.stamp)
-        msg.place = pose_stamped(action.pose1, "base", msg.header.stamp)
-        msg.policy = f"oracle:{action.primitive}"
-        ws = self.world.env.workspace
-        msg.pick_u, msg.pick_v = (int(v) for v in ws.xy_to_pixel(*action.pose0[0][:2]))
-        msg.place_u, msg.place_v = (int(v) for v in ws.xy_to_pixel(*action.pose1[0][:2]))
+        msg = decision_message(self._decision_type(), action, ep.lang_goal, "base",
+                               self.world.env.workspace, self.get_clock().now().to_msg())
         self._decision = (ep.scene, msg)
         return msg
 
     def _reset(self, _request, response):
-        try:
-            ep = self.world.reset()
-        except Exception as exc:  # noqa: BLE001 - report it, keep serving
-            response.success, response.message = False, f"reset failed: {exc}"
-            return response
+        return answer_reset(self.world, response, self._start_episode)
+
+    def _start_episode(self) -> None:
         self._start_recording()
         self._announce()
-        response.success = True
-        response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
-        return response
 
     def _start_recording(self) -> None:
         if self.recorder is not None:

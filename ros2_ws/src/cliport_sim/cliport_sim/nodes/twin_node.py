@@ -39,6 +39,7 @@ from cliport_common.ros.qos import latched
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
 from cliport_perception.image_conversion import array_to_image
 from cliport_sim.nodes.world_messages import (
+    answer_reset,
     camera_info,
     decision_message,
     executor_config,
@@ -126,15 +127,7 @@ class TwinNode(Node):
             self.oracle_pub.publish(decision)
 
     def _reset(self, _request, response):
-        try:
-            ep = self.world.reset()
-        except Exception as exc:  # noqa: BLE001 - report it, keep serving
-            response.success, response.message = False, f"reset failed: {exc}"
-            return response
-        self._announce()
-        response.success = True
-        response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
-        return response
+        return answer_reset(self.world, response, self._announce)
 
     def destroy_node(self) -> None:
         if self.world is not None:

@@ -1,9 +1,10 @@
-"""Messages of a simulated world published like a real rig (the twin node's conversions),
-and the executor configuration of a server that runs inside a world's process."""
+"""Messages of a simulated world published like a real rig (the sim and twin nodes'
+conversions and their ``sim/reset`` answer), and the executor configuration of a server that
+runs inside a world's process."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sensor_msgs.msg import CameraInfo, JointState
@@ -47,6 +48,21 @@ def decision_message(msg, action, instruction: str, frame_id: str, workspace, st
     msg.pick_u, msg.pick_v = (int(v) for v in workspace.xy_to_pixel(*action.pose0[0][:2]))
     msg.place_u, msg.place_v = (int(v) for v in workspace.xy_to_pixel(*action.pose1[0][:2]))
     return msg
+
+
+def answer_reset(world, response, announce: Callable[[], None]):
+    """Answer a ``sim/reset`` Trigger: the world's next episode, then ``announce()`` (the
+    node's status for the new scene). A failed reset is answered, not raised, so the node
+    keeps serving."""
+    try:
+        ep = world.reset()
+    except Exception as exc:  # noqa: BLE001 - report it, keep serving
+        response.success, response.message = False, f"reset failed: {exc}"
+        return response
+    announce()
+    response.success = True
+    response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
+    return response
 
 
 def _server_parameters(path) -> dict[str, Any]:
