@@ -14,6 +14,7 @@ each stroke: see :class:`PushPlanner`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,6 +39,7 @@ PUSH_END_OFFSET = 0.05
 BLADE_TO_BLOCK = 0.008  # blade tip to the centre of a block touching its 6 mm thick blade
 
 
+@dataclass(frozen=True)
 class PushPlanner:
     """Choose one stroke that carries outside blocks into a square zone.
 
@@ -54,15 +56,12 @@ class PushPlanner:
     out of the far side; shallow strokes leave them alone.
     """
 
-    def __init__(self, margin: float = 0.005, behind: float = 0.012, inside: float = 0.025,
-                 heap_per_block: float = 0.002, stop_before: float = 0.02,
-                 corridor: float = 0.03) -> None:
-        self.margin = margin
-        self.behind = behind
-        self.inside = inside
-        self.heap_per_block = heap_per_block
-        self.stop_before = stop_before
-        self.corridor = corridor
+    margin: float = 0.005  # m the zone is shrunk by before a block counts as in
+    behind: float = 0.012  # m behind the block where a stroke starts
+    inside: float = 0.025  # m past the zone edge the nearest carried block ends
+    heap_per_block: float = 0.002  # m more per carried block, for the heap before the blade
+    stop_before: float = 0.02  # m from the zone centre a stroke never passes
+    corridor: float = 0.03  # m either side of a stroke's line whose blocks it carries
 
     def outside(self, zone: Pose, size: tuple[float, float], xy: np.ndarray) -> np.ndarray:
         """Mask of the blocks (rows of ``xy``) outside the zone shrunk by the margin."""
