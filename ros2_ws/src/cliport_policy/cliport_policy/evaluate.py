@@ -278,7 +278,8 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
     ``results.json`` keeps the entries of tasks evaluated earlier and not now; its mean over
     tasks is over this evaluation's (``evaluated``).
     """
-    from cliport_policy.results_table import method_label, write_table
+    from cliport_policy.results_cells import method_label
+    from cliport_policy.results_table import write_table
     from cliport_policy.task_sets import resolve
     from cliport_policy.train import list_checkpoints
 

@@ -7,14 +7,8 @@ import json
 import pytest
 from PIL import Image
 
-from cliport_policy.results_table import (
-    collect,
-    load_paper,
-    load_records,
-    main,
-    method_label,
-    write_table,
-)
+from cliport_policy.results_cells import collect, load_paper
+from cliport_policy.results_table import load_records, main, write_table
 
 
 def _summary(per_seed: list[float], ci95: float, n_episodes: int) -> dict:
@@ -129,28 +123,8 @@ def test_a_cell_measured_twice_is_an_error():
         collect([{"run": "x"}], load_paper())
 
 
-def test_paper_numbers_are_table_1():
-    paper = load_paper()
-    assert len(paper.tasks) == 18 and paper.demos == (1, 10, 100, 1000)
-    assert paper.score("test", "CLIPort (single)", "put-block-in-bowl-unseen-colors",
-                       1000) == 25.0
-    assert paper.score("test", "CLIPort (multi-attr)", "align-rope", 100) is None  # a dash
-    assert paper.score("test", "CLIPort (multi)", "align-rope", 5) is None  # not a column
-    assert method_label("cliport", "multi-attr") == "CLIPort (multi-attr)"
-    assert method_label("transporter", "single") == "Transporter-only"
-
-
 def test_cli(results_dir, tmp_path, capsys):
     assert main([str(results_dir), "--out", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "table.md").read_text() == EXPECTED
     assert "wrote" in capsys.readouterr().out
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
-
-
-def test_chart_labels_wrap_at_hyphens_into_a_few_lines_even_for_one_method():
-    from cliport_policy.results_table import group_label, group_width
-
-    lines = group_label("put-block-in-bowl-unseen-colors", 100, group_width(1))
-    assert lines[-1] == "n=100" and len(lines) <= 3, lines
-    assert "".join(lines[:-1]) == "put-block-in-bowl-unseen-colors"
-    assert all(len(w) > 6 for w in lines[:-1])  # not one word per line
