@@ -1,24 +1,12 @@
 """Numpy <-> ``sensor_msgs/Image`` conversion without cv_bridge.
 
-Why this module exists: the PyPI ``cv_bridge`` wheel is built against numpy 1.x and breaks on
-the ROS 2 Jazzy + numpy 2 stack this repository uses, and pulling in OpenCV just to reinterpret
-a byte buffer is a heavy dependency.  The handful of encodings the CLIPort pipeline needs
-(colour, mono, depth in millimetres or metres) are simple enough to convert with numpy alone.
-
-Two performance traps are handled deliberately:
-
-* Decoding never loops over rows in Python; padded rows are removed with a strided numpy view
-  and a single copy, which also byte-swaps big-endian payloads to native order.
-* Encoding assigns ``Image.data`` as an ``array.array('B')``.  With
-  ``ROS_PYTHON_CHECK_FIELDS=1`` the generated setter validates every element of any other
-  sequence in Python (~50-130 ms for a 640x480 frame), but accepts an ``array.array`` of
-  typecode ``'B'`` as-is without a further copy.  Filling that array with ``frombytes`` from a
-  flat ``uint8`` view of the numpy buffer measured fastest (one memcpy, ~0.04 ms per 640x480
-  frame) against ``array.array('B', arr.tobytes())`` (two copies) and ``memoryview.cast``
-  (which also rejects zero-sized arrays).
-
-This module imports only message packages, never ``rclpy``, so it is usable (and testable) in
-processes that do not start a ROS node.
+Why: the PyPI ``cv_bridge`` wheel is built against numpy 1.x and breaks with numpy 2, and the
+few encodings CLIPort needs (colour, mono, depth in millimetres or metres) convert with numpy
+alone. Decoding is one strided view and one copy (big-endian payloads byte-swapped on the
+way); encoding hands ``Image.data`` an ``array.array('B')`` filled by one memcpy, the one
+sequence the checked setter (``ROS_PYTHON_CHECK_FIELDS=1``) takes without a per-element
+Python check (docs/notes/image-conversion.md). Imports only message packages, never
+``rclpy``, so processes without a ROS node can use it.
 """
 
 from __future__ import annotations

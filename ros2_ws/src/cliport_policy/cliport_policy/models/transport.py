@@ -12,9 +12,9 @@ features of ``k`` rotated ``crop x crop`` windows around the pick, giving logits
   whose centre pixel is (u, v) - the reference's ``conv2d(padding=32)`` gives 385 x 225 and
   is resized back to 384 x 224 (a sub-pixel shift and blur). Correlating a map with its own
   crop at rotation 0 peaks exactly at the crop's centre.
-* **FFT correlation.** ``F.conv2d`` with 36 x 3 x 64 x 64 kernels falls to a reference loop
-  in oneDNN (~50 s per call on these CPUs); one batched rFFT product is exact to ~1e-6 and
-  takes tens of milliseconds, for any batch size.
+* **FFT correlation.** ``F.conv2d`` with 36 x 3 x 64 x 64 kernels falls to a slow reference
+  loop in oneDNN (docs/design.md#cpu-correlation); one batched rFFT product is exact to ~1e-6
+  and its cost does not depend on the kernel size.
 """
 
 from __future__ import annotations
