@@ -17,6 +17,19 @@ def test_every_reference_name_is_registered():
     assert set(task_names()) == want
 
 
+@pytest.mark.parametrize(("family", "max_steps", "done"), [
+    ("assembling-kits-seq", 5, "done assembling kit."),
+    ("stack-block-pyramid-seq", 12, "done stacking block pyramid."),
+    ("towers-of-hanoi-seq", 14, "solved towers of hanoi.")])
+def test_every_colour_variant_and_mode_has_the_familys_steps_and_closing_words(
+        family, max_steps, done):
+    for split in ("seen", "unseen", "full"):
+        name = f"{family}-{split}-colors"
+        for mode in ("train", "val", "test"):
+            task = make_task(name, mode)
+            assert (task.name, task.max_steps, task.done_language) == (name, max_steps, done)
+
+
 @pytest.mark.parametrize("name", ["put-block-in-bowl-seen-colors", "align-rope"])
 def test_make_task_sets_name_and_mode(name):
     task = make_task(name, "val")
