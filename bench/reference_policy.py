@@ -64,7 +64,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cliport_policy.agents import Agent, Decision, trainable_parameters
+from cliport_policy.agents import Agent, AgentOutput, trainable_parameters
 
 CORRELATIONS = ("conv_resize", "conv_valid")
 
@@ -264,17 +264,17 @@ class ReferenceAgent:
 
     # ---------------------------------------------------------------- inference
     def act_maps(self, colormap: np.ndarray, heightmap: np.ndarray, instruction: str
-                 ) -> tuple[Decision, np.ndarray, np.ndarray]:
+                 ) -> tuple[AgentOutput, np.ndarray, np.ndarray]:
         """A decision plus its full pick and place probability maps [k, H, W]."""
         img = numpy_image(colormap, heightmap)
         pick, pick_score, pick_prob = _decision_parts(self.pick_logits(img, instruction))
         place, place_score, place_prob = _decision_parts(
             self.place_logits(img, pick[:2], instruction))
-        decision = Decision(pick, place, pick_score, place_score, pick_prob.max(0),
-                            place_prob.max(0))
+        decision = AgentOutput(pick, place, pick_score, place_score, pick_prob.max(0),
+                               place_prob.max(0))
         return decision, pick_prob, place_prob
 
-    def act(self, colormap: np.ndarray, heightmap: np.ndarray, instruction: str) -> Decision:
+    def act(self, colormap: np.ndarray, heightmap: np.ndarray, instruction: str) -> AgentOutput:
         """One decision, the reference's way (autograd on, batch 1, 3 text passes)."""
         return self.act_maps(colormap, heightmap, instruction)[0]
 

@@ -42,7 +42,7 @@ def scalings(cfg: MotionConfig, speed_scaling: float) -> tuple[Scaling, Scaling]
             Scaling(cfg.linear_velocity_scaling * s, cfg.linear_acceleration_scaling * s))
 
 
-class _Run:
+class _SupervisedMotions:
     """One primitive's motions with the supervisor checked around each of them."""
 
     def __init__(self, motion: Motion, tool: Tool, cfg: MotionConfig, sup: Supervisor,
@@ -111,7 +111,7 @@ def pick_place(motion: Motion, tool: Tool, pick: SE2Pose, place: SE2Pose, cfg: M
     straight up; transfer: free motion to pre-place; place: straight down (the grasp point
     ``release_height`` above the place), open; retreat: straight up.
     """
-    run = _Run(motion, tool, cfg, sup, speed_scaling)
+    run = _SupervisedMotions(motion, tool, cfg, sup, speed_scaling)
     travel = travel_height(cfg, pick, place)
     sup.begin(PICK_PLACE_PHASES)
 
@@ -173,7 +173,7 @@ def push(motion: Motion, tool: Tool, start: SE2Pose, end: SE2Pose, cfg: MotionCo
     ``push_z``; transfer: the straight stroke; retreat: straight up. ``stroke_yaw`` maps the
     push direction to the tool yaw (default: the direction itself).
     """
-    run = _Run(motion, tool, cfg, sup, speed_scaling)
+    run = _SupervisedMotions(motion, tool, cfg, sup, speed_scaling)
     sup.begin(PUSH_PHASES)
 
     def body() -> Outcome:

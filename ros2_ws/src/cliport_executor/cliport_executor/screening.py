@@ -17,34 +17,40 @@ from cliport_executor.request import ErrorCode, PickPlaceRequest, Primitive
 from cliport_executor.validation import GoalError, check_goal, check_workspace
 
 
-class Decision(enum.Enum):
+class ScreeningVerdict(enum.Enum):
+    """What the server does with a goal."""
+
     ACCEPT = "accept"
     REJECT = "reject"  # malformed: the ROS action is refused (the log says why)
     ABORT = "abort"  # well-formed but not executable: accepted, then aborted with the reason
 
 
 @dataclass(frozen=True)
-class Verdict:
-    decision: Decision
+class ScreenedGoal:
+    """A goal after screening: the verdict, the decoded request (None if malformed) and,
+    unless accepted, the error code and the reason."""
+
+    verdict: ScreeningVerdict
     request: PickPlaceRequest | None = None
     code: ErrorCode = ErrorCode.NONE
     message: str = ""
 
 
-def screen_goal(goal, config: ExecutorConfig) -> Verdict:
+def screen_goal(goal, config: ExecutorConfig) -> ScreenedGoal:
     """Decode and check a goal message; total (no exception escapes)."""
     try:
         req = request_from_goal(goal, config.max_tilt)
         check_goal(req, config)
         req = dataclasses.replace(req, primitive=Primitive(req.primitive))
     except GoalError as exc:
-        return Verdict(Decision.REJECT, None, exc.code, str(exc))
+        return ScreenedGoal(ScreeningVerdict.REJECT, None, exc.code, str(exc))
     except Exception as exc:  # noqa: BLE001 - a goal we cannot even decode is malformed
-        return Verdict(Decision.REJECT, None, ErrorCode.INVALID_GOAL,
-                       f"cannot decode the goal: {type(exc).__name__}: {exc}")
+        return ScreenedGoal(ScreeningVerdict.REJECT, None, ErrorCode.INVALID_GOAL,
+                            f"cannot decode the goal: {type(exc).__name__}: {exc}")
     try:
         check_workspace(req, config)
     except GoalError as exc:
-        decision = Decision.REJECT if config.reject_out_of_workspace else Decision.ABORT
-        return Verdict(decision, req, exc.code, str(exc))
-    return Verdict(Decision.ACCEPT, req)
+        verdict = (ScreeningVerdict.REJECT if config.reject_out_of_workspace
+                   else ScreeningVerdict.ABORT)
+        return ScreenedGoal(verdict, req, exc.code, str(exc))
+    return ScreenedGoal(ScreeningVerdict.ACCEPT, req)

@@ -20,7 +20,7 @@ from cliport_executor.conversions import (
     yaw_from_quaternion,
 )
 from cliport_executor.request import ErrorCode, Outcome, Phase, PickPlaceRequest, Primitive
-from cliport_executor.screening import Decision, screen_goal
+from cliport_executor.screening import ScreeningVerdict, screen_goal
 from cliport_executor.supervision import Supervisor
 from cliport_executor.validation import GoalError, check_goal, check_workspace
 from cliport_msgs.action import PickPlace
@@ -73,19 +73,20 @@ def test_unsafe_config_values_are_errors(section, values, needle):
 
 def test_screening_decisions():
     good = goal_from_request(req())
-    assert screen_goal(good, CFG).decision == Decision.ACCEPT
+    assert screen_goal(good, CFG).verdict == ScreeningVerdict.ACCEPT
     far = goal_from_request(req(place=SE2Pose(1.5, 0.0, 0.02, 0.0)))
-    verdict = screen_goal(far, CFG)
-    assert verdict.decision == Decision.ABORT and verdict.code == ErrorCode.OUT_OF_WORKSPACE
+    screened = screen_goal(far, CFG)
+    assert screened.verdict == ScreeningVerdict.ABORT
+    assert screened.code == ErrorCode.OUT_OF_WORKSPACE
     strict = dataclasses.replace(CFG, reject_out_of_workspace=True)
-    assert screen_goal(far, strict).decision == Decision.REJECT
+    assert screen_goal(far, strict).verdict == ScreeningVerdict.REJECT
     nan = goal_from_request(req())
     nan.place.pose.position.z = math.nan
-    verdict = screen_goal(nan, CFG)
-    assert verdict.decision == Decision.REJECT and "non-finite" in verdict.message
+    screened = screen_goal(nan, CFG)
+    assert screened.verdict == ScreeningVerdict.REJECT and "non-finite" in screened.message
     same = goal_from_request(req(primitive=Primitive.PUSH, place=SE2Pose(0.5, 0.1, 0.0, 0.0)))
-    assert screen_goal(same, CFG).decision == Decision.REJECT  # push direction undefined
-    assert screen_goal(object(), CFG).decision == Decision.REJECT  # not even a goal
+    assert screen_goal(same, CFG).verdict == ScreeningVerdict.REJECT  # push direction undefined
+    assert screen_goal(object(), CFG).verdict == ScreeningVerdict.REJECT  # not even a goal
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.5, -2.0, math.pi - 1e-6])

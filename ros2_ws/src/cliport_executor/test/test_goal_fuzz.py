@@ -27,7 +27,7 @@ from cliport_common.poses import quat_from_yaw
 from cliport_common.ros.spin import spin_until
 from cliport_executor.config import load_executor_config
 from cliport_executor.request import ErrorCode
-from cliport_executor.screening import Decision, screen_goal
+from cliport_executor.screening import ScreeningVerdict, screen_goal
 from cliport_msgs.action import PickPlace
 
 CFG = load_executor_config()
@@ -114,12 +114,12 @@ def finite_pose(ps) -> bool:
 @settings(max_examples=1000, deadline=None, derandomize=True)
 @given(goals())
 def test_screening_is_total_and_lets_only_valid_goals_through(goal):
-    verdict = screen_goal(goal, CFG)
-    if verdict.decision == Decision.REJECT:
-        assert verdict.code in (ErrorCode.INVALID_GOAL, ErrorCode.OUT_OF_WORKSPACE)
-        assert verdict.message
+    screened = screen_goal(goal, CFG)
+    if screened.verdict == ScreeningVerdict.REJECT:
+        assert screened.code in (ErrorCode.INVALID_GOAL, ErrorCode.OUT_OF_WORKSPACE)
+        assert screened.message
         return
-    req = verdict.request
+    req = screened.request
     assert finite_pose(goal.pick) and finite_pose(goal.place)
     assert goal.pick.header.frame_id in ("", "base") and goal.primitive in (0, 1)
     assert 0.0 <= goal.speed_scaling <= 1.0 and len(goal.instruction.strip()) > 0
@@ -127,9 +127,9 @@ def test_screening_is_total_and_lets_only_valid_goals_through(goal):
     ws = CFG.workspace
     inside = all(ws.x_min <= p.x <= ws.x_max and ws.y_min <= p.y <= ws.y_max
                  and ws.z_min <= p.z <= ws.z_max for p in (req.pick, req.place))
-    assert inside == (verdict.decision == Decision.ACCEPT)
-    if verdict.decision == Decision.ABORT:
-        assert verdict.code == ErrorCode.OUT_OF_WORKSPACE and "outside" in verdict.message
+    assert inside == (screened.verdict == ScreeningVerdict.ACCEPT)
+    if screened.verdict == ScreeningVerdict.ABORT:
+        assert screened.code == ErrorCode.OUT_OF_WORKSPACE and "outside" in screened.message
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +159,11 @@ def live_server(tmp_path_factory):
 @given(goal=goals())
 def test_fuzzed_goals_never_kill_the_server(live_server, goal):
     node, client, runner = live_server
-    expected = screen_goal(as_received(goal), CFG).decision
+    expected = screen_goal(as_received(goal), CFG).verdict
     fut = client.send_goal_async(goal)
     assert spin_until(node, fut.done, 15, runner), "no answer to a goal"
     handle = fut.result()
-    assert handle.accepted == (expected != Decision.REJECT)
+    assert handle.accepted == (expected != ScreeningVerdict.REJECT)
     LIVE["sent"] += 1
     if handle.accepted:
         res = handle.get_result_async()
@@ -173,7 +173,7 @@ def test_fuzzed_goals_never_kill_the_server(live_server, goal):
         LIVE[ErrorCode(result.result.error_code).name] += 1
     else:
         LIVE["rejected"] += 1
-        if expected == Decision.ABORT:
+        if expected == ScreeningVerdict.ABORT:
             assert result.status == GoalStatus.STATUS_ABORTED
             assert result.result.error_code == ErrorCode.OUT_OF_WORKSPACE
     runner.check_alive()

@@ -67,8 +67,9 @@ def _clip_only(cfg: ModelConfig, clip: FrozenCLIP | None):
 
 
 @dataclass
-class Decision:
-    """One action as grid cells and rotation bins, with the softmax maps it came from."""
+class AgentOutput:
+    """What an agent's ``act`` returns: one action as grid cells and rotation bins, with the
+    softmax maps it came from (the node adds the poses: ``node_config.PolicyDecision``)."""
 
     pick: tuple[int, int, int]  # (u, v, rotation bin)
     place: tuple[int, int, int]
@@ -160,7 +161,7 @@ class Agent(nn.Module):
 
     # ----------------------------------------------------------------- inference
     @torch.inference_mode()
-    def act_batch(self, img: torch.Tensor, instructions: Sequence[str]) -> list[Decision]:
+    def act_batch(self, img: torch.Tensor, instructions: Sequence[str]) -> list[AgentOutput]:
         """Decisions for a batch of raw images [B, 6, H, W]; picks first, then places."""
         img = img.to(self.device)
         g = self.text_features(instructions)
@@ -169,13 +170,13 @@ class Agent(nn.Module):
         place_cells, place_prob, place_score = _argmax(self.transport(img, pick, g))
         out = []
         for i in range(img.shape[0]):
-            out.append(Decision(pick_cells[i], place_cells[i], float(pick_score[i]),
-                                float(place_score[i]),
-                                pick_prob[i].amax(0).cpu().numpy(),
-                                place_prob[i].amax(0).cpu().numpy()))
+            out.append(AgentOutput(pick_cells[i], place_cells[i], float(pick_score[i]),
+                                   float(place_score[i]),
+                                   pick_prob[i].amax(0).cpu().numpy(),
+                                   place_prob[i].amax(0).cpu().numpy()))
         return out
 
-    def act(self, colormap: np.ndarray, heightmap: np.ndarray, instruction: str) -> Decision:
+    def act(self, colormap: np.ndarray, heightmap: np.ndarray, instruction: str) -> AgentOutput:
         """One decision for one fused view and instruction (eval mode is set here)."""
         self.eval()
         return self.act_batch(image_tensor(colormap, heightmap)[None], [instruction])[0]

@@ -1,4 +1,4 @@
-"""Decision (grid cells + rotation bins) -> SE(2) poses in the arm's base frame.
+"""An agent's output (grid cells + rotation bins) -> SE(2) poses in the arm's base frame.
 
 Positions are cell centres of the perception grid (:class:`~cliport_perception.workspace.
 Workspace`). The pick z is the heightmap at the pick cell (the top of what is picked; a cell

@@ -26,7 +26,7 @@ from cliport_msgs.msg import Heightmap
 from cliport_perception.heightmap_msg import HeightmapFrame, to_msg
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.workspace import Workspace
-from cliport_policy.agents import Decision
+from cliport_policy.agents import AgentOutput
 from cliport_policy.node_config import (
     REFUSED_CATEGORIES,
     PolicyNodeConfig,
@@ -345,7 +345,7 @@ class FakeAgent:
     def act(self, colormap, heightmap, instruction):
         self.calls.append(instruction)
         heat = np.zeros(heightmap.shape, np.float32)
-        return Decision((100, 50, 0), (200, 120, 9), 0.5, 0.25, heat, heat)
+        return AgentOutput((100, 50, 0), (200, 120, 9), 0.5, 0.25, heat, heat)
 
 
 def _valid_msg(node) -> Heightmap:

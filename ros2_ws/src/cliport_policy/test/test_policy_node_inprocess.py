@@ -17,7 +17,7 @@ import pytest
 
 from cliport_perception.heightmap_msg import HeightmapFrame, to_msg
 from cliport_perception.workspace import Workspace
-from cliport_policy.agents import Decision
+from cliport_policy.agents import AgentOutput
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,7 +37,7 @@ class FakeAgent:
         if "boom" in instruction:
             raise RuntimeError("boom")
         heat = np.zeros(heightmap.shape, np.float32)
-        return Decision((100, 50, 0), (200, 120, 9), 0.5, 0.25, heat, heat)
+        return AgentOutput((100, 50, 0), (200, 120, 9), 0.5, 0.25, heat, heat)
 
 
 class Graph:

@@ -14,7 +14,7 @@ from cliport_common.poses import pose_stamped
 from cliport_msgs.action import PickPlace
 from cliport_perception.image_conversion import image_to_array
 from cliport_perception.workspace import Workspace
-from cliport_policy.agents import Decision
+from cliport_policy.agents import AgentOutput
 from cliport_policy.poses import decision_poses
 from cliport_policy.ros.messages import (
     decision_markers,
@@ -33,12 +33,12 @@ def example():
     rows, cols = WS.shape
     heat = np.zeros((rows, cols), np.float32)
     heat[100, 50] = 1.0
-    decision = Decision(pick=(100, 50, 0), place=(200, 120, 9), pick_score=0.25,
-                        place_score=0.125, pick_heatmap=heat, place_heatmap=heat)
+    output = AgentOutput(pick=(100, 50, 0), place=(200, 120, 9), pick_score=0.25,
+                         place_score=0.125, pick_heatmap=heat, place_heatmap=heat)
     heightmap = np.full((rows, cols), 0.01, np.float32)
     heightmap[100, 50] = 0.04
-    pick, place = decision_poses(WS, heightmap, decision.pick, decision.place, 1, 36)
-    return decision, pick, place
+    pick, place = decision_poses(WS, heightmap, output.pick, output.place, 1, 36)
+    return output, pick, place
 
 
 def test_decision_message_carries_every_field(example):
@@ -104,13 +104,12 @@ def test_goal_is_a_pick_place_in_the_base_frame(example):
 def test_the_executor_accepts_the_goal(example):
     """The goal passes the executor's own screening (same frame, unit SE(2) quaternions)."""
     from cliport_executor.config import load_executor_config
-    from cliport_executor.screening import Decision as Verdict
-    from cliport_executor.screening import screen_goal
+    from cliport_executor.screening import ScreeningVerdict, screen_goal
 
     _, pick, place = example
     goal = pick_place_goal("put it there", pick, place, "base", HM_STAMP, 0.0)
-    verdict = screen_goal(goal, load_executor_config())
-    assert verdict.decision == Verdict.ACCEPT, verdict.message
+    screened = screen_goal(goal, load_executor_config())
+    assert screened.verdict == ScreeningVerdict.ACCEPT, screened.message
 
 
 def test_pose_stamped_copies_the_stamp():

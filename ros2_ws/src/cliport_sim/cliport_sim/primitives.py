@@ -106,8 +106,9 @@ class Arm(Protocol):
               until: StopPredicate | None = None) -> MoveResult: ...
 
 
-class _Run:
-    """Bookkeeping shared by the primitives: phases, step count, early exits."""
+class _PrimitiveProgress:
+    """One primitive's progress on the arm: its phases, the simulation steps its moves took,
+    and why it stopped early (the first failed move or a stop request)."""
 
     def __init__(self, arm: Arm, on_phase: Callable[[str], None] | None,
                  should_stop: StopPredicate | None) -> None:
@@ -201,7 +202,7 @@ def pick_place(arm: Arm, pose0: Pose, pose1: Pose, *, height: float = 0.32,
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be >= 0, got {v!r}")
 
-    run = _Run(arm, on_phase, should_stop)
+    run = _PrimitiveProgress(arm, on_phase, should_stop)
     ee = arm.ee
     prepick = offset(pose0, (0.0, 0.0, clearance))
     postpick = offset(pose0, (0.0, 0.0, height))
@@ -245,7 +246,7 @@ def pick_place(arm: Arm, pose0: Pose, pose1: Pose, *, height: float = 0.32,
     return run.result(True, "done" if touched else "no_place_contact")
 
 
-def _descend(run: _Run, start: Pose, target: Pose, floor: Pose, speed: float,
+def _descend(run: _PrimitiveProgress, start: Pose, target: Pose, floor: Pose, speed: float,
              contact_speed: float, slow_zone: float, spacing: float,
              contact: StopPredicate) -> bool:
     """Straight down from ``start`` to ``floor``, slow for the last ``slow_zone`` above
@@ -288,7 +289,7 @@ def push(arm: Arm, pose0: Pose, pose1: Pose, *, speed: float = 0.003, height: fl
     def pose_at(xyz: np.ndarray, zz: float | None = None) -> Pose:
         return (float(xyz[0]), float(xyz[1]), float(xyz[2] if zz is None else zz)), quat
 
-    run = _Run(arm, on_phase, should_stop)
+    run = _PrimitiveProgress(arm, on_phase, should_stop)
     run.phase("approach")
     if not run.move(pose_at(start, height), FAST_SPEED).ok:
         return run.result(False, "")

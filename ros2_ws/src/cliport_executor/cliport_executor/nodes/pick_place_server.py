@@ -42,7 +42,7 @@ from cliport_executor.conversions import result_from_outcome
 from cliport_executor.gate import GoalGate
 from cliport_executor.request import ErrorCode, Outcome
 from cliport_executor.ros.executor import ActionFirstExecutor
-from cliport_executor.screening import Decision, screen_goal
+from cliport_executor.screening import ScreeningVerdict, screen_goal
 from cliport_executor.supervision import StopReason, Supervisor
 
 ACTION_NAME = "pick_place"
@@ -106,10 +106,10 @@ class PickPlaceServer(Node):
     # ------------------------------------------------------------------ callbacks
     def _on_goal(self, goal) -> GoalResponse:
         try:
-            verdict = screen_goal(goal, self.config)
-            if verdict.decision == Decision.REJECT:
-                self.get_logger().warning(f"rejected PickPlace goal ({verdict.code.name}): "
-                                          f"{verdict.message}")
+            screened = screen_goal(goal, self.config)
+            if screened.verdict == ScreeningVerdict.REJECT:
+                self.get_logger().warning(f"rejected PickPlace goal ({screened.code.name}): "
+                                          f"{screened.message}")
                 return GoalResponse.REJECT
             if not self.gate.reserve():
                 self.get_logger().warning("rejected PickPlace goal: another goal is running "
@@ -175,12 +175,12 @@ class PickPlaceServer(Node):
                                                     " s")
         if sup.stopping:  # canceled or preempted while waiting for the arm
             return sup.stop_outcome()
-        verdict = screen_goal(goal_handle.request, self.config)
-        if verdict.decision != Decision.ACCEPT:
-            return Outcome.fail(verdict.code, verdict.message)
+        screened = screen_goal(goal_handle.request, self.config)
+        if screened.verdict != ScreeningVerdict.ACCEPT:
+            return Outcome.fail(screened.code, screened.message)
         if not self._connect():
             return Outcome.fail(ErrorCode.HARDWARE, self._connect_error)
-        return self.backend.execute(verdict.request, sup)
+        return self.backend.execute(screened.request, sup)
 
     def _finish(self, goal_handle, outcome: Outcome, sup: Supervisor):
         result = result_from_outcome(outcome)

@@ -30,7 +30,7 @@ ARROW_SCALE = (0.06, 0.008, 0.014)  # length, shaft and head diameter (m)
 def decision_msg(decision, pick: Pose, place: Pose, *, instruction: str, policy: str,
                  n_rotations: int, frame_id: str, stamp: Time, heightmap_stamp: Time,
                  inference_time: float) -> PickPlaceDecision:
-    """``cliport_msgs/PickPlaceDecision`` of an agent ``Decision`` and its poses.
+    """``cliport_msgs/PickPlaceDecision`` of an agent's ``AgentOutput`` and its poses.
 
     The poses carry the heightmap's stamp (when the scene looked like that); the header
     carries ``stamp`` (when the decision was made).
