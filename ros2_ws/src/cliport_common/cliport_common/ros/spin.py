@@ -1,14 +1,16 @@
-"""Spinning nodes: the ``main()`` of a one-node process, and spinning until a condition holds
-(the wait loop of the test fixtures and of ``cliport-sim-loop``)."""
+"""Spinning nodes: the one ``main()`` of a node process (:func:`run_node`), and spinning until
+a condition holds (the wait loop of the test fixtures and of ``cliport-sim-loop``)."""
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from cliport_common.gc_pause import freeze_startup_objects
@@ -18,23 +20,49 @@ class _Alive(Protocol):
     def check_alive(self) -> None: ...
 
 
-def run_node(make_node: Callable[[], Node], args=None) -> int:
-    """Build the node (after ``rclpy.init``), spin it, and always destroy it and shut down.
+@dataclass
+class Hosted:
+    """The nodes one process spins, on which executor, and what must happen before they go
+    (a server stops its goal in flight)."""
 
-    Once built, the start-up objects are frozen out of the garbage collector's full
-    collections (:mod:`cliport_common.gc_pause`), so they cannot pause the node.
+    nodes: Sequence[Node]
+    executor: Executor | None = None  # None: a SingleThreadedExecutor
+    before_shutdown: Callable[[], None] | None = None
+
+
+def run_node(make: Callable[[], Node | Hosted], args=None, *,
+             errors: tuple[type[BaseException], ...] = (), error_prefix: str = "") -> int:
+    """The ``main()`` of a node process: ``rclpy.init``, build the node(s), spin until Ctrl-C
+    or shutdown, and always clean up (``before_shutdown``, the executor, the nodes, rclpy).
+
+    ``errors`` (a wrong parameter or config file) raised while building or spinning print
+    ``<error_prefix>: <message>`` on stderr and exit with 2; anything else is a bug and keeps
+    its traceback. Once built, the start-up objects are frozen out of the garbage collector's
+    full collections (:mod:`cliport_common.gc_pause`), so they cannot pause the node.
     """
     rclpy.init(args=args)
-    node = None
+    hosted = None
     try:
-        node = make_node()
+        built = make()
+        hosted = built if isinstance(built, Hosted) else Hosted([built])
+        if hosted.executor is None:
+            hosted.executor = SingleThreadedExecutor()
+        for node in hosted.nodes:
+            hosted.executor.add_node(node)
         freeze_startup_objects()
-        rclpy.spin(node)
+        hosted.executor.spin()
+    except errors as exc:
+        print(f"{error_prefix}: {exc}", file=sys.stderr)
+        return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            node.destroy_node()
+        if hosted is not None:
+            if hosted.before_shutdown is not None:
+                hosted.before_shutdown()
+            hosted.executor.shutdown()
+            for node in hosted.nodes:
+                node.destroy_node()
         rclpy.try_shutdown()
     return 0
 

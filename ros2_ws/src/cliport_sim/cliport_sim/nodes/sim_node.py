@@ -23,17 +23,17 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from cliport_common.ros.qos import latched
+from cliport_common.ros.spin import Hosted, run_node
+from cliport_common.stamps import ns_to_stamp, stamp_to_ns
 from cliport_executor.config import load_executor_config
-from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
+from cliport_executor.nodes.pick_place_server import PickPlaceServer, hosted
 from cliport_executor.request import ErrorCode
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.rgbd import depth_to_uint16
@@ -118,7 +118,7 @@ class SimNode(Node):
     # ------------------------------------------------------------------ publishing
     def _publish_cameras(self, frames, stamp_ns: int) -> None:
         """On the world thread, between goals (while one runs the cameras are silent)."""
-        msg_stamp = Time(nanoseconds=stamp_ns).to_msg()
+        msg_stamp = ns_to_stamp(stamp_ns)
         for (name, (color_pub, color_info_pub, depth_pub, depth_info_pub)), frame in zip(
                 self.cams, frames, strict=True):
             frame_id = f"{name}_color_optical_frame"
@@ -143,7 +143,7 @@ class SimNode(Node):
         ep, action = self.world.snapshot()
         self._last_scene = ep.scene
         decision = self._oracle_decision(ep, action)
-        stamp_ns = (Time.from_msg(decision.header.stamp).nanoseconds
+        stamp_ns = (stamp_to_ns(decision.header.stamp)
                     if decision is not None else None)
         self.status_pub.publish(String(data=json.dumps({"task": self.world_cfg.task,
                                                         **ep.as_dict(),
@@ -187,8 +187,8 @@ class SimNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> int:
-    rclpy.init(args=args)
+def _hosted() -> Hosted:
+    """The sim node and the ``PickPlace`` server that moves its arm, in one process."""
     sim = SimNode()
     defaults = load_executor_config()
     defaults = dataclasses.replace(defaults, backend="sim",
@@ -200,7 +200,11 @@ def main(args=None) -> int:
     backend = RecordingSimBackend(defaults, world=sim.world, recorder=sim.recorder)
     server = PickPlaceServer(backend=backend,
                              defaults=defaults, use_global_arguments=False)
-    return serve(server, sim, who="the simulation")
+    return hosted(server, sim, who="the simulation")
+
+
+def main(args=None) -> int:
+    return run_node(_hosted, args)
 
 if __name__ == "__main__":
     raise SystemExit(main())

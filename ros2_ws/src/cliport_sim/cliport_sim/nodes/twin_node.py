@@ -23,12 +23,9 @@ One process, two nodes on one executor:
 from __future__ import annotations
 
 import json
-import sys
 
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -36,7 +33,9 @@ from std_srvs.srv import Trigger
 from cliport_common.config import ConfigError
 from cliport_common.ros.params import declare_config
 from cliport_common.ros.qos import latched
-from cliport_executor.nodes.pick_place_server import PickPlaceServer, serve
+from cliport_common.ros.spin import Hosted, run_node
+from cliport_common.stamps import ns_to_stamp, stamp_to_ns
+from cliport_executor.nodes.pick_place_server import PickPlaceServer, hosted
 from cliport_perception.image_conversion import array_to_image
 from cliport_sim.nodes.world_messages import (
     answer_reset,
@@ -87,7 +86,7 @@ class TwinNode(Node):
         """On the world thread: one camera frame and the joint states of that moment."""
         if self._cam is None or not self.context.ok():  # building, or shutting down
             return
-        stamp = Time(nanoseconds=stamp_ns).to_msg()
+        stamp = ns_to_stamp(stamp_ns)
         info = camera_info(self._info, stamp)
         color_pub, color_info_pub, depth_pub, depth_info_pub = self._cam
         fid = self._info.frame_id
@@ -117,7 +116,7 @@ class TwinNode(Node):
                                        self.get_clock().now().to_msg())
                 self._decision = (ep.scene, msg)
             decision = self._decision[1]
-        stamp_ns = (Time.from_msg(decision.header.stamp).nanoseconds
+        stamp_ns = (stamp_to_ns(decision.header.stamp)
                     if decision is not None else None)
         self.status_pub.publish(String(data=json.dumps({
             "task": self.config.task, **ep.as_dict(), "oracle_stamp_ns": stamp_ns,
@@ -135,23 +134,24 @@ class TwinNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> int:
-    rclpy.init(args=args)
-    twin = None
+def _hosted() -> Hosted:
+    """The twin and the ``PickPlace`` server that moves its arm, in one process."""
+    twin = TwinNode()
     try:
-        twin = TwinNode()
         config = executor_config(twin.config.executor_params, twin.config.base_frame)
-    except ConfigError as exc:  # a wrong parameter or file: one line, exit code 2
-        print(f"twin: {exc}", file=sys.stderr)
-        if twin is not None:
-            twin.destroy_node()
-        rclpy.try_shutdown()
-        return 2
+    except ConfigError:
+        twin.destroy_node()
+        raise
     # Its own name, and the parameters real.yaml's files give the real server: the
     # process's --ros-args (the twin's name remap and parameters) are not for it.
     server = PickPlaceServer(backend=TwinBackend(config, world=twin.world), defaults=config,
                              clock=lambda: twin.world.sim_time, use_global_arguments=False)
-    return serve(server, twin, who="the twin")
+    return hosted(server, twin, who="the twin")
+
+
+def main(args=None) -> int:
+    # a wrong parameter or file: one line, exit code 2
+    return run_node(_hosted, args, errors=(ConfigError,), error_prefix="twin")
 
 if __name__ == "__main__":
     raise SystemExit(main())

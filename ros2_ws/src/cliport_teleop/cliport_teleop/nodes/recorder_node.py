@@ -10,7 +10,6 @@ serve safely (a non-loopback host without a token) stops it with a one-line erro
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import numpy as np
@@ -135,11 +134,7 @@ class TeleopRecorder(Node):
 
 
 def main(args=None) -> int:
-    try:
-        return run_node(TeleopRecorder, args)
-    except ConfigError as exc:
-        print(f"teleop_recorder: {exc}", file=sys.stderr)
-        return 2
+    return run_node(TeleopRecorder, args, errors=(ConfigError,), error_prefix="teleop_recorder")
 
 
 if __name__ == "__main__":
