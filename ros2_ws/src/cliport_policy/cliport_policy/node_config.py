@@ -16,18 +16,24 @@ applies before and after acting are here so they can be unit-tested without ROS:
   finite height outside its own z bounds and, when a valid mask is present, at least one
   seen cell. (Non-finite heights read as unseen, as the agent and the poses treat them.)
 * :func:`check_poses`: a decision's poses are finite and inside the heightmap's workspace box.
+* :func:`load_policy`: the checkpoint's agent; :func:`decide`: its :class:`PolicyDecision`
+  (cells and poses) on a checked heightmap.
 
 Each raises :class:`Refusal` with the reason the node logs and publishes on its status topic.
+:class:`OffTaskWarnings` says, once per instruction, that it is of no task the checkpoint was
+trained on.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +42,11 @@ from cliport_common.poses import Pose
 from cliport_common.stamps import stamp_to_ns
 from cliport_perception.heightmap_msg import HeightmapFrame, from_msg
 from cliport_perception.workspace import Workspace
+from cliport_policy.off_task import instruction_warning
+from cliport_policy.poses import decision_poses
+
+if TYPE_CHECKING:
+    from cliport_policy.agents import AgentOutput
 
 MODES = ("publish", "execute")
 BUSY_POLICIES = ("queue_latest", "reject")
@@ -46,6 +57,7 @@ PREVIEW_CHARS = 60  # characters of an instruction echoed in logs and status mes
 # m a finite height may lie outside [0, z_max - z_min]: one absurd height (1 km) outweighs
 # the scene and moves the pick; perception's heights never leave the range
 HEIGHT_SLACK = 0.01
+OFF_TASK_MEMORY = 1000  # instructions remembered as warned about (free text: bounded)
 
 
 class Refusal(ValueError):
@@ -157,6 +169,34 @@ def checkpoint_problem(cfg: PolicyNodeConfig) -> str | None:
     return None
 
 
+def load_policy(cfg: PolicyNodeConfig) -> tuple[Any, list[str]]:
+    """The agent in ``cfg.checkpoint`` on ``cfg.device`` and the tasks it was trained on, or
+    Refusal with the reason (which then refuses every instruction)."""
+    problem = checkpoint_problem(cfg)
+    if problem is not None:
+        raise Refusal(problem)
+    try:
+        import torch
+
+        from cliport_policy.checkpoint import CheckpointError, load_agent
+        from cliport_policy.off_task import checkpoint_train_tasks
+
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        path = checkpoint_file(cfg)
+        try:
+            agent = load_agent(path, device=cfg.device,
+                               clip_pretrained=cfg.clip_pretrained or None)
+            return agent, checkpoint_train_tasks(path)
+        except CheckpointError as exc:
+            raise Refusal(str(exc)) from exc
+    except Refusal:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. an unavailable device
+        raise Refusal(f"cannot load checkpoint {cfg.checkpoint!r} on {cfg.device!r}: "
+                      f"{type(exc).__name__}: {exc}") from exc
+
+
 # --------------------------------------------------------------------------- instruction
 
 
@@ -185,6 +225,26 @@ def clean_instruction(raw: str, max_length: int) -> str:
     if not letters:
         raise Refusal(f"instruction has no letters: {preview(text)!r}")
     return text
+
+
+class OffTaskWarnings:
+    """Once per instruction, the warning that it fits no task the checkpoint was trained on
+    (:func:`cliport_policy.off_task.instruction_warning`): the node acts on it anyway."""
+
+    def __init__(self, train_tasks: Sequence[str]) -> None:
+        self._tasks = list(train_tasks)
+        self._seen: set[str] = set()
+        if self._tasks:  # compiles the task templates now, not on the first instruction
+            instruction_warning("", self._tasks)
+
+    def first_warning(self, instruction: str) -> str | None:
+        """The warning, the first time ``instruction`` is off task; None otherwise."""
+        if not self._tasks or instruction in self._seen:
+            return None
+        if len(self._seen) >= OFF_TASK_MEMORY:
+            self._seen.clear()
+        self._seen.add(instruction)
+        return instruction_warning(instruction, self._tasks)
 
 
 # --------------------------------------------------------------------------- heightmap
@@ -233,15 +293,21 @@ def check_heightmap(frame: HeightmapFrame, now_ns: int, cfg: PolicyNodeConfig) -
         raise Refusal("the heightmap's valid mask is empty: no camera saw any cell")
 
 
+def check_latest_header(msg, now_ns: int, cfg: PolicyNodeConfig) -> None:
+    """:func:`check_heightmap_header` of the latest ``Heightmap`` message (None: none yet),
+    without decoding it: what an instruction is checked against on arrival."""
+    if msg is None:
+        check_heightmap_header(None, None, now_ns, cfg)
+    check_heightmap_header(msg.header.frame_id, stamp_to_ns(msg.header.stamp), now_ns, cfg)
+
+
 def decode_heightmap(msg, now_ns: int, cfg: PolicyNodeConfig) -> HeightmapFrame:
     """The latest ``Heightmap`` message (None: none yet) decoded and checked, or Refusal.
 
     The header is checked before decoding: a heightmap in another frame or a stale one is
     never decoded.
     """
-    if msg is None:
-        check_heightmap_header(None, None, now_ns, cfg)
-    check_heightmap_header(msg.header.frame_id, stamp_to_ns(msg.header.stamp), now_ns, cfg)
+    check_latest_header(msg, now_ns, cfg)
     try:
         frame = from_msg(msg)
     except ValueError as exc:
@@ -263,6 +329,32 @@ def check_poses(workspace: Workspace, pick: Pose, place: Pose) -> None:
                           f"the workspace x [{workspace.x_min}, {workspace.x_max}], y "
                           f"[{workspace.y_min}, {workspace.y_max}], z [{workspace.z_min}, "
                           f"{workspace.z_max}]")
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """The agent's output for one instruction and its poses in the heightmap's frame."""
+
+    output: AgentOutput  # cells, rotation bins, scores and heatmaps
+    pick: Pose
+    place: Pose
+    inference_time: float  # s the agent took
+
+
+def decide(agent, frame: HeightmapFrame, instruction: str) -> PolicyDecision:
+    """The agent's decision on a checked heightmap, or Refusal when a pose leaves the
+    workspace (anything that can move an arm refuses what it cannot trust)."""
+    started = time.perf_counter()
+    output = agent.act(frame.colormap, frame.heightmap, instruction)
+    inference_time = time.perf_counter() - started
+    pick, place = decision_poses(frame.workspace, frame.heightmap, output.pick, output.place,
+                                 agent.config.pick_rotations, agent.config.place_rotations)
+    try:
+        check_poses(frame.workspace, pick, place)
+    except Refusal as exc:
+        raise Refusal(f"{exc} (pick cell {list(output.pick[:2])}, place cell "
+                      f"{list(output.place[:2])})") from exc
+    return PolicyDecision(output, pick, place, inference_time)
 
 
 # --------------------------------------------------------------------------- status

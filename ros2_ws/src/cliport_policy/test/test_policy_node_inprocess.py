@@ -1,5 +1,6 @@
-"""The policy node in this process with a fake agent: busy policy ``reject``, a policy that
-raises, and execute-mode goals that are rejected or never finish (goal_timeout -> cancel).
+"""The policy node in this process with a fake agent: execute-mode goals that are rejected or
+never finish (goal_timeout -> cancel), the goal sent before the decision is announced, and
+off-task warnings. The scheduling rules themselves are unit-tested in test_scheduler.py.
 
 No model is loaded, so these cases take well under a second each; the real checkpoint and
 real processes are covered by test_policy_node.py.
@@ -38,6 +39,17 @@ class FakeAgent:
             raise RuntimeError("boom")
         heat = np.zeros(heightmap.shape, np.float32)
         return AgentOutput((100, 50, 0), (200, 120, 9), 0.5, 0.25, heat, heat)
+
+
+def until(predicate, timeout: float = 5.0) -> bool:
+    """Whether ``predicate()`` comes true within ``timeout`` s (for the node's own threads,
+    where a test failure cannot be raised)."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class Graph:
@@ -158,28 +170,6 @@ def make_graph():
         g.close()
 
 
-def test_reject_policy_refuses_while_busy_and_a_failing_policy_is_reported(make_graph):
-    agent = FakeAgent(delay=0.6)
-    g = make_graph({"busy_policy": "reject", "checkpoint": ""}, agent)
-    g.say("first")
-    g.wait(lambda: agent.calls == ["first"], "acting on the first")
-    g.say("second")
-    refused = g.wait_event("second", "refused")
-    assert refused["reason"] == "busy: deciding job 1 ('first') (busy_policy: reject)"
-    g.wait_event("first", "decided")
-    assert g.events("first") == ["accepted", "decided"]
-    # "decided" is published just before the worker lets go of the job
-    g.wait(lambda: g.policy._busy_reason() is None, "the node to be free again")
-
-    g.say("boom")  # the agent raises: reported, and the next instruction is served
-    failed = g.wait_event("boom", "refused")
-    assert failed["reason"] == "the policy failed: RuntimeError: boom"
-    g.say("third")
-    decided = g.wait_event("third", "decided")
-    assert decided["pick"] == [100, 50, 0] and decided["place"] == [200, 120, 9]
-    assert agent.calls == ["first", "boom", "third"]
-
-
 def test_rejected_and_hanging_goals_do_not_stall_the_node(make_graph):
     server = {"mode": "reject"}
     agent = FakeAgent()
@@ -204,25 +194,28 @@ def test_rejected_and_hanging_goals_do_not_stall_the_node(make_graph):
     assert agent.calls == ["rejected one", "hanging one", "queued one"]
 
 
-def test_the_goal_is_sent_before_the_decision_is_announced(make_graph):
+def test_the_goal_goes_before_the_announcement_and_no_callback_waits_for_it(make_graph):
     """The worker sends the goal before it announces the decision, so announcing cannot
-    delay the goal; the status order still is decided, then the goal's answer."""
+    delay the goal. While the announcement is held, the server gets the goal and answers,
+    and the executor thread keeps receiving heightmaps: no callback waits for the
+    announcement. The status order still is decided, then the goal's answer."""
     server = {"mode": "reject"}
     g = make_graph({"mode": "execute", "checkpoint": ""}, FakeAgent(), server)
-    seen = []
+    seen = {}
     announce = g.policy._announce
 
-    def recording_announce(job, *args):
-        seen.append(job.goal_future is not None)
+    def held_announce(job, *args):
+        seen["goal at the server"] = until(lambda: server["goals"])
+        count = g.policy.heightmaps_received
+        seen["heightmaps meanwhile"] = until(lambda: g.policy.heightmaps_received >= count + 3)
         announce(job, *args)
 
-    g.policy._announce = recording_announce
-    g.say("put the red block in the green bowl")
-    g.wait_event("put the red block in the green bowl", "goal_rejected")
-    assert seen == [True]
-    assert g.events("put the red block in the green bowl") == ["accepted", "decided",
-                                                               "goal_rejected"]
-
+    g.policy._announce = held_announce
+    text = "put the red block in the green bowl"
+    g.say(text)
+    g.wait_event(text, "goal_rejected")
+    assert seen == {"goal at the server": True, "heightmaps meanwhile": True}
+    assert g.events(text) == ["accepted", "decided", "goal_rejected"]
 
 
 def test_a_failed_announcement_is_reported_and_the_goal_still_goes(make_graph):
@@ -256,7 +249,7 @@ def test_an_instruction_of_another_task_is_warned_about_once(make_graph):
     assert "stack-block-pyramid-seq" in warning["reason"]
     assert "trained on put-block-in-bowl-seen-colors" in warning["reason"]
     g.wait_event(other, "decided")
-    g.wait(lambda: g.policy._busy_reason() is None, "the node to be free again")
+    g.wait(lambda: g.policy.jobs.busy_reason() is None, "the node to be free again")
     g.say(other)
     g.wait(lambda: g.events(other).count("decided") == 2, "the second decision")
     assert g.events(other).count("off_task") == 1

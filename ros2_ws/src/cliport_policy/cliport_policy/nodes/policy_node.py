@@ -28,9 +28,7 @@ import sys
 import threading
 import time
 
-import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -41,6 +39,7 @@ from cliport_common.config import ConfigError
 from cliport_common.gc_pause import freeze_startup_objects
 from cliport_common.ros.params import declare_config
 from cliport_common.ros.qos import latched
+from cliport_common.ros.spin import run_node
 from cliport_msgs.msg import Heightmap, PickPlaceDecision
 from cliport_policy.node_config import (
     OffTaskWarnings,
@@ -223,25 +222,9 @@ class PolicyNode(Node):
 
 def main(args=None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    rclpy.init(args=args)
-    node = executor = None
-    try:
-        node = PolicyNode(freeze_gc=True)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (ConfigError, InvalidParameterTypeException, ParameterException) as exc:
-        print(f"policy_node: invalid configuration: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(lambda: PolicyNode(freeze_gc=True), args,
+                    errors=(ConfigError, InvalidParameterTypeException, ParameterException),
+                    error_prefix="policy_node: invalid configuration")
 
 
 if __name__ == "__main__":

@@ -1,1 +1,2 @@
-"""ROS message conversions of the policy's outputs (message packages only, no rclpy)."""
+"""The policy's ROS side: message conversions of its outputs (``messages``: message
+packages only, no rclpy) and the policy node's ``PickPlace`` goals (``pick_place_goals``)."""
