@@ -28,14 +28,12 @@ import contextlib
 import threading
 from collections.abc import Callable
 
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
-from cliport_common.gc_pause import freeze_startup_objects
 from cliport_common.ros.params import declare_config
+from cliport_common.ros.spin import Hosted, run_node
 from cliport_executor.backend import ArmBackend, make_backend
 from cliport_executor.config import ExecutorConfig, load_executor_config
 from cliport_executor.conversions import result_from_outcome
@@ -219,30 +217,16 @@ def make_executor(server: PickPlaceServer) -> ActionFirstExecutor:
     return ActionFirstExecutor(num_threads=server.config.executor_threads)
 
 
-def serve(server: PickPlaceServer, *nodes: Node, who: str = "the server") -> int:
-    """Spin ``server`` (and ``nodes`` sharing its process) on the server's executor until
-    shutdown, then stop any goal in flight before the nodes go: the one shutdown order for
-    every process that hosts the PickPlace action."""
-    executor = make_executor(server)
-    for node in (server, *nodes):
-        executor.add_node(node)
-    freeze_startup_objects()  # no multi-100-ms full collections while goals come in
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        server.gate.stop_all(StopReason.SHUTDOWN, f"{who} is shutting down")
-        executor.shutdown()
-        for node in (server, *nodes):
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+def hosted(server: PickPlaceServer, *nodes: Node, who: str = "the server") -> Hosted:
+    """``server`` (and ``nodes`` sharing its process) on the server's executor, stopping any
+    goal in flight before the nodes go: the one shutdown order for every process that hosts
+    the PickPlace action (spun by :func:`~cliport_common.ros.spin.run_node`)."""
+    return Hosted([server, *nodes], make_executor(server),
+                  lambda: server.gate.stop_all(StopReason.SHUTDOWN, f"{who} is shutting down"))
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    return serve(PickPlaceServer())
+    return run_node(lambda: hosted(PickPlaceServer()), args)
 
 
 if __name__ == "__main__":
