@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cliport_common.config import Check, ConfigError, config_path, load_config
+from cliport_common.frames import BASE_FRAME
 
 CALIBRATION_TYPES = ("eye_to_hand", "eye_in_hand")
 # Our names -> cv2.CALIB_HAND_EYE_<NAME> (easy_handeye2 offers the same five).
@@ -74,7 +75,7 @@ class HandEyeConfig:
 
     setup: str = "default"  # the result goes to calibration/<setup>.yaml
     calibration_type: str = "eye_to_hand"  # one of CALIBRATION_TYPES
-    robot_base_frame: str = "base"  # fr3_link0 on a Franka
+    robot_base_frame: str = BASE_FRAME  # FR3_BASE_FRAME on a Franka
     robot_effector_frame: str = "tool0"  # fr3_hand_tcp on a Franka
     # The frame the published static transform ends in: the camera driver's root frame
     # (camera_link on a RealSense), so the optical frame never gets a second TF parent.

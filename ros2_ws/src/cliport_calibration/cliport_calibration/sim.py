@@ -24,6 +24,7 @@ from cliport_calibration import charuco, transforms
 from cliport_calibration.config import BoardConfig, DetectionConfig, HandEyeConfig, SolverConfig
 from cliport_calibration.handeye import HandEyeResult, Sample, calibrate
 from cliport_calibration.result_file import CameraIntrinsics
+from cliport_common.frames import BASE_FRAME
 
 # Tip frame (cliport_sim's tip_link: z up when the suction points down) -> board quad.
 # The board sits on a bracket 10 cm ahead of the suction cup so the tool does not hide it.
@@ -269,7 +270,7 @@ def sim_handeye_config(cfg: SimCalibrationConfig) -> HandEyeConfig:
     optical = f"{cfg.camera}_color_optical_frame" if eye_to_hand else "hand_color_optical_frame"
     name = cfg.camera if eye_to_hand else "hand"
     return HandEyeConfig(setup=f"sim_{cfg.calibration_type}_{name}",
-                         calibration_type=cfg.calibration_type, robot_base_frame="base",
+                         calibration_type=cfg.calibration_type, robot_base_frame=BASE_FRAME,
                          robot_effector_frame="tip_link", tracking_base_frame=optical,
                          camera_optical_frame=optical, board=cfg.board,
                          detection=cfg.detection, solver=cfg.solver)

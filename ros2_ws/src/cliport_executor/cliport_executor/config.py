@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from cliport_common.config import Check, ConfigError, config_path, load_config
+from cliport_common.frames import BASE_FRAME, FR3_BASE_FRAME
 from cliport_perception.workspace import Workspace
 
 BUSY_POLICIES = ("reject", "preempt")
@@ -160,7 +161,7 @@ class MoveItConfig:
     params_file: str = ""  # MoveIt parameters file; empty = the ones this process was started with
     planning_group: str = "fr3_arm"  # the arm's joint group
     tcp_link: str = "fr3_hand_tcp"  # the link whose pose a goal sets
-    planning_frame: str = "fr3_link0"  # the frame MoveIt plans in
+    planning_frame: str = FR3_BASE_FRAME  # the frame MoveIt plans in
     goal_to_planning: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # x y z yaw
     ompl_namespace: str = "ompl_rrtc"  # plan request parameters of the transfers
     ompl_pipeline: str = "ompl"  # their planning pipeline
@@ -238,7 +239,7 @@ class LibfrankaConfig:
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    base_frame: str = "base"  # the only frame goals may use (empty frame_id = this one)
+    base_frame: str = BASE_FRAME  # the only frame goals may use (empty frame_id = this one)
     backend: str = "dryrun"  # dryrun | sim | moveit | libfranka
     workspace: Workspace = field(default_factory=Workspace)  # where goals may lie
     workspace_margin: float = 0.0  # metres of tolerance around the workspace box

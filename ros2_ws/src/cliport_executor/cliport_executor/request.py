@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from cliport_common.frames import BASE_FRAME
 from cliport_common.poses import SE2Pose
 
 
@@ -56,7 +57,7 @@ class PickPlaceRequest:
     place: SE2Pose
     primitive: Primitive = Primitive.PICK_PLACE
     speed_scaling: float = 0.0  # 0 = backend default
-    frame_id: str = "base"
+    frame_id: str = BASE_FRAME
 
 
 @dataclass(frozen=True)

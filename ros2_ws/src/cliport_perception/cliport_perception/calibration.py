@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from cliport_common.config import ConfigError, load_yaml
+from cliport_common.frames import BASE_FRAME
 
 
 def quaternion_matrix(xyzw) -> np.ndarray:
@@ -92,7 +93,7 @@ def load_calibration(path: str | Path) -> Calibration:
     unknown = set(data) - {"base_frame", "extrinsics"}
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
-    base = data.get("base_frame", "base")
+    base = data.get("base_frame", BASE_FRAME)
     entries = data.get("extrinsics") or {}
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"{path}: 'extrinsics' must map camera optical frames to poses")

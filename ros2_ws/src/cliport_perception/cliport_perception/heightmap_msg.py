@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cliport_common.frames import BASE_FRAME
 from cliport_common.stamps import ns_to_stamp, stamp_to_ns
 from cliport_perception.image_conversion import array_to_image, image_to_array
 from cliport_perception.workspace import Workspace
@@ -28,7 +29,7 @@ class HeightmapFrame:
     heightmap: np.ndarray
     workspace: Workspace
     valid: np.ndarray | None = None
-    frame_id: str = "base"
+    frame_id: str = BASE_FRAME
     stamp_ns: int = 0
     camera_frames: list[str] = field(default_factory=list)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cliport_common.config import config_path, load_config
+from cliport_common.frames import BASE_FRAME
 from cliport_perception.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class PerceptionConfig:
-    base_frame: str = "base"
+    base_frame: str = BASE_FRAME
     cameras: list[str] = field(default_factory=lambda: ["camera/camera"])
     color_topic: str = "/{camera}/color/image_raw"
     depth_topic: str = "/{camera}/aligned_depth_to_color/image_raw"

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.frames import BASE_FRAME
 from cliport_common.poses import Pose
 from cliport_common.stamps import stamp_to_ns
 from cliport_perception.heightmap_msg import HeightmapFrame, from_msg
@@ -88,7 +89,7 @@ class PolicyNodeConfig:
     threads: int = 0
     mode: str = "publish"
     busy_policy: str = "queue_latest"
-    base_frame: str = "base"
+    base_frame: str = BASE_FRAME
     grid_shape: tuple[int, int] = (320, 160)
     max_instruction_length: int = 256
     max_heightmap_age: float = 2.0

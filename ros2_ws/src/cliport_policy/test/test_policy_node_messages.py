@@ -10,7 +10,6 @@ from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from cliport_common.poses import pose_stamped
 from cliport_msgs.action import PickPlace
 from cliport_perception.image_conversion import image_to_array
 from cliport_perception.workspace import Workspace
@@ -110,10 +109,3 @@ def test_the_executor_accepts_the_goal(example):
     goal = pick_place_goal("put it there", pick, place, "base", HM_STAMP, 0.0)
     screened = screen_goal(goal, load_executor_config())
     assert screened.verdict == ScreeningVerdict.ACCEPT, screened.message
-
-
-def test_pose_stamped_copies_the_stamp():
-    stamp = Time(sec=5, nanosec=6)
-    msg = pose_stamped(((1.0, 2.0, 3.0), (0.0, 0.0, 0.0, 1.0)), "base", stamp)
-    stamp.sec = 99
-    assert msg.header.stamp.sec == 5

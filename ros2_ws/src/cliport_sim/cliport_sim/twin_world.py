@@ -25,6 +25,7 @@ import numpy as np
 import pybullet as p
 
 from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.frames import FR3_BASE_FRAME
 from cliport_perception.rgbd import RGBDFrame
 from cliport_sim.world_thread import WorldThread
 
@@ -37,7 +38,7 @@ class TwinConfig:
     mode: str = "test"
     seed: int = 10001
     seed_stride: int = 2
-    base_frame: str = "fr3_link0"
+    base_frame: str = FR3_BASE_FRAME
     calibration_file: str = ""  # the camera's pose; "" = franka.yaml's rig.calibration_file
     camera_fps: float = 0.0  # frames per simulated second while moving; 0 = the rig's fps
     idle_camera_rate: float = 30.0  # Hz (wall) of frames between goals

@@ -31,6 +31,7 @@ from cliport_bringup.hand_goal import (
     send_goal_command,
 )
 from cliport_bringup.ros_env import apply_local_ros_env
+from cliport_common.frames import FR3_BASE_FRAME
 
 PHASES = ("approach", "descend", "grasp", "lift", "transfer", "place", "retreat")
 
@@ -209,7 +210,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="z (and the workspace) from one message of --heightmap-topic")
     p.add_argument("--heightmap-topic", default="/heightmap")
     p.add_argument("--wait", type=float, default=10.0, help="s to wait for the heightmap")
-    p.add_argument("--frame", default="fr3_link0", help="the arm's base frame (goal frame)")
+    p.add_argument("--frame", default=FR3_BASE_FRAME, help="the arm's base frame (goal frame)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from cliport_calibration.sim import (
     scaled_camera,
     sim_camera_matrix,
 )
+from cliport_common.frames import BASE_FRAME
 from cliport_common.ros.spin import run_node
 from cliport_perception.image_conversion import array_to_image
 
@@ -95,7 +96,7 @@ class HandEyeSimRig(Node):
         info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
         self.info_pub.publish(info)
         pose = PoseStamped()
-        pose.header.stamp, pose.header.frame_id = stamp, "base"
+        pose.header.stamp, pose.header.frame_id = stamp, BASE_FRAME
         t, q = transforms.to_pose(self.T_tip)
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = t
         o = pose.pose.orientation

@@ -1,9 +1,9 @@
-"""An rclpy ``ActionClient`` whose requests may be sent from any thread.
+"""An rclpy ``ActionClient`` whose goal, cancel and result requests may be sent from any
+thread; ``done_callback`` runs on the executor thread.
 
-One re-entrant lock covers sending a request + recording its future, and ``execute``; pass
-``done_callback`` (not ``add_done_callback`` on the result) so it runs on the executor
-thread. Why: rclpy's client can drop a fast server's response, and handing goals to the
-executor thread costs latency (docs/notes/thread-safe-action-client.md).
+Why: rclpy's own client can lose a fast server's response to a request sent off the executor
+thread, and handing every goal to that thread costs latency
+(docs/notes/thread-safe-action-client.md).
 """
 
 from __future__ import annotations

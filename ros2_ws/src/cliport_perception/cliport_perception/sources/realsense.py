@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.frames import BASE_FRAME
 from cliport_perception.camera import CameraModel
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.sources.base import RGBDSource, SourceError, register_source
@@ -52,7 +53,7 @@ class RealSenseConfig:
     cameras: list[RealSenseCamera] = field(
         default_factory=lambda: [RealSenseCamera("camera")])
     calibration_file: str = ""  # path or package://pkg/config/file.yaml; required
-    base_frame: str = "base"
+    base_frame: str = BASE_FRAME
     width: int = 640
     height: int = 480
     fps: int = 30

@@ -29,6 +29,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from cliport_common.frames import BASE_FRAME
 from cliport_common.ros.qos import latched
 from cliport_common.ros.spin import Hosted, run_node
 from cliport_common.stamps import ns_to_stamp, stamp_to_ns
@@ -157,7 +158,7 @@ class SimNode(Node):
             return None
         if self._decision is not None and self._decision[0] == ep.scene:
             return self._decision[1]
-        msg = decision_message(self._decision_type(), action, ep.lang_goal, "base",
+        msg = decision_message(self._decision_type(), action, ep.lang_goal, BASE_FRAME,
                                self.world.env.workspace, self.get_clock().now().to_msg())
         self._decision = (ep.scene, msg)
         return msg
