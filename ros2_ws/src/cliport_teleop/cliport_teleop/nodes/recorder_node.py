@@ -10,6 +10,7 @@ serve safely (a non-loopback host without a token) stops it with a one-line erro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from cliport_common.stamps import stamp_to_ns
 from cliport_msgs.action import PickPlace
 from cliport_msgs.msg import Heightmap
 from cliport_perception.heightmap_msg import from_msg
-from cliport_perception.image_conversion import ImageConversionError, image_to_array
+from cliport_perception.image_conversion import image_to_array
 from cliport_perception.rgbd import depth_to_uint16
 from cliport_teleop.config import load_recorder_config
 from cliport_teleop.session import Step, TeleopSession
@@ -65,21 +66,22 @@ class TeleopRecorder(Node):
         self.get_logger().warn(f"refused {r['method']} {r['path']} from {r['client']}: "
                                f"{r['status']} {r['message']}", throttle_duration_sec=5.0)
 
-    def _on_heightmap(self, msg: Heightmap) -> None:
+    def _decoded(self, decode: Callable[[Any], Any], msg, what: str) -> Any:
+        """``decode(msg)``, or None after a (throttled) warning that ``what`` was ignored."""
         try:
-            frame = from_msg(msg)
-        except ValueError as exc:
-            self.get_logger().warn(f"ignored a malformed heightmap: {exc}",
-                                   throttle_duration_sec=5.0)
-            return
-        self.session.on_heightmap(frame, stamp_to_ns(msg.header.stamp))
+            return decode(msg)
+        except ValueError as exc:  # ImageConversionError is one
+            self.get_logger().warn(f"ignored {what}: {exc}", throttle_duration_sec=5.0)
+            return None
+
+    def _on_heightmap(self, msg: Heightmap) -> None:
+        frame = self._decoded(from_msg, msg, "a malformed heightmap")
+        if frame is not None:
+            self.session.on_heightmap(frame, stamp_to_ns(msg.header.stamp))
 
     def _on_view(self, camera: str, kind: str, msg) -> None:
-        try:
-            image = image_to_array(msg)
-        except ImageConversionError as exc:
-            self.get_logger().warn(f"ignored a {kind} image of {camera}: {exc}",
-                                   throttle_duration_sec=5.0)
+        image = self._decoded(image_to_array, msg, f"a {kind} image of {camera}")
+        if image is None:
             return
         if kind == "depth" and image.dtype != np.uint16:  # 32FC1 metres -> millimetres
             image = depth_to_uint16(image)
