@@ -211,7 +211,7 @@ def test_shipped_ros_params_files_are_valid_overrides(name):
 
 def test_core_modules_load_without_rclpy():
     """Project rule: plain-Python cores, thin nodes. The source check for every package is
-    tests/test_cores_do_not_import_rclpy.py; this one checks at run time."""
+    tests/test_package_graph.py; this one checks at run time."""
     import subprocess
     import sys
 

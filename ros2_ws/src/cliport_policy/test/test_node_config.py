@@ -230,7 +230,7 @@ def test_status_is_one_json_line():
 
 def test_core_modules_load_without_rclpy():
     """Project rule: plain-Python cores, thin nodes. The source check for every package is
-    tests/test_cores_do_not_import_rclpy.py; this one checks at run time."""
+    tests/test_package_graph.py; this one checks at run time."""
     import subprocess
     import sys
 
