@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -55,3 +56,45 @@ def twin_demos(tmp_path_factory):
                  observation="orthographic")
         return Dataset(episode_dir(root, TASK, "train"), n_demos=n, cache_episodes=8)
     return get
+
+
+def _overfit(agent, grad_clip: float, samples, max_steps: int, log: bool = False
+             ) -> tuple[float, int]:
+    """Train ``agent`` on ``samples`` (img, text, pick, place, pick_rot, place_rot) in batches
+    of 4 until it decides every one right (pick and place within 2 cells, both bins exact)
+    or ``max_steps``; (train accuracy, steps)."""
+    from cliport_policy.train import clip_gradients
+
+    img, text, pick, place, pick_rot, place_rot = samples
+    optimizers = {"attention": torch.optim.Adam(agent.attention.parameters(), lr=5e-4),
+                  "transport": torch.optim.Adam(agent.transport.parameters(), lr=3e-4)}
+    rng = np.random.default_rng(0)
+    accuracy, step = 0.0, 0
+    while accuracy < 1.0 and step < max_steps:
+        agent.train()
+        for _ in range(10):
+            i = torch.as_tensor(rng.choice(len(text), size=min(4, len(text)), replace=False))
+            lp, lq = agent.losses(img[i], [text[j] for j in i], pick[i], place[i],
+                                  pick_rot[i], place_rot[i])
+            for opt in optimizers.values():
+                opt.zero_grad()
+            (lp + lq).backward()
+            clip_gradients(optimizers, grad_clip)
+            for opt in optimizers.values():
+                opt.step()
+            step += 1
+        decisions = agent.eval().act_batch(img, text)
+        good = [np.hypot(*np.subtract(d.pick[:2], pick[k].tolist())) <= 2
+                and d.pick[2] == int(pick_rot[k])
+                and np.hypot(*np.subtract(d.place[:2], place[k].tolist())) <= 2
+                and d.place[2] == int(place_rot[k]) for k, d in enumerate(decisions)]
+        accuracy = float(np.mean(good))
+        if log:
+            print(f"step {step}: train accuracy {accuracy:.2f}", flush=True)
+    return accuracy, step
+
+
+@pytest.fixture(scope="session")
+def overfit():
+    """The overfit loop the training tests share (see :func:`_overfit`)."""
+    return _overfit

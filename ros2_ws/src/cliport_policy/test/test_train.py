@@ -30,7 +30,7 @@ def _half(demos, n_rotations: int):
 
 
 @pytest.mark.timeout(900)
-def test_small_model_overfits_five_demos(tiny_cfg, demos):
+def test_small_model_overfits_five_demos(tiny_cfg, demos, overfit):
     """The tiny CLIPort (12 place rotations, 32 px crops) on the five demos at half
     resolution reaches 100 % train accuracy: pick and place within 2 cells (1.25 cm) and
     the place rotation bin exact, for every action.
@@ -48,39 +48,18 @@ def test_small_model_overfits_five_demos(tiny_cfg, demos):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _overfit_five_demos(tiny_cfg, demos)
+        _overfit_five_demos(tiny_cfg, demos, overfit)
     finally:
         torch.set_num_threads(threads)
 
 
-def _overfit_five_demos(tiny_cfg, demos):
+def _overfit_five_demos(tiny_cfg, demos, overfit):
     cfg = dataclasses.replace(tiny_cfg.model, place_rotations=12, crop_size=32)
     torch.manual_seed(0)
     agent = make_agent(cfg)
     img, text, pick, place, rot = _half(demos, cfg.place_rotations)
-    zeros = torch.zeros_like(rot)
-    optimizers = {"attention": torch.optim.Adam(agent.attention.parameters(), lr=5e-4),
-                  "transport": torch.optim.Adam(agent.transport.parameters(), lr=3e-4)}
-    rng = np.random.default_rng(0)
-    accuracy, step = 0.0, 0
-    while accuracy < 1.0 and step < 400:
-        agent.train()
-        for _ in range(10):
-            i = torch.as_tensor(rng.choice(len(text), size=min(4, len(text)), replace=False))
-            lp, lq = agent.losses(img[i], [text[j] for j in i], pick[i], place[i], zeros[i],
-                                  rot[i])
-            for opt in optimizers.values():
-                opt.zero_grad()
-            (lp + lq).backward()
-            clip_gradients(optimizers, tiny_cfg.train.grad_clip)
-            for opt in optimizers.values():
-                opt.step()
-            step += 1
-        decisions = agent.eval().act_batch(img, text)
-        good = [np.hypot(*np.subtract(d.pick[:2], pick[k].tolist())) <= 2
-                and np.hypot(*np.subtract(d.place[:2], place[k].tolist())) <= 2
-                and d.place[2] == int(rot[k]) for k, d in enumerate(decisions)]
-        accuracy = float(np.mean(good))
+    accuracy, step = overfit(agent, tiny_cfg.train.grad_clip,
+                             (img, text, pick, place, torch.zeros_like(rot), rot), 400)
     assert accuracy == 1.0, f"train accuracy {accuracy:.2f} after {step} steps"
     assert len(text) >= 5
 
@@ -152,7 +131,7 @@ def test_lr_steps_scale_both_learning_rates_and_resumes_follow_the_config(tiny_c
 
 def test_pick_language_tv_measures_how_much_the_instruction_moves_the_pick(tiny_cfg,
                                                                           tiny_agent):
-    from cliport_policy.train import pick_language_tv
+    from cliport_policy.validation import pick_language_tv
 
     torch.manual_seed(1)
     img = torch.rand(2, 6, 320, 160) * torch.tensor([255, 255, 255, 0.1, 0.1, 0.1])[:, None,

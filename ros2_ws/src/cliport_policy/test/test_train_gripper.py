@@ -4,7 +4,6 @@ their grasp yaws included (config/twin-gripper.yaml's model at half resolution).
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ import torch
 from cliport_policy.agents import image_tensor, make_agent
 from cliport_policy.config import load_policy_config
 from cliport_policy.data import _place_bin, all_samples, pick_bin
-from cliport_policy.train import clip_gradients
 
 PICK_ROTATIONS = 8  # 22.5 deg bins: the twin's oracle yaws spread over all of them
 PLACE_ROTATIONS = 12
@@ -35,7 +33,7 @@ def _half(demos):
 
 @pytest.mark.slow  # 5 twin demos (~50 s) + ~200-400 steps: minutes of CPU, `pytest -m slow`
 @pytest.mark.timeout(1200)
-def test_small_model_overfits_five_twin_demos_with_their_grasp_yaws(twin_demos):
+def test_small_model_overfits_five_twin_demos_with_their_grasp_yaws(twin_demos, overfit):
     """twin-gripper's model (grasp yaw by the crop classifier, 32-cell crop at half
     resolution; 12 place rotations, 32 px transport crops) reaches 100 % train accuracy on
     five twin demos: pick and place within 2 cells (8 mm) and both bins exact, every action.
@@ -44,46 +42,23 @@ def test_small_model_overfits_five_twin_demos_with_their_grasp_yaws(twin_demos):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        accuracy, step, yaws = _overfit(demos)
+        accuracy, step, yaws = _overfit(demos, overfit)
     finally:
         torch.set_num_threads(threads)
     assert accuracy == 1.0, f"train accuracy {accuracy:.2f} after {step} steps"
     assert len(set(yaws)) >= 3  # the labels really differ in grasp yaw
 
 
-def _overfit(demos) -> tuple[float, int, list[int]]:
+def _overfit(demos, overfit) -> tuple[float, int, list[int]]:
     cfg = load_policy_config("twin-gripper")
     model = dataclasses.replace(cfg.model, pick_rotations=PICK_ROTATIONS,
                                 place_rotations=PLACE_ROTATIONS, crop_size=32,
                                 rotation_crop_size=32)
     torch.manual_seed(0)
     agent = make_agent(model)
-    img, text, pick, place, pick_rot, place_rot = _half(demos)
-    optimizers = {"attention": torch.optim.Adam(agent.attention.parameters(), lr=5e-4),
-                  "transport": torch.optim.Adam(agent.transport.parameters(), lr=3e-4)}
-    rng = np.random.default_rng(0)
-    accuracy, step = 0.0, 0
-    while accuracy < 1.0 and step < MAX_STEPS:
-        agent.train()
-        for _ in range(10):
-            i = torch.as_tensor(rng.choice(len(text), size=min(4, len(text)), replace=False))
-            lp, lq = agent.losses(img[i], [text[j] for j in i], pick[i], place[i],
-                                  pick_rot[i], place_rot[i])
-            for opt in optimizers.values():
-                opt.zero_grad()
-            (lp + lq).backward()
-            clip_gradients(optimizers, cfg.train.grad_clip)
-            for opt in optimizers.values():
-                opt.step()
-            step += 1
-        decisions = agent.eval().act_batch(img, text)
-        good = [math.hypot(*np.subtract(d.pick[:2], pick[k].tolist())) <= 2
-                and d.pick[2] == int(pick_rot[k])
-                and math.hypot(*np.subtract(d.place[:2], place[k].tolist())) <= 2
-                and d.place[2] == int(place_rot[k]) for k, d in enumerate(decisions)]
-        accuracy = float(np.mean(good))
-        print(f"step {step}: train accuracy {accuracy:.2f}", flush=True)
-    return accuracy, step, pick_rot.tolist()
+    samples = _half(demos)
+    accuracy, step = overfit(agent, cfg.train.grad_clip, samples, MAX_STEPS, log=True)
+    return accuracy, step, samples[4].tolist()
 
 
 def test_a_gripper_run_trains_on_twin_demos_and_validates_the_grasp_yaw(twin_demos, tmp_path):
