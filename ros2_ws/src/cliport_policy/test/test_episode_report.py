@@ -3,7 +3,6 @@ its videos load and play, its GIFs and heatmap panels show."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
@@ -32,19 +31,11 @@ def test_step_panel_pads_to_the_tallest_image():
 
 
 def test_the_report_shows_videos_gifs_and_heatmaps_in_chromium(tmp_path):
-    from cliport_sim.environment import Environment, load_sim_config
-    from cliport_sim.recording import StateRecorder
-    from cliport_sim.tasks import make_task
+    from cliport_sim.testing import oracle_step_recording
     from cliport_sim.video import VideoCamera, save_video
 
-    cfg = dataclasses.replace(load_sim_config(), observe=False)
-    with Environment(make_task("put-block-in-bowl-seen-colors", "test"), cfg) as env:
-        env.reset(10005)
-        rec = StateRecorder(fps=10)
-        rec.start(env)
-        _, reward, _, info = env.step(env.task.oracle(env))
-        rec.step_ended(reward, info["primitive"]["ok"])
-        recording = rec.recording()
+    recording = oracle_step_recording(10005)
+    reward = recording.events[0].reward
     mp4, gif = save_video(recording, tmp_path / "episode-00", cam=VideoCamera(240, 180))
     colormap = np.full((64, 32, 3), 90, np.uint8)
     save_png(tmp_path / "step1.png", step_panel([colormap, colormap, colormap]))

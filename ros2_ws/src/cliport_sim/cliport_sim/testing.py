@@ -8,11 +8,14 @@ body's pose and colour and the goals' instructions. Colours come from
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pybullet as p
 
 from cliport_sim.colors import COLORS
-from cliport_sim.environment import Environment, SimConfig
+from cliport_sim.environment import Environment, SimConfig, load_sim_config
+from cliport_sim.recording import Recording, StateRecorder
 from cliport_sim.tasks import make_task
 
 
@@ -49,3 +52,37 @@ def scene_fingerprint(env: Environment, digits: int = 6) -> list:
     rows.append(tuple(g.language for g in env.task.goals))
     rows.append(env.task.max_steps)
     return rows
+
+
+def oracle_step_recording(seed: int, task: str = "put-block-in-bowl-seen-colors",
+                          fps: int = 10) -> Recording:
+    """The state recording of one oracle step of ``task``'s test episode ``seed``."""
+    cfg = dataclasses.replace(load_sim_config(), observe=False)
+    with Environment(make_task(task, "test"), cfg) as env:
+        env.reset(seed)
+        rec = StateRecorder(fps=fps)
+        rec.start(env)
+        _, reward, _, info = env.step(env.task.oracle(env))
+        rec.step_ended(reward, info["primitive"]["ok"])
+        return rec.recording()
+
+
+def collision_bounds(c: int, body: int) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) corners of a body's real collision surface along the world axes: a probe
+    box's closest points on every side, since PyBullet's AABB is padded."""
+    probe = p.createMultiBody(0, p.createCollisionShape(p.GEOM_BOX, halfExtents=[1, 1, 1],
+                                                        physicsClientId=c),
+                              basePosition=[50, 50, 50], physicsClientId=c)
+    lo, hi = (np.array(v) for v in p.getAABB(body, physicsClientId=c))
+    centre = (lo + hi) / 2
+    out = np.zeros((2, 3))
+    for axis in range(3):
+        for k, sign in enumerate((-1, 1)):
+            pos = centre.copy()
+            pos[axis] = (hi[axis] if sign > 0 else lo[axis]) + sign * 1.05
+            p.resetBasePositionAndOrientation(probe, pos.tolist(), [0, 0, 0, 1],
+                                              physicsClientId=c)
+            dist = min(q[8] for q in p.getClosestPoints(body, probe, 1.0, physicsClientId=c))
+            out[k, axis] = pos[axis] - sign * (1.0 + dist)
+    p.removeBody(probe, physicsClientId=c)
+    return out[0], out[1]

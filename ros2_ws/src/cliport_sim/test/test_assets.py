@@ -21,6 +21,7 @@ import pybullet as p
 import pytest
 
 from cliport_sim import asset_gen, assets
+from cliport_sim.testing import collision_bounds
 
 TOL = 0.002  # the brief: AABB within 2 mm of docs/design.md#assets
 
@@ -49,28 +50,8 @@ def load(c, urdf, pos=(0, 0, 0), yaw=0.0, fixed=False) -> int:
                       useFixedBase=fixed, physicsClientId=c)
 
 
-def surfaces(c, body) -> tuple[np.ndarray, np.ndarray]:
-    """(min, max) corners of the body's real collision surface along the world axes."""
-    probe = p.createMultiBody(0, p.createCollisionShape(p.GEOM_BOX, halfExtents=[1, 1, 1],
-                                                        physicsClientId=c),
-                              basePosition=[50, 50, 50], physicsClientId=c)
-    lo, hi = (np.array(v) for v in p.getAABB(body, physicsClientId=c))
-    centre = (lo + hi) / 2
-    out = np.zeros((2, 3))
-    for axis in range(3):
-        for k, sign in enumerate((-1, 1)):
-            pos = centre.copy()
-            pos[axis] = (hi[axis] if sign > 0 else lo[axis]) + sign * 1.05
-            p.resetBasePositionAndOrientation(probe, pos.tolist(), [0, 0, 0, 1],
-                                              physicsClientId=c)
-            dist = min(q[8] for q in p.getClosestPoints(body, probe, 1.0, physicsClientId=c))
-            out[k, axis] = pos[axis] - sign * (1.0 + dist)
-    p.removeBody(probe, physicsClientId=c)
-    return out[0], out[1]
-
-
 def extent(c, body) -> np.ndarray:
-    lo, hi = surfaces(c, body)
+    lo, hi = collision_bounds(c, body)
     return hi - lo
 
 
@@ -178,7 +159,7 @@ def test_box_template_size_and_colour(sim):
 def test_square_template(sim):
     side = 2 * 0.005 * 20 * math.sqrt(2)
     body = load(sim, assets.square_urdf(side), (0, 0, 0), fixed=True)
-    lo, hi = surfaces(sim, body)
+    lo, hi = collision_bounds(sim, body)
     np.testing.assert_allclose((hi - lo)[:2], (side, side), atol=1e-4)
     assert hi[2] == pytest.approx(0.001, abs=1e-4)  # bars 0.001 above the table
     # Open towards +x: a ray along x through the middle meets only the closed side.
@@ -195,7 +176,7 @@ def test_plane_and_workspace_tops(sim):
                           physicsClientId=sim)
     assert hits[0][0] == work and hits[0][3][2] == pytest.approx(0.0, abs=1e-6)
     assert hits[1][0] == plane and hits[1][3][2] == pytest.approx(-0.001, abs=1e-6)
-    lo, hi = surfaces(sim, work)
+    lo, hi = collision_bounds(sim, work)
     assert lo[0] < 0.25 and hi[0] > 0.75 and lo[1] < -0.5 and hi[1] > 0.5  # covers the grid
     colour = p.getVisualShapeData(work, physicsClientId=sim)[0][7]
     assert colour == pytest.approx((0.2, 0.2, 0.2, 1.0))

@@ -15,6 +15,7 @@ import pytest
 from cliport_sim import google_objects as G
 from cliport_sim.asset_gen import _png
 from cliport_sim.assets._mesh import ObjWriter, rect
+from cliport_sim.testing import collision_bounds
 
 SPEC_UNSEEN = (
     "ball puzzle", "black and blue sneakers", "black shoe with green stripes", "brown fedora",
@@ -35,22 +36,9 @@ def sim():
 
 
 def footprint(c, body) -> np.ndarray:
-    """Real collision extent along x, y, z (probe box + closest points, no AABB padding)."""
-    probe = p.createMultiBody(0, p.createCollisionShape(p.GEOM_BOX, halfExtents=[1, 1, 1],
-                                                        physicsClientId=c),
-                              basePosition=[50, 50, 50], physicsClientId=c)
-    lo, hi = (np.array(v) for v in p.getAABB(body, physicsClientId=c))
-    ends = np.zeros((2, 3))
-    for axis in range(3):
-        for k, sign in enumerate((-1, 1)):
-            pos = (lo + hi) / 2
-            pos[axis] = (hi[axis] if sign > 0 else lo[axis]) + sign * 1.05
-            p.resetBasePositionAndOrientation(probe, pos.tolist(), [0, 0, 0, 1],
-                                              physicsClientId=c)
-            d = min(q[8] for q in p.getClosestPoints(body, probe, 1.0, physicsClientId=c))
-            ends[k, axis] = pos[axis] - sign * (1.0 + d)
-    p.removeBody(probe, physicsClientId=c)
-    return ends[1] - ends[0]
+    """Real collision extent along x, y, z (no AABB padding)."""
+    lo, hi = collision_bounds(c, body)
+    return hi - lo
 
 
 def test_split_sizes_and_names():

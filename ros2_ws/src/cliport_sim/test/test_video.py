@@ -7,9 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cliport_sim.environment import Environment, load_sim_config
-from cliport_sim.recording import StateRecorder
-from cliport_sim.tasks import make_task
+from cliport_sim.testing import oracle_step_recording
 from cliport_sim.video import VideoCamera, render_recording, save_video
 
 SMALL = VideoCamera(width=160, height=120, hold_s=0.2)
@@ -17,14 +15,7 @@ SMALL = VideoCamera(width=160, height=120, hold_s=0.2)
 
 @pytest.fixture(scope="module")
 def recording():
-    cfg = dataclasses.replace(load_sim_config(), observe=False)
-    with Environment(make_task("put-block-in-bowl-seen-colors", "test"), cfg) as env:
-        env.reset(10003)
-        rec = StateRecorder(fps=10)
-        rec.start(env)
-        _, reward, _, info = env.step(env.task.oracle(env))
-        rec.step_ended(reward, info["primitive"]["ok"])
-        return rec.recording()
+    return oracle_step_recording(10003)
 
 
 def test_replayed_frames_show_the_arm_moving(recording):
