@@ -25,6 +25,7 @@ import pybullet as p
 
 from cliport_common.poses import Pose
 from cliport_perception.calibration import quaternion_matrix
+from cliport_sim import ik
 from cliport_sim.grippers import EndEffector, Spatula, Suction
 from cliport_sim.primitives import FAST_SPEED, MoveResult
 
@@ -113,45 +114,16 @@ def _quat_to_matrix(q: Sequence[float]) -> np.ndarray:
     return quaternion_matrix(q / n)
 
 
-def _rotation_error(R_target: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """Rotation vector (world frame) taking ``R`` to ``R_target``."""
-    E = R_target @ R.T
-    cos = max(-1.0, min(1.0, (np.trace(E) - 1.0) / 2.0))
-    angle = math.acos(cos)
-    v = np.array([E[2, 1] - E[1, 2], E[0, 2] - E[2, 0], E[1, 0] - E[0, 1]])
-    s = math.sin(angle)
-    if s < 1e-6:
-        if cos > 0.0:  # tiny angle: v ~ 2 * rotation vector
-            return v / 2.0
-        # angle ~ pi: E ~ 2 a a^T - I, so (E + I) / 2 ~ a a^T
-        B = (E + np.eye(3)) / 2.0
-        i = int(np.argmax(np.diag(B)))
-        return B[:, i] / math.sqrt(max(B[i, i], 1e-12)) * angle
-    return v * (angle / (2.0 * s))
-
-
 def refine_ik(q0: Sequence[float], position: np.ndarray, R_target: np.ndarray,
               iterations: int = 12, damping: float = 1e-4) -> np.ndarray:
     """Damped Newton steps on the DH model from ``q0`` towards the tip pose."""
-    q = np.array(q0, dtype=np.float64)
-    for _ in range(iterations):
+    def forward(q: np.ndarray):
         frames = _dh_frames(q)
-        flange = frames[-1]
-        R = flange[:3, :3] @ _R_FLANGE_EE
-        tip = flange[:3, 3] - R[:, 2] * FLANGE_TO_TIP
-        err = np.concatenate([position - tip, _rotation_error(R_target, R)])
-        if np.abs(err).max() < 1e-9:
-            break
-        Z = np.array([f[:3, 2] for f in frames[:6]])  # joint i turns about frame i's z
-        D = tip - np.array([f[:3, 3] for f in frames[:6]])
-        J = np.empty((6, 6))
-        J[0] = Z[:, 1] * D[:, 2] - Z[:, 2] * D[:, 1]  # rows 0-2: z_i x (tip - o_i)
-        J[1] = Z[:, 2] * D[:, 0] - Z[:, 0] * D[:, 2]
-        J[2] = Z[:, 0] * D[:, 1] - Z[:, 1] * D[:, 0]
-        J[3:] = Z.T
-        JJt = J @ J.T + damping * np.eye(6)
-        q += J.T @ np.linalg.solve(JJt, err)
-    return q
+        R = frames[-1][:3, :3] @ _R_FLANGE_EE
+        return frames[:6], frames[-1][:3, 3] - R[:, 2] * FLANGE_TO_TIP, R
+
+    return ik.refine(q0, forward, position, R_target, iterations=iterations, damping=damping,
+                     tolerance=1e-9)
 
 
 class UR5:
@@ -249,7 +221,7 @@ class UR5:
         """(position error in m, orientation error in rad) of ``q`` against ``pose``."""
         T = forward_kinematics(q)
         pos_err = float(np.linalg.norm(T[:3, 3] - np.asarray(pose[0], dtype=np.float64)))
-        rot_err = float(np.linalg.norm(_rotation_error(_quat_to_matrix(pose[1]), T[:3, :3])))
+        rot_err = float(np.linalg.norm(ik.rotation_error(_quat_to_matrix(pose[1]), T[:3, :3])))
         return pos_err, rot_err
 
     def reachable(self, pose: Pose, tolerance: float = 1e-3) -> bool:

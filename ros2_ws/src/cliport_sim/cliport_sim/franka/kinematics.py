@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cliport_sim import ik
+from cliport_sim.ik import rotation_error
+
 # (a_{i-1}, d_i, alpha_{i-1}) of joints 1..7, then the flange (Craig's convention).
 DH = ((0.0, 0.333, 0.0), (0.0, 0.0, -math.pi / 2), (0.0, 0.316, math.pi / 2),
       (0.0825, 0.0, math.pi / 2), (-0.0825, 0.384, -math.pi / 2), (0.0, 0.0, math.pi / 2),
@@ -92,22 +95,6 @@ def top_down_rotation(yaw: float) -> np.ndarray:
     return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
 
 
-def rotation_error(R_target: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """Rotation vector (base frame) taking ``R`` to ``R_target``."""
-    E = R_target @ R.T
-    cos = max(-1.0, min(1.0, (np.trace(E) - 1.0) / 2.0))
-    angle = math.acos(cos)
-    v = np.array([E[2, 1] - E[1, 2], E[0, 2] - E[2, 0], E[1, 0] - E[0, 1]])
-    s = math.sin(angle)
-    if s < 1e-6:
-        if cos > 0.0:
-            return v / 2.0
-        B = (E + np.eye(3)) / 2.0  # angle ~ pi: E ~ 2 a a^T - I
-        i = int(np.argmax(np.diag(B)))
-        return B[:, i] / math.sqrt(max(B[i, i], 1e-12)) * angle
-    return v * (angle / (2.0 * s))
-
-
 def pose_error(q: Sequence[float], xyz: np.ndarray, R_target: np.ndarray,
                tcp_offset: float = TCP_OFFSET) -> tuple[float, float]:
     """(position error in m, orientation error in rad) of the TCP at ``q``."""
@@ -124,22 +111,9 @@ def refine(q0: Sequence[float], xyz: np.ndarray, R_target: np.ndarray, limits: J
     The redundant seventh degree of freedom is left where the seed put it (minimum-norm
     steps), so a null-space seed keeps its elbow.
     """
-    q = limits.clip(np.array(q0, dtype=np.float64))
-    for _ in range(iterations):
+    def forward(q: np.ndarray):
         frames = joint_frames(q, tcp_offset)
-        tcp = frames[-1]
-        err = np.concatenate([xyz - tcp[:3, 3], rotation_error(R_target, tcp[:3, :3])])
-        if np.abs(err).max() < tolerance:
-            break
-        Z = np.array([f[:3, 2] for f in frames[:7]])
-        D = tcp[:3, 3] - np.array([f[:3, 3] for f in frames[:7]])
-        J = np.empty((6, 7))
-        J[0] = Z[:, 1] * D[:, 2] - Z[:, 2] * D[:, 1]  # rows 0-2: z_i x (tcp - o_i)
-        J[1] = Z[:, 2] * D[:, 0] - Z[:, 0] * D[:, 2]
-        J[2] = Z[:, 0] * D[:, 1] - Z[:, 1] * D[:, 0]
-        J[3:] = Z.T
-        # damping grows with the error: big steps far away, exact steps near the solution
-        lam = damping * min(1.0, float(np.linalg.norm(err)))
-        step = J.T @ np.linalg.solve(J @ J.T + lam * np.eye(6), err)
-        q = limits.clip(q + step)
-    return q
+        return frames[:7], frames[-1][:3, 3], frames[-1][:3, :3]
+
+    return ik.refine(q0, forward, xyz, R_target, iterations=iterations, damping=damping,
+                     tolerance=tolerance, clip=limits.clip, damping_scales_with_error=True)
