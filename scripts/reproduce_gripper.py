@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
+from reproduce_common import SMOKE_TRAIN, add_run_arguments, chosen_preset, config_file
 
 ROWS = {  # row -> (task, train demos)
     "pbib-100": ("put-block-in-bowl-seen-colors", 100),
@@ -65,10 +65,7 @@ PRESETS = {
     "smoke": Preset(train_demos=1, val_demos=1, steps=2, train_minutes=3, val_episodes=1,
                     test_episodes=1, seeds=1, observation="orthographic", heatmaps=0,
                     clip_steps=2,
-                    config_overrides={"model": {"place_rotations": 4},
-                                      "train": {"batch_size": 2, "save_steps": [2],
-                                                "last_every": 1, "log_every": 1,
-                                                "val_every": 2, "val_samples": 1}}),
+                    config_overrides={"model": {"place_rotations": 4}, "train": SMOKE_TRAIN}),
 }
 
 
@@ -77,19 +74,6 @@ def _cpu_s() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _config_file(out: Path, base: str, overrides: dict[str, Any]) -> str:
-    if not overrides:
-        return base
-    from cliport_policy.config import load_policy_config, to_dict
-
-    data = to_dict(load_policy_config(base))
-    for section, values in overrides.items():
-        data[section].update(values)
-    path = out / "policy_config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return str(path)
 
 
 def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
@@ -130,7 +114,7 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
             raise SystemExit("CLIP pre-training failed (see above)")
 
     def train() -> None:
-        argv = ["--config", _config_file(here, config, preset.config_overrides), "--data",
+        argv = ["--config", config_file(here, config, preset.config_overrides), "--data",
                 str(data), "--task", task, "--n-demos", str(n), "--out", str(run),
                 "--clip-pretrained", str(clip), "--max-minutes", str(preset.train_minutes),
                 "--device", "cpu"]
@@ -162,15 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--row", required=True, choices=sorted(ROWS))
     ap.add_argument("--out", required=True, type=Path, help="data and rows go here")
-    ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    ap.add_argument("--config", default="twin-gripper", help="policy config name or YAML")
-    ap.add_argument("--workers", type=int, default=2, help="simulator processes")
-    ap.add_argument("--train-minutes", type=float, help="override the preset's cap")
-    ap.add_argument("--quiet", action="store_true")
+    add_run_arguments(ap, PRESETS, "twin-gripper")
     args = ap.parse_args(argv)
-    preset = PRESETS[args.preset]
-    if args.train_minutes is not None:
-        preset = dataclasses.replace(preset, train_minutes=args.train_minutes)
+    preset = chosen_preset(args, PRESETS)
     results = reproduce(args.out, args.row, preset, args.config, args.workers,
                         progress=not args.quiet)
     from cliport_policy.eval_cli import ci_text

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
+from reproduce_common import SMOKE_TRAIN, add_run_arguments, chosen_preset, config_file
 
 TASKS = ("put-block-in-bowl-seen-colors", "stack-block-pyramid-seq-seen-colors",
          "towers-of-hanoi-seq-seen-colors")
@@ -90,25 +90,8 @@ PRESETS = {
                     test_episodes=1, seeds=1, heatmaps=0, clip_steps=2,
                     unseen=("put-block-in-bowl-unseen-colors",),  # the quick one
                     config_overrides={"model": {"place_rotations": 4},
-                                      "train": {"batch_size": 2, "save_steps": [2],
-                                                "last_every": 1, "log_every": 1,
-                                                "val_every": 2, "val_samples": 1,
-                                                "threads": 1}}),
+                                      "train": {**SMOKE_TRAIN, "threads": 1}}),
 }
-
-
-def _config_file(out: Path, base: str, overrides: dict[str, Any]) -> str:
-    """The policy config: a named one, or a copy of it with the preset's overrides."""
-    if not overrides:
-        return base
-    from cliport_policy.config import load_policy_config, to_dict
-
-    data = to_dict(load_policy_config(base))
-    for section, values in overrides.items():
-        data[section].update(values)
-    path = out / "policy_config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return str(path)
 
 
 def reproduce(out: Path, preset: Preset, config: str = "tiny", workers: int = 2,
@@ -141,7 +124,7 @@ def reproduce(out: Path, preset: Preset, config: str = "tiny", workers: int = 2,
     times["clip_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    argv = ["--config", _config_file(out, config, preset.config_overrides), "--data",
+    argv = ["--config", config_file(out, config, preset.config_overrides), "--data",
             str(data), "--n-demos", str(preset.train_demos), "--out", str(run),
             "--max-minutes", str(preset.train_minutes), "--device", "cpu"]
     if preset.clip_steps:
@@ -185,17 +168,11 @@ def reproduce(out: Path, preset: Preset, config: str = "tiny", workers: int = 2,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="data, run and table go here")
-    ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    ap.add_argument("--config", default="tiny", help="policy config name or YAML file")
-    ap.add_argument("--workers", type=int, default=2, help="simulator processes")
+    add_run_arguments(ap, PRESETS, "tiny")
     ap.add_argument("--observation", default="views", choices=("views", "orthographic"),
                     help="views: the three cameras fused as perception does (the paper's)")
-    ap.add_argument("--train-minutes", type=float, help="override the preset's cap")
-    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    preset = PRESETS[args.preset]
-    if args.train_minutes is not None:
-        preset = dataclasses.replace(preset, train_minutes=args.train_minutes)
+    preset = chosen_preset(args, PRESETS)
     results = reproduce(args.out, preset, args.config, args.workers, args.observation,
                         progress=not args.quiet)
     print((args.out / "table.md").read_text())

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[4] / "scripts" / "reproduce_multitask.py"
+SCRIPTS = Path(__file__).resolve().parents[4] / "scripts"
+SCRIPT = SCRIPTS / "reproduce_multitask.py"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("reproduce_multitask", SCRIPT)
+def _script(path: Path = SCRIPT):
+    if str(SCRIPTS) not in sys.path:  # the scripts import their shared module from there
+        sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
@@ -50,16 +53,17 @@ def test_smoke_preset_generates_trains_evaluates_and_writes_the_table(tmp_path):
     assert set(log[-1]["tasks"]) == set(script.TASKS)  # per-task progress
 
 
-def test_every_preset_writes_a_policy_config_that_loads(tmp_path):
+@pytest.mark.parametrize("name", ["reproduce_multitask.py", "reproduce_gripper.py"])
+def test_every_preset_writes_a_policy_config_that_loads(tmp_path, name):
     from cliport_policy.config import load_policy_config
 
-    script = _script()
-    for name, preset in script.PRESETS.items():
-        out = tmp_path / name
+    script = _script(SCRIPTS / name)
+    for preset_name, preset in script.PRESETS.items():
+        out = tmp_path / preset_name
         out.mkdir()
-        cfg = load_policy_config(script._config_file(out, "tiny", preset.config_overrides))
+        cfg = load_policy_config(script.config_file(out, "tiny", preset.config_overrides))
         for section, values in preset.config_overrides.items():
             for key, value in values.items():
                 got = getattr(getattr(cfg, section), key)
                 assert list(got) == value if isinstance(value, list) else got == value, (
-                    name, section, key)
+                    preset_name, section, key)
