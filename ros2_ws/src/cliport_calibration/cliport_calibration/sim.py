@@ -200,6 +200,18 @@ def sim_camera_matrix(camera) -> np.ndarray:
     return K
 
 
+def reported_sample(T_robot: np.ndarray, det: charuco.BoardDetection, noise_mm: float,
+                    noise_deg: float, rng: np.random.Generator) -> Sample:
+    """A sample as a robot reports it: its pose off by a random rotation of ``noise_deg`` and
+    shift of ``noise_mm`` (standard deviations per axis), with the board's detection."""
+    reported = T_robot.copy()
+    if noise_mm or noise_deg:
+        reported = reported @ transforms.make(rng.normal(0, math.radians(noise_deg), 3),
+                                              rng.normal(0, noise_mm / 1000.0, 3))
+    return Sample(reported, det.T_cam_board, n_corners=det.n_corners,
+                  reprojection_rms_px=det.reprojection_rms_px)
+
+
 def sample_tool_poses(cfg: SimCalibrationConfig, rng: np.random.Generator) -> list[np.ndarray]:
     """Tool poses over the table: varied positions, tilts about random axes, and yaws."""
     if cfg.calibration_type == "eye_to_hand":
@@ -249,13 +261,8 @@ def run_sim_calibration(cfg: SimCalibrationConfig | None = None) -> SimCalibrati
             except charuco.NoBoard as exc:
                 skipped.append(str(exc))
                 continue
-            reported = T_tip.copy()
-            if cfg.robot_noise_mm or cfg.robot_noise_deg:
-                reported = reported @ transforms.make(
-                    rng.normal(0, math.radians(cfg.robot_noise_deg), 3),
-                    rng.normal(0, cfg.robot_noise_mm / 1000.0, 3))
-            samples.append(Sample(reported, det.T_cam_board, n_corners=det.n_corners,
-                                  reprojection_rms_px=det.reprojection_rms_px))
+            samples.append(reported_sample(T_tip, det, cfg.robot_noise_mm, cfg.robot_noise_deg,
+                                           rng))
     result = calibrate(samples, cfg.calibration_type, cfg.solver)
     dt, dr = transforms.difference(result.T, truth)
     intrinsics = CameraIntrinsics(camera.width, camera.height, tuple(K.reshape(-1)),

@@ -23,9 +23,14 @@ from scipy.spatial.transform import Rotation
 
 from cliport_calibration import charuco, transforms
 from cliport_calibration.config import HandEyeConfig, load_handeye_config
-from cliport_calibration.handeye import Sample, calibrate
+from cliport_calibration.handeye import calibrate
 from cliport_calibration.result_file import CameraIntrinsics
-from cliport_calibration.sim import PyBulletScene, SimCalibrationReport, add_board
+from cliport_calibration.sim import (
+    PyBulletScene,
+    SimCalibrationReport,
+    add_board,
+    reported_sample,
+)
 
 # Franka Hand TCP (hand_tcp: z along the fingers, down when top-down) -> board quad (texture
 # seen from its +z). A bracket holds the board 10 cm ahead of the fingers and 5 cm above the
@@ -154,12 +159,8 @@ def run_franka_calibration(cfg: FrankaCalibrationConfig | None = None) -> SimCal
             except charuco.NoBoard as exc:
                 skipped.append(str(exc))
                 continue
-            if cfg.robot_noise_mm or cfg.robot_noise_deg:
-                T_tcp = T_tcp @ transforms.make(
-                    rng.normal(0, math.radians(cfg.robot_noise_deg), 3),
-                    rng.normal(0, cfg.robot_noise_mm / 1000.0, 3))
-            samples.append(Sample(T_tcp, det.T_cam_board, n_corners=det.n_corners,
-                                  reprojection_rms_px=det.reprojection_rms_px))
+            samples.append(reported_sample(T_tcp, det, cfg.robot_noise_mm, cfg.robot_noise_deg,
+                                           rng))
         cam = rig.rig.config
         intrinsics = CameraIntrinsics(cam.width, cam.height, tuple(cam.intrinsics), "plumb_bob",
                                       (0.0,) * 5)
