@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,11 @@ def parse_bool(name: str, text: str) -> bool:
     raise ConfigError(f"argument {name}: expected true or false, got {text!r}")
 
 
+def _one_of(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"argument {name}: {value!r} is not one of {list(allowed)}")
+
+
 @dataclass(frozen=True)
 class RealOptions:
     """real.launch.py's arguments, typed and checked (the launch file declares these names)."""
@@ -94,12 +99,8 @@ class RealOptions:
         if not self.robot_ip.strip():
             raise ConfigError("argument robot_ip is required: the FCI address of the arm's "
                               "control box (e.g. robot_ip:=172.16.0.2)")
-        if self.robot_type not in ROBOTS:
-            raise ConfigError(f"argument robot_type: {self.robot_type!r} is not one of "
-                              f"{sorted(ROBOTS)}")
-        if self.policy_mode not in POLICY_MODES:
-            raise ConfigError(f"argument policy_mode: {self.policy_mode!r} is not one of "
-                              f"{POLICY_MODES}")
+        _one_of("robot_type", self.robot_type, sorted(ROBOTS))
+        _one_of("policy_mode", self.policy_mode, POLICY_MODES)
         allowed = ("", "dryrun", self.robot.backend)
         if self.executor_backend not in allowed:
             raise ConfigError(f"argument executor_backend: {self.executor_backend!r} does not "

@@ -57,9 +57,11 @@ class Sample:
 
 @dataclass(frozen=True)
 class Residual:
+    """How far one sample disagrees with the solved transform."""
+
     translation_mm: float
     rotation_deg: float
-    rejected: bool
+    rejected: bool  # left out of the final solve as an outlier
 
 
 @dataclass(frozen=True)
