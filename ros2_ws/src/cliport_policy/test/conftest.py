@@ -94,6 +94,27 @@ def _overfit(agent, grad_clip: float, samples, max_steps: int, log: bool = False
     return accuracy, step
 
 
+def _half_resolution(demos):
+    """Every action of ``demos`` at half resolution: (steps, images, instructions, pick and
+    place cells), the overfit tests' data."""
+    from cliport_policy.agents import image_tensor
+    from cliport_policy.data import all_samples
+
+    steps = [demos.sample(e, s) for _, e, s in all_samples([demos])]
+    cmap = np.stack([s["colormap"][::2, ::2] for s in steps])
+    rows, cols = cmap.shape[1:3]
+    hmap = np.stack([s["heightmap"].reshape(rows, 2, cols, 2).max(axis=(1, 3)) for s in steps])
+    pick = torch.tensor(np.stack([s["pick_pix"] // 2 for s in steps]), dtype=torch.long)
+    place = torch.tensor(np.stack([s["place_pix"] // 2 for s in steps]), dtype=torch.long)
+    return steps, image_tensor(cmap, hmap), [s["instruction"] for s in steps], pick, place
+
+
+@pytest.fixture(scope="session")
+def half_resolution():
+    """:func:`_half_resolution`."""
+    return _half_resolution
+
+
 @pytest.fixture(scope="session")
 def overfit():
     """The overfit loop the training tests share (see :func:`_overfit`)."""

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from cliport_policy.agents import image_tensor, make_agent
-from cliport_policy.data import Sampler, _place_bin, all_samples
+from cliport_policy.agents import make_agent
+from cliport_policy.data import Sampler, _place_bin
 from cliport_policy.train import clip_gradients, list_checkpoints, train
 from cliport_policy.train import main as train_main
 from cliport_sim.dataset import episode_dir
@@ -18,19 +18,10 @@ from cliport_sim.dataset import episode_dir
 TASK = "put-block-in-bowl-seen-colors"  # as the demo_root fixture
 
 
-def _half(demos, n_rotations: int):
-    """Every action of the demos at half resolution (6.25 mm cells): images, labels."""
-    steps = [demos.sample(e, s) for _, e, s in all_samples([demos])]
-    cmap = np.stack([s["colormap"][::2, ::2] for s in steps])
-    hmap = np.stack([s["heightmap"].reshape(160, 2, 80, 2).max(axis=(1, 3)) for s in steps])
-    pick = torch.tensor(np.stack([s["pick_pix"] // 2 for s in steps]), dtype=torch.long)
-    place = torch.tensor(np.stack([s["place_pix"] // 2 for s in steps]), dtype=torch.long)
-    rot = torch.tensor([_place_bin(s, n_rotations) for s in steps])
-    return image_tensor(cmap, hmap), [s["instruction"] for s in steps], pick, place, rot
 
 
 @pytest.mark.timeout(900)
-def test_small_model_overfits_five_demos(tiny_cfg, demos, overfit):
+def test_small_model_overfits_five_demos(tiny_cfg, demos, overfit, half_resolution):
     """The tiny CLIPort (12 place rotations, 32 px crops) on the five demos at half
     resolution reaches 100 % train accuracy: pick and place within 2 cells (1.25 cm) and
     the place rotation bin exact, for every action.
@@ -48,16 +39,17 @@ def test_small_model_overfits_five_demos(tiny_cfg, demos, overfit):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _overfit_five_demos(tiny_cfg, demos, overfit)
+        _overfit_five_demos(tiny_cfg, demos, overfit, half_resolution)
     finally:
         torch.set_num_threads(threads)
 
 
-def _overfit_five_demos(tiny_cfg, demos, overfit):
+def _overfit_five_demos(tiny_cfg, demos, overfit, half_resolution):
     cfg = dataclasses.replace(tiny_cfg.model, place_rotations=12, crop_size=32)
     torch.manual_seed(0)
     agent = make_agent(cfg)
-    img, text, pick, place, rot = _half(demos, cfg.place_rotations)
+    steps, img, text, pick, place = half_resolution(demos)  # 6.25 mm cells
+    rot = torch.tensor([_place_bin(s, cfg.place_rotations) for s in steps])
     accuracy, step = overfit(agent, tiny_cfg.train.grad_clip,
                              (img, text, pick, place, torch.zeros_like(rot), rot), 400)
     assert accuracy == 1.0, f"train accuracy {accuracy:.2f} after {step} steps"

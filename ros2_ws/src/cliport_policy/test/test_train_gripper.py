@@ -5,35 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
-from cliport_policy.agents import image_tensor, make_agent
+from cliport_policy.agents import make_agent
 from cliport_policy.config import load_policy_config
-from cliport_policy.data import _place_bin, all_samples, pick_bin
+from cliport_policy.data import _place_bin, pick_bin
 
 PICK_ROTATIONS = 8  # 22.5 deg bins: the twin's oracle yaws spread over all of them
 PLACE_ROTATIONS = 12
 MAX_STEPS = 400
 
 
-def _half(demos):
-    """Every action of the demos at half resolution (4 mm cells): images and labels."""
-    steps = [demos.sample(e, s) for _, e, s in all_samples([demos])]
-    cmap = np.stack([s["colormap"][::2, ::2] for s in steps])
-    hmap = np.stack([s["heightmap"].reshape(160, 2, 80, 2).max(axis=(1, 3)) for s in steps])
-    pick = torch.tensor(np.stack([s["pick_pix"] // 2 for s in steps]), dtype=torch.long)
-    place = torch.tensor(np.stack([s["place_pix"] // 2 for s in steps]), dtype=torch.long)
-    pick_rot = torch.tensor([pick_bin(s, PICK_ROTATIONS) for s in steps])
-    place_rot = torch.tensor([_place_bin(s, PLACE_ROTATIONS) for s in steps])
-    return (image_tensor(cmap, hmap), [s["instruction"] for s in steps], pick, place,
-            pick_rot, place_rot)
-
-
 @pytest.mark.slow  # 5 twin demos (~50 s) + ~200-400 steps: minutes of CPU, `pytest -m slow`
 @pytest.mark.timeout(1200)
-def test_small_model_overfits_five_twin_demos_with_their_grasp_yaws(twin_demos, overfit):
+def test_small_model_overfits_five_twin_demos_with_their_grasp_yaws(twin_demos, overfit,
+                                                                   half_resolution):
     """twin-gripper's model (grasp yaw by the crop classifier, 32-cell crop at half
     resolution; 12 place rotations, 32 px transport crops) reaches 100 % train accuracy on
     five twin demos: pick and place within 2 cells (8 mm) and both bins exact, every action.
@@ -42,23 +29,26 @@ def test_small_model_overfits_five_twin_demos_with_their_grasp_yaws(twin_demos, 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        accuracy, step, yaws = _overfit(demos, overfit)
+        accuracy, step, yaws = _overfit(demos, overfit, half_resolution)
     finally:
         torch.set_num_threads(threads)
     assert accuracy == 1.0, f"train accuracy {accuracy:.2f} after {step} steps"
     assert len(set(yaws)) >= 3  # the labels really differ in grasp yaw
 
 
-def _overfit(demos, overfit) -> tuple[float, int, list[int]]:
+def _overfit(demos, overfit, half_resolution) -> tuple[float, int, list[int]]:
     cfg = load_policy_config("twin-gripper")
     model = dataclasses.replace(cfg.model, pick_rotations=PICK_ROTATIONS,
                                 place_rotations=PLACE_ROTATIONS, crop_size=32,
                                 rotation_crop_size=32)
     torch.manual_seed(0)
     agent = make_agent(model)
-    samples = _half(demos)
-    accuracy, step = overfit(agent, cfg.train.grad_clip, samples, MAX_STEPS, log=True)
-    return accuracy, step, samples[4].tolist()
+    steps, img, text, pick, place = half_resolution(demos)  # 4 mm cells
+    pick_rot = torch.tensor([pick_bin(s, PICK_ROTATIONS) for s in steps])
+    place_rot = torch.tensor([_place_bin(s, PLACE_ROTATIONS) for s in steps])
+    accuracy, step = overfit(agent, cfg.train.grad_clip,
+                             (img, text, pick, place, pick_rot, place_rot), MAX_STEPS, log=True)
+    return accuracy, step, pick_rot.tolist()
 
 
 def test_a_gripper_run_trains_on_twin_demos_and_validates_the_grasp_yaw(twin_demos, tmp_path):
