@@ -54,6 +54,14 @@ def scene_fingerprint(env: Environment, digits: int = 6) -> list:
     return rows
 
 
+def stand_and_pieces(env: Environment) -> tuple[int, list[int], list[str]]:
+    """A stand task's scene (pyramid, hanoi): the one fixed body, the rigid pieces in the
+    task's order, and their palette colour names."""
+    (stand,) = env.obj_ids["fixed"]
+    pieces = list(env.obj_ids["rigid"])
+    return stand, pieces, [color_name(env, b) for b in pieces]
+
+
 def oracle_step_recording(seed: int, task: str = "put-block-in-bowl-seen-colors",
                           fps: int = 10) -> Recording:
     """The state recording of one oracle step of ``task``'s test episode ``seed``."""

@@ -12,7 +12,7 @@ from cliport_sim.environment import Environment
 from cliport_sim.geometry import multiply
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks.stack_block_pyramid import PYRAMID
-from cliport_sim.testing import color_name, task_env
+from cliport_sim.testing import stand_and_pieces, task_env
 
 FAMILY = "stack-block-pyramid-seq"
 NAMES = [f"{FAMILY}-{s}-colors" for s in ("seen", "unseen", "full")]
@@ -29,9 +29,7 @@ def test_goals_instructions_and_targets(name, mode, palette):
     with _env(name, mode) as env:
         env.reset(3)
         task = env.task
-        (stand,) = env.obj_ids["fixed"]
-        blocks = env.obj_ids["rigid"]
-        colors = [color_name(env, b) for b in blocks]
+        stand, blocks, colors = stand_and_pieces(env)
         assert len(blocks) == 6 and len(set(colors)) == 6 and set(colors) <= set(palette)
         stand_pose = env.pose(stand)
         c = colors

@@ -12,7 +12,7 @@ from cliport_sim.environment import Environment
 from cliport_sim.geometry import multiply
 from cliport_sim.oracle_check import run_oracle
 from cliport_sim.tasks.towers_of_hanoi import RODS, hanoi_moves
-from cliport_sim.testing import color_name, task_env
+from cliport_sim.testing import stand_and_pieces, task_env
 
 FAMILY = "towers-of-hanoi-seq"
 NAMES = [f"{FAMILY}-{s}-colors" for s in ("seen", "unseen", "full")]
@@ -36,9 +36,7 @@ def test_stack_goals_and_instructions(name, mode, palette):
     with _env(name, mode) as env:
         env.reset(4)
         task = env.task
-        (stand,) = env.obj_ids["fixed"]
-        disks = env.obj_ids["rigid"]  # smallest first
-        colors = [color_name(env, d) for d in disks]
+        stand, disks, colors = stand_and_pieces(env)  # disks smallest first
         assert len(set(colors)) == 3 and set(colors) <= set(palette)
         rods = [multiply(env.pose(stand), (xyz, (0, 0, 0, 1))) for xyz in RODS]
         # The tower starts settled on the light rod, the largest ring lowest.
