@@ -35,8 +35,8 @@ def test_optimal_solution():
 def test_stack_goals_and_instructions(name, mode, palette):
     with _env(name, mode) as env:
         env.reset(4)
-        task = env.task
         stand, disks, colors = stand_and_pieces(env)  # disks smallest first
+        goals = env.task.goals
         assert len(set(colors)) == 3 and set(colors) <= set(palette)
         rods = [multiply(env.pose(stand), (xyz, (0, 0, 0, 1))) for xyz in RODS]
         # The tower starts settled on the light rod, the largest ring lowest.
@@ -45,7 +45,7 @@ def test_stack_goals_and_instructions(name, mode, palette):
         heights = [env.pose(d)[0][2] for d in disks]
         assert heights[2] < heights[1] < heights[0]
         c = colors
-        assert [g.language for g in task.goals] == [
+        assert [g.language for g in goals] == [
             f"move the {c[0]} ring to the darker brown side",
             f"move the {c[1]} ring to the middle of the stand",
             f"move the {c[0]} ring to the middle of the stand",
@@ -53,7 +53,7 @@ def test_stack_goals_and_instructions(name, mode, palette):
             f"move the {c[0]} ring to the lighter brown side",
             f"move the {c[1]} ring to the darker brown side",
             f"move the {c[0]} ring to the darker brown side"]
-        for goal, (disk, _, to_rod) in zip(task.goals, hanoi_moves(3), strict=True):
+        for goal, (disk, _, to_rod) in zip(goals, hanoi_moves(3), strict=True):
             assert goal.objects == [disks[disk]] and goal.symmetries == [0.0]
             assert goal.max_reward == pytest.approx(1 / 7)
             assert np.allclose(goal.targets[0][0], rods[to_rod][0], atol=1e-6)
