@@ -5,6 +5,8 @@ the twin.
     .venv/bin/python scripts/reproduce_gripper.py --row pbib-100 --out runs/gripper
     .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out runs/gripper
     .venv/bin/python scripts/reproduce_gripper.py --row pyramid-100 --out runs/gripper
+    .venv/bin/python scripts/reproduce_gripper.py --row teleop-10 --out runs/gripper \
+        --teleop-data data/teleop/teleop-twin-pick-place-train
     .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out /tmp/s --preset smoke
 
 A row: oracle demos on the twin (``cliport-demos --robot panda``: Panda + Franka Hand, grasp
@@ -18,7 +20,10 @@ episodes (``cliport-eval --robot panda``). Everything lands in ``OUT/<row>/``; t
 evaluation processes) in ``OUT/<row>/budget.json``.
 
 Every stage resumes: the demos store, a finished CLIP, the run's ``last.ckpt``, the
-evaluation JSONs. Run the same command again after an interruption; the budget adds up the
+evaluation JSONs. The ``teleop-10`` row trains on episodes recorded through the teleop
+page on the twin (``scripts/record_teleop_episodes.py --seed 1000``: train-range seeds, so
+no test scene is seen) instead of oracle demos; its val and test episodes are the oracle's.
+Run the same command again after an interruption; the budget adds up the
 calls (``calls``).
 """
 
@@ -39,7 +44,9 @@ ROWS = {  # row -> (task, train demos)
     "pbib-100": ("put-block-in-bowl-seen-colors", 100),
     "pbib-10": ("put-block-in-bowl-seen-colors", 10),
     "pyramid-100": ("stack-block-pyramid-seq-seen-colors", 100),
+    "teleop-10": ("put-block-in-bowl-seen-colors", 10),
 }
+TELEOP_ROWS = {"teleop-10"}  # rows trained on recorded teleop episodes, not oracle demos
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +83,23 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def teleop_data_root(out: Path, row: str, task: str, teleop: Path) -> Path:
+    """A data root whose train split is the recorded teleop episodes and whose val split is
+    the oracle's (links, so training reads both under the row's task name)."""
+    if not (teleop / "index.jsonl").is_file():
+        raise SystemExit(f"--teleop-data {teleop}: no recorded episodes there (no index.jsonl)")
+    root = out / row / "data"
+    root.mkdir(parents=True, exist_ok=True)
+    for split, target in (("train", teleop), ("val", out / "data" / f"{task}-val")):
+        link = root / f"{task}-{split}"
+        if not link.exists():
+            link.symlink_to(target.resolve(), target_is_directory=True)
+    return root
+
+
 def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
-              workers: int = 2, progress: bool = True) -> dict[str, Any]:
+              workers: int = 2, progress: bool = True,
+              teleop: Path | None = None) -> dict[str, Any]:
     """Run every stage of ``row`` (each resumes); returns the evaluation's results.json."""
     from cliport_policy.clip_pretrain import main as clip_main
     from cliport_policy.eval_cli import main as eval_main
@@ -87,6 +109,8 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
     task, n_row = ROWS[row]
     n = preset.train_demos or n_row
     data, here = out / "data", out / row
+    if row in TELEOP_ROWS and teleop is None:
+        raise SystemExit(f"--row {row} trains on teleop episodes: give --teleop-data")
     run, clip = here / "run", here / "clip.safetensors"
     here.mkdir(parents=True, exist_ok=True)
     budget_path = here / "budget.json"
@@ -101,9 +125,13 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
         s["cpu_s"] += _cpu_s() - c0
 
     def demos() -> None:
-        for mode, k in (("train", n), ("val", preset.val_demos)):
+        nonlocal data
+        modes = (("train", n), ("val", preset.val_demos))
+        for mode, k in modes[1:] if row in TELEOP_ROWS else modes:
             generate(task, mode, k, data, workers=workers, progress=progress,
                      observation=preset.observation, robot="panda")
+        if row in TELEOP_ROWS:
+            data = teleop_data_root(out, row, task, teleop)
 
     def pretrain() -> None:
         if clip.is_file():  # resumes: a finished CLIP is kept
@@ -146,11 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--row", required=True, choices=sorted(ROWS))
     ap.add_argument("--out", required=True, type=Path, help="data and rows go here")
+    ap.add_argument("--teleop-data", type=Path, default=None,
+                    help="the teleop rows' recorded episodes (a <task>-train folder)")
     add_run_arguments(ap, PRESETS, "twin-gripper")
     args = ap.parse_args(argv)
     preset = chosen_preset(args, PRESETS)
     results = reproduce(args.out, args.row, preset, args.config, args.workers,
-                        progress=not args.quiet)
+                        progress=not args.quiet, teleop=args.teleop_data)
     from cliport_policy.eval_cli import ci_text
 
     budget = json.loads((args.out / args.row / "budget.json").read_text())
