@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cliport_policy import cpu_isa
 from cliport_policy.clip_encoder import FrozenCLIP
 from cliport_policy.config import ModelConfig
 from cliport_policy.models.attention import Attention
@@ -121,6 +122,8 @@ class Agent(nn.Module):
         init_weights(self.attention, output_scale=PICK_OUTPUT_SCALE)
         init_weights(self.transport, output_scale=TRANSPORT_OUTPUT_SCALE)
         self.to(memory_format=torch.channels_last)  # see streams.spatial_normalise
+        # acting's compute precision: auto | fp32 | bf16 (cliport_policy.cpu_isa.choose)
+        self.precision = "auto"
 
     @property
     def clip(self) -> FrozenCLIP | None:
@@ -139,7 +142,13 @@ class Agent(nn.Module):
     def text_features(self, instructions: Sequence[str]) -> torch.Tensor | None:
         if self.clip is None:
             return None
-        return self.clip.encode_text(list(instructions)).to(self.device)
+        with torch.autocast(self.device.type, enabled=False):  # cached: one value at any precision
+            return self.clip.encode_text(list(instructions)).to(self.device)
+
+    def autocast(self):
+        """The autocast context of this agent's ``precision`` on its device."""
+        dev = self.device.type
+        return cpu_isa.autocast(cpu_isa.choose(self.precision, dev).precision, dev)
 
     # ----------------------------------------------------------------- training
     def losses(self, img: torch.Tensor, instructions: Sequence[str], pick: torch.Tensor,
@@ -165,9 +174,11 @@ class Agent(nn.Module):
         """Decisions for a batch of raw images [B, 6, H, W]; picks first, then places."""
         img = img.to(self.device)
         g = self.text_features(instructions)
-        pick_cells, pick_prob, pick_score = _argmax(self.attention(img, g))
-        pick = torch.tensor([c[:2] for c in pick_cells], device=img.device, dtype=torch.long)
-        place_cells, place_prob, place_score = _argmax(self.transport(img, pick, g))
+        with self.autocast():
+            pick_cells, pick_prob, pick_score = _argmax(self.attention(img, g))
+            pick = torch.tensor([c[:2] for c in pick_cells], device=img.device,
+                                dtype=torch.long)
+            place_cells, place_prob, place_score = _argmax(self.transport(img, pick, g))
         out = []
         for i in range(img.shape[0]):
             out.append(AgentOutput(pick_cells[i], place_cells[i], float(pick_score[i]),

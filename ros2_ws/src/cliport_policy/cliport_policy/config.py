@@ -19,6 +19,7 @@ from cliport_common.config import (
     load_yaml,
     to_dict,
 )
+from cliport_policy.cpu_isa import PRECISIONS
 
 LANG_FUSIONS = ("mult", "add", "film")
 PICK_ROTATION_HEADS = ("attention", "classifier")
@@ -91,7 +92,8 @@ class TrainConfig:
     log_every: int = 50  # steps between logged losses
     val_every: int = 1000  # steps between validations
     val_samples: int = 50  # per validation task: the first actions of its val set
-    amp: bool = True  # bf16 autocast on a GPU (ignored on a CPU)
+    amp: bool = True  # autocast allowed; false = fp32 on every device, whatever precision says
+    precision: str = "auto"  # auto | fp32 | bf16 (auto: bf16 where native, cpu_isa.choose)
     augment: bool = True  # random SE(2) transforms of each sample
     theta_sigma: float = 60.0  # degrees: the augmentation's rotation
     translation_sigma: float = 26.67  # cells: and its shift
@@ -112,6 +114,7 @@ class TrainConfig:
         check.non_negative("grad_clip", note="0 = off")
         check.positive("lr")
         check.non_negative("transport_lr", note="0 = lr")
+        check.one_of("precision", PRECISIONS)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from cliport_policy.train import read_json, write_json
+from cliport_policy.run_dir import read_json, write_json
 
 log = logging.getLogger("cliport_policy.evaluate")
 
@@ -229,7 +229,7 @@ def summarise(per_seed: dict[int, list[EpisodeResult]]) -> dict[str, Any]:
 def run_info(run: Path, checkpoint: Path) -> dict[str, Any]:
     """What the run was trained on: ``config.json`` (cliport-train), else the checkpoint."""
     from cliport_policy.checkpoint import read_checkpoint
-    from cliport_policy.train import task_name
+    from cliport_policy.run_dir import task_name
 
     cfg = read_json(run / "config.json")
     state = read_checkpoint(checkpoint)
@@ -280,8 +280,8 @@ def evaluate_run(run: Path, task: str | list[str] | None, val_episodes: int,
     """
     from cliport_policy.results_cells import method_label
     from cliport_policy.results_table import write_table
+    from cliport_policy.run_dir import list_checkpoints
     from cliport_policy.task_sets import resolve
-    from cliport_policy.train import list_checkpoints
 
     run = Path(run)
     out = run / "eval"

@@ -5,19 +5,16 @@
     cliport-train ... --task multi-language-conditioned       # a reference task set
     cliport-train ... --task put-block-in-bowl-seen-colors --task towers-of-hanoi-seq-seen-colors
 
-What it does beyond the reference's batch-1 loop (docs/design.md#prefused-batches): batches of B
-images (B x 36 crops for the transport), text features cached per instruction, the frozen
-CLIP shared and kept in eval mode, bf16 autocast on a GPU, DDP when started by ``torchrun``
-(each rank draws its own samples; rank 0 logs and saves), resume from ``last.ckpt`` (weights,
-optimisers, step and sampler state), validation losses and pixel errors every
-``val_every`` steps, TensorBoard scalars, a progress bar, and checkpoints at ``save_steps``
-for rollout-based selection by ``cliport-eval``.
+Batches of B images (B x k crops for the transport) with cached text features, bf16 autocast
+where the device computes bf16 natively (``train.precision``, :mod:`cliport_policy.cpu_isa`),
+DDP under ``torchrun``, resume from ``last.ckpt``, validation per task
+(:mod:`cliport_policy.validation`) and checkpoints at ``save_steps`` for ``cliport-eval`` to
+select from (:mod:`cliport_policy.run_dir`). Several tasks (a list or a set name,
+:mod:`cliport_policy.task_sets`) train one policy: a sample draws a task, then an episode
+(docs/design.md#multitask-sampling-fix).
 
-Several tasks (a list or a set name, :mod:`cliport_policy.task_sets`) train one policy:
-samples draw a task (uniformly, or with the set's weights), then an episode of it, once
-(docs/design.md#multitask-sampling-fix). Validation runs per task (the val sets of the set's
-evaluation tasks) and reports each task and the mean over tasks; the training log has each task's
-samples and losses, so a task that lags shows.
+Why: the reference's batch-1 loop sees too few samples per CPU hour
+(docs/design.md#prefused-batches).
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import replace
@@ -38,7 +34,7 @@ import torch
 from cliport_common.cli import one_line_errors
 from cliport_common.config import ConfigError
 from cliport_policy import cpu_isa
-from cliport_policy.agents import Agent, make_agent, trainable_parameters
+from cliport_policy.agents import make_agent, trainable_parameters
 from cliport_policy.augment import augment, augment_grasp
 from cliport_policy.checkpoint import (
     CheckpointError,
@@ -53,16 +49,29 @@ from cliport_policy.config import (
     policy_config_names,
     to_dict,
 )
-from cliport_policy.data import Batch, Sampler, all_samples, collate
+from cliport_policy.data import Batch, Sampler, all_samples
+from cliport_policy.distributed import Dist
+from cliport_policy.run_dir import (
+    LAST,
+    VAL_BEST,
+    append_json,
+    checkpoint_name,
+    list_checkpoints,
+    open_datasets,
+    progress_bar,
+    read_json,
+    task_name,
+    task_progress,
+    tensorboard,
+    unique_names,
+    write_json,
+)
 from cliport_policy.task_sets import TaskSetError, resolve
 from cliport_policy.train_report import capped_total, summary_line
-from cliport_sim.dataset import Dataset, DatasetError, episode_dir
+from cliport_policy.validation import log_validation, update_val_best, validate_tasks
+from cliport_sim.dataset import episode_dir
 
 log = logging.getLogger("cliport_policy.train")
-
-LAST = "last.ckpt"
-VAL_BEST = "val_best.json"
-MODES = ("train", "val", "test")
 
 
 def lr_factor(tc, step: int) -> float:
@@ -89,187 +98,6 @@ def clip_gradients(optimizers: dict[str, torch.optim.Optimizer], max_norm: float
     return norms
 
 
-def checkpoint_name(step: int) -> str:
-    return f"step-{step:07d}.ckpt"
-
-
-def list_checkpoints(run: str | os.PathLike) -> list[Path]:
-    """The run's numbered checkpoints, by step (``last.ckpt`` excluded)."""
-    return sorted((Path(run) / "checkpoints").glob("step-*.ckpt"))
-
-
-class _Dist:
-    """torchrun's environment, or a single process."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.device = device
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if device.type == "cuda":
-                self.device = torch.device("cuda", self.local_rank)
-                torch.cuda.set_device(self.device)
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
-        if self.world == 1:
-            return module
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DDP(module, device_ids=ids)
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-
-
-def task_name(directory: str | os.PathLike) -> str:
-    """``DATA/put-block-in-bowl-seen-colors-train`` -> ``put-block-in-bowl-seen-colors``."""
-    name = Path(directory).name
-    for mode in MODES:
-        if name.endswith(f"-{mode}"):
-            return name[:-len(mode) - 1]
-    return name
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Names made unique (``a``, ``a#2``): a dataset given twice keeps its own entry."""
-    out: list[str] = []
-    for n in names:
-        k, i = n, 1
-        while k in out:
-            i += 1
-            k = f"{n}#{i}"
-        out.append(k)
-    return out
-
-
-def _open_datasets(dirs: list[Path], n_demos: int | None, cache: int) -> list[Dataset]:
-    out = []
-    for d in dirs:
-        try:
-            out.append(Dataset(d, n_demos=n_demos, cache_episodes=cache))
-        except DatasetError as exc:
-            raise SystemExit(f"cliport-train: {exc}") from exc
-    return out
-
-
-@torch.no_grad()
-def validate(agent: Agent, val: list[tuple[int, dict]], batch_size: int,
-             place_rotations: int = 36) -> dict[str, float]:
-    """Mean losses and argmax errors (pixels, rotation bins) on fixed validation samples."""
-    agent.eval()
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}  # metrics not defined on every sample
-    n = 0
-    for i in range(0, len(val), batch_size):
-        b = collate(val[i:i + batch_size], place_rotations,
-                    agent.config.pick_rotations).to(agent.device)
-        lp, lq = agent.losses(b.img, b.instructions, b.pick, b.place, b.pick_rot, b.place_rot)
-        decisions = agent.act_batch(b.img, b.instructions)
-        k = len(b.instructions)
-        for j, d in enumerate(decisions):
-            pe = float(np.hypot(*(np.subtract(d.pick[:2], b.pick[j].tolist()))))
-            qe = float(np.hypot(*(np.subtract(d.place[:2], b.place[j].tolist()))))
-            kr = agent.config.place_rotations
-            re = abs(d.place[2] - int(b.place_rot[j])) % kr
-            kp = agent.config.pick_rotations
-            pr = abs(d.pick[2] - int(b.pick_rot[j])) % kp  # grasp-yaw bins (0 for suction)
-            for key, val_ in (("pick_px_error", pe), ("place_px_error", qe),
-                              ("place_rot_error", min(re, kr - re)),
-                              ("pick_rot_error", min(pr, kp - pr)),
-                              ("pick_within_3px", float(pe <= 3)),
-                              ("place_within_3px", float(qe <= 3))):
-                sums[key] = sums.get(key, 0.0) + val_
-        tv, m = pick_language_tv(agent, b.img, b.instructions)
-        if m:
-            sums["pick_language_tv"] = sums.get("pick_language_tv", 0.0) + tv * m
-            counts["pick_language_tv"] = counts.get("pick_language_tv", 0) + m
-        sums["pick_loss"] = sums.get("pick_loss", 0.0) + float(lp) * k
-        sums["place_loss"] = sums.get("place_loss", 0.0) + float(lq) * k
-        n += k
-    agent.train()
-    return {k: v / max(counts.get(k, n), 1) for k, v in sums.items()}
-
-
-@torch.no_grad()
-def pick_language_tv(agent: Agent, img: torch.Tensor, instructions: list[str]
-                     ) -> tuple[float, int]:
-    """How much the instruction moves the pick: the mean total-variation distance between
-    each sample's pick distribution under its own instruction and under the next sample's
-    (another one; samples whose neighbour has the same instruction are skipped).
-
-    0 = the language is ignored (a model can lower its loss a long way by picking any
-    object before it grounds colours); 1 = disjoint maps. Returns (mean, samples counted).
-    """
-    k = len(instructions)
-    other = [instructions[(j + 1) % k] for j in range(k)]
-    keep = [j for j in range(k) if other[j] != instructions[j]]
-    if not keep:
-        return 0.0, 0
-    if agent.clip is None:  # no language input at all (transporter-only)
-        return 0.0, len(keep)
-    x = img[keep]
-    own = agent.attention(x, agent.text_features([instructions[j] for j in keep]))
-    alt = agent.attention(x, agent.text_features([other[j] for j in keep]))
-    p = torch.softmax(own.flatten(1).float(), -1)
-    q = torch.softmax(alt.flatten(1).float(), -1)
-    return float(0.5 * (p - q).abs().sum(-1).mean()), len(keep)
-
-
-def validate_tasks(agent: Agent, val: dict[str, list[tuple[int, dict]]], batch_size: int,
-                   place_rotations: int = 36) -> dict[str, Any]:
-    """:func:`validate` per task; ``val_<metric>`` is the mean over tasks (each task counts
-    once, whatever its number of samples), ``val_tasks`` holds every task's metrics."""
-    per_task = {name: validate(agent, items, batch_size, place_rotations)
-                for name, items in val.items() if items}
-    out: dict[str, Any] = {}
-    if per_task:
-        keys = next(iter(per_task.values())).keys()
-        out = {f"val_{k}": float(np.mean([m[k] for m in per_task.values()])) for k in keys}
-    out["val_tasks"] = per_task
-    return out
-
-
-def _val_loss(m: dict[str, float]) -> float:
-    return float(m["pick_loss"] + m["place_loss"])
-
-
-def update_val_best(best: dict[str, Any], step: int, val: dict[str, Any]) -> bool:
-    """Record the step of the lowest val loss (pick + place), of the mean over tasks and of
-    each task. Informational: losses rank checkpoints poorly (multi-modal actions, spec
-    3.7); cliport-eval selects on rollouts. True when anything improved."""
-    changed = False
-    tasks = val.get("val_tasks", {})
-    if tasks:
-        mean = float(np.mean([_val_loss(m) for m in tasks.values()]))
-        if "mean" not in best or mean < best["mean"]["loss"]:
-            best["mean"] = {"step": step, "loss": mean}
-            changed = True
-    for name, m in tasks.items():
-        per = best.setdefault("tasks", {})
-        if name not in per or _val_loss(m) < per[name]["loss"]:
-            per[name] = {"step": step, "loss": _val_loss(m)}
-            changed = True
-    return changed
-
-
 def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
           val_dirs: list[Path] | None = None, n_demos: int | None = None,
           device: str = "cpu", progress: bool = True, max_seconds: float | None = None,
@@ -280,11 +108,12 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     ``task_weights``: the train datasets' sampling probabilities (default uniform);
     ``task_set``: the set's name, recorded in the checkpoints.
     """
-    cpu_isa.limit_for_training()  # before this process's first convolution, if it is
     tc = config.train
+    choice = cpu_isa.choose(tc.precision if tc.amp else "fp32", torch.device(device).type)
+    cpu_isa.limit_for_training(choice)  # before this process's first convolution, if it is
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
-    dist = _Dist(torch.device(device))
+    dist = Dist(torch.device(device))
     dev = dist.device
     out = Path(out)
     ckpt_dir = out / "checkpoints"
@@ -293,13 +122,16 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     torch.manual_seed(tc.seed)  # the same initial weights on every rank
     agent = make_agent(config.model).to(dev)
     agent.train()
+    agent.precision = choice.precision  # validation's acting too
+    if dist.main:
+        log.info("precision %s (%s)", choice.precision, choice.reason)
     pick_params, place_params = trainable_parameters(agent)
     optimizers = {"attention": torch.optim.Adam(pick_params, lr=tc.lr),
                   "transport": torch.optim.Adam(place_params, lr=tc.transport_lr or tc.lr)}
     base_lr = {"attention": tc.lr, "transport": tc.transport_lr or tc.lr}
     rng = np.random.default_rng([tc.seed, dist.rank])
     step = 0
-    train_names = _unique([task_name(d) for d in train_dirs])
+    train_names = unique_names([task_name(d) for d in train_dirs])
     task_samples = dict.fromkeys(train_names, 0)  # this rank's draws per task, over resumes
     last = ckpt_dir / LAST
     if last.is_file():
@@ -325,25 +157,24 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         if dist.main:
             log.info("resumed %s at step %d", last, step)
     attention, transport = dist.wrap(agent.attention), dist.wrap(agent.transport)
-    datasets = _open_datasets(train_dirs, n_demos, tc.cache_episodes)
+    datasets = open_datasets(train_dirs, n_demos, tc.cache_episodes)
     sampler = Sampler(datasets, rng, config.model.place_rotations, task_weights,
                       config.model.pick_rotations)
     val_items: dict[str, list[tuple[int, dict]]] = {}
     if val_dirs and dist.main:
-        vds = _open_datasets(val_dirs, None, 0)
-        for t, (name, ds) in enumerate(zip(_unique([task_name(d) for d in val_dirs]), vds,
+        vds = open_datasets(val_dirs, None, 0)
+        for t, (name, ds) in enumerate(zip(unique_names([task_name(d) for d in val_dirs]), vds,
                                            strict=True)):
             val_items[name] = [(t, ds.sample(e, s))
                                for _, e, s in all_samples([ds])[:tc.val_samples]]
     val_best: dict[str, Any] = read_json(out / VAL_BEST) if dist.main else {}
     interval = {name: [0, 0.0, 0.0] for name in train_names}  # samples, sums since the log
     n_rot = config.model.place_rotations
-    writer = _tensorboard(out / "tb") if dist.main else None
+    writer = tensorboard(out / "tb") if dist.main else None
     per_rank = max(1, tc.batch_size // dist.world)
-    amp = tc.amp and dev.type == "cuda"
     metrics: dict[str, Any] = {}
     t_start = time.perf_counter()
-    bar = _progress(progress and dist.main, tc.steps, step)
+    bar = progress_bar(progress and dist.main, tc.steps, step)
     bar_start, out_of_time = step, False
     seen = 0
     while step < tc.steps:
@@ -357,7 +188,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         elif tc.augment:
             img, pick, place = augment(img, pick, place, batch.instructions, tc.theta_sigma,
                                        tc.translation_sigma, tc.absolute_words, rng)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+        with cpu_isa.autocast(choice.precision, dev.type):
             lp_each, lq_each = agent.losses(img, batch.instructions, pick, place,
                                             pick_rot, batch.place_rot, attention,
                                             transport, reduction="none")
@@ -392,7 +223,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
         if dist.main and step % tc.log_every == 0:
             elapsed = time.perf_counter() - t_start
             rate = seen / max(elapsed, 1e-9)
-            tasks = _task_progress(interval, task_samples)
+            tasks = task_progress(interval, task_samples)
             if writer is not None:
                 writer.add_scalar("train/pick_loss", lp_v, step)
                 writer.add_scalar("train/place_loss", lq_v, step)
@@ -404,11 +235,11 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
                         for k, v in row.items():
                             if v is not None:
                                 writer.add_scalar(f"train_{name}/{k}", v, step)
-            _append_json(out / "train_log.jsonl", {**metrics, "samples_per_second": rate,
+            append_json(out / "train_log.jsonl", {**metrics, "samples_per_second": rate,
                                                    "seconds": elapsed, "tasks": tasks})
         if val_items and (step % tc.val_every == 0 or step in tc.save_steps):
             metrics.update(validate_tasks(agent, val_items, per_rank, n_rot))
-            _log_validation(step, metrics)
+            log_validation(step, metrics)
             if update_val_best(val_best, step, metrics):
                 write_json(out / VAL_BEST, val_best)
             if writer is not None:
@@ -431,7 +262,7 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
             if step in tc.save_steps or step == tc.steps or out_of_time:  # a capped run
                 save_checkpoint(ckpt_dir / checkpoint_name(step), agent, step, None, extra)
             save_checkpoint(last, agent, step, optimizers, extra)
-            _append_json(out / "metrics.jsonl", metrics)
+            append_json(out / "metrics.jsonl", metrics)
         if out_of_time:
             break
     dist.barrier()
@@ -443,69 +274,9 @@ def train(config: PolicyConfig, train_dirs: list[Path], out: Path,
     metrics["seconds"] = elapsed
     metrics["samples_per_second"] = seen / max(elapsed, 1e-9)
     metrics["stopped_by_time"] = out_of_time
+    metrics["precision"] = choice.precision
     dist.close()
     return metrics
-
-
-def _task_progress(interval: dict[str, list], totals: dict[str, int]
-                   ) -> dict[str, dict[str, float | None]]:
-    """Each task's samples so far and mean losses since the last log line (then reset)."""
-    out: dict[str, dict[str, float | None]] = {}
-    for name, acc in interval.items():
-        n = acc[0]
-        out[name] = {"samples": totals[name], "pick_loss": acc[1] / n if n else None,
-                     "place_loss": acc[2] / n if n else None}
-        acc[:] = [0, 0.0, 0.0]
-    return out
-
-
-def _log_validation(step: int, metrics: dict[str, Any]) -> None:
-    rows = dict(metrics["val_tasks"])
-    if len(rows) > 1:
-        rows["mean over tasks"] = {k[4:]: v for k, v in metrics.items()
-                                   if k.startswith("val_") and k != "val_tasks"}
-    for name, m in rows.items():
-        log.info("step %d val %s: pick loss %.3f, place loss %.3f, pick within 3 px %.0f %%, "
-                 "place within 3 px %.0f %%", step, name, m["pick_loss"], m["place_loss"],
-                 100 * m["pick_within_3px"], 100 * m["place_within_3px"])
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object file, or {} when it is missing or not valid JSON (then started again)."""
-    try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
-        log.warning("%s is not valid JSON; starting it again", path)
-        return {}
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Written under a temporary name, then renamed: readers never see half a file."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
-def _append_json(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
-def _tensorboard(path: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional at run time
-        log.warning("tensorboard is not installed: no TensorBoard logs")
-        return None
-    return SummaryWriter(str(path))
-
-
-def _progress(enabled: bool, total: int, initial: int):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
 
 
 @one_line_errors("cliport-train", CheckpointError, ClipWeightsError)
