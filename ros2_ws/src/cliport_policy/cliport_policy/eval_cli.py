@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 from cliport_common.cli import one_line_errors
 from cliport_policy.checkpoint import CheckpointError
+from cliport_policy.cpu_isa import ENV_PRECISION, PRECISIONS
 from cliport_policy.evaluate import EvaluationError, evaluate_run
 from cliport_policy.evaluate import __doc__ as EVAL_DOC
 from cliport_policy.task_sets import TaskSetError
@@ -52,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
                          "arm, with an index.html report (eval/videos/<task>/)")
     ap.add_argument("--method", help="the table's row name (default from the agent and the "
                     "training tasks, e.g. 'CLIPort (multi)')")
+    ap.add_argument("--precision", choices=PRECISIONS, default="auto",
+                    help="acting's compute precision: auto (bf16 autocast where the CPU "
+                         f"computes it natively, else fp32; ${ENV_PRECISION} decides it when "
+                         "set), fp32 or bf16")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    if args.precision != "auto":  # what "auto" means in this process and its workers
+        os.environ[ENV_PRECISION] = args.precision
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     result = _evaluate(args)
     for t, r in result["tasks"].items():

@@ -43,6 +43,7 @@ from cliport_common.poses import Pose
 from cliport_common.stamps import stamp_to_ns
 from cliport_perception.heightmap_msg import HeightmapFrame, from_msg
 from cliport_perception.workspace import Workspace
+from cliport_policy.cpu_isa import PRECISIONS
 from cliport_policy.off_task import instruction_warning
 from cliport_policy.poses import decision_poses
 
@@ -87,6 +88,7 @@ class PolicyNodeConfig:
     device: str = "cpu"
     clip_pretrained: str = ""
     threads: int = 0
+    precision: str = "auto"
     mode: str = "publish"
     busy_policy: str = "queue_latest"
     base_frame: str = BASE_FRAME
@@ -117,6 +119,9 @@ class PolicyNodeConfig:
             raise bad("action_name must not be empty")
         if self.threads < 0:
             raise bad(f"threads must be >= 0 (0 = torch's default), got {self.threads}")
+        if self.precision not in PRECISIONS:
+            raise bad(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                      f"{self.precision!r}")
         rows, cols = self.grid_shape
         if rows < 0 or cols < 0 or (rows == 0) != (cols == 0):
             raise bad(f"grid_shape must be two positive integers, or [0, 0] for any grid; "
@@ -188,6 +193,7 @@ def load_policy(cfg: PolicyNodeConfig) -> tuple[Any, list[str]]:
         try:
             agent = load_agent(path, device=cfg.device,
                                clip_pretrained=cfg.clip_pretrained or None)
+            agent.precision = cfg.precision
             return agent, checkpoint_train_tasks(path)
         except CheckpointError as exc:
             raise Refusal(str(exc)) from exc
