@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cliport_common.config import ConfigError, config_path, load_config
+from cliport_common.config import Check, ConfigError, config_path, load_config
 from cliport_common.frames import BASE_FRAME
 from cliport_common.poses import Pose
 from cliport_common.stamps import stamp_to_ns
@@ -68,75 +68,58 @@ class Refusal(ValueError):
 
 @dataclass(frozen=True)
 class PolicyNodeTopics:
-    heightmap: str = "heightmap"
-    instruction: str = "instruction"
-    decision: str = "policy/decision"
-    pick_heatmap: str = "policy/pick_heatmap"
-    place_heatmap: str = "policy/place_heatmap"
-    markers: str = "policy/markers"
-    status: str = "policy/status"
+    """The node's topic names (relative: under its namespace)."""
+
+    heightmap: str = "heightmap"  # cliport_msgs/Heightmap in, as perception publishes it
+    instruction: str = "instruction"  # std_msgs/String in
+    decision: str = "policy/decision"  # cliport_msgs/PickPlaceDecision out
+    pick_heatmap: str = "policy/pick_heatmap"  # rgb8 overlay of the pick attention
+    place_heatmap: str = "policy/place_heatmap"  # rgb8 overlay of the place transport
+    markers: str = "policy/markers"  # visualization_msgs/MarkerArray: pick / place arrows
+    status: str = "policy/status"  # std_msgs/String, one JSON object per event
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not value.strip():
-                raise ConfigError(f"policy_node.topics.{name} must not be empty")
+        Check(self, "policy_node.topics").not_empty(*vars(self))
 
 
 @dataclass(frozen=True)
 class PolicyNodeConfig:
-    checkpoint: str = ""
-    device: str = "cpu"
-    clip_pretrained: str = ""
-    threads: int = 0
-    precision: str = "auto"
-    mode: str = "publish"
-    busy_policy: str = "queue_latest"
-    base_frame: str = BASE_FRAME
-    grid_shape: tuple[int, int] = (320, 160)
-    max_instruction_length: int = 256
-    max_heightmap_age: float = 2.0
-    speed_scaling: float = 0.0
-    action_name: str = "pick_place"
-    server_wait: float = 2.0
-    goal_timeout: float = 300.0
-    publish_heatmaps: bool = True
-    publish_markers: bool = True
-    topics: PolicyNodeTopics = field(default_factory=PolicyNodeTopics)
+    """The policy node: which checkpoint acts, on what, and what it publishes or sends."""
+
+    checkpoint: str = ""  # .ckpt file or package:// URL; empty: every instruction is refused
+    device: str = "cpu"  # torch device: cpu | cuda | cuda:0 ...
+    clip_pretrained: str = ""  # override of the checkpoint's CLIP weights; "" = as trained
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+    precision: str = "auto"  # auto | fp32 | bf16 (auto: bf16 where the device computes it)
+    mode: str = "publish"  # publish: decisions only | execute: also send PickPlace goals
+    busy_policy: str = "queue_latest"  # an instruction while one runs: queue_latest | reject
+    base_frame: str = BASE_FRAME  # heightmaps in another frame are refused
+    grid_shape: tuple[int, int] = (320, 160)  # (rows, columns) expected; (0, 0): any grid
+    max_instruction_length: int = 256  # characters after stripping
+    max_heightmap_age: float = 2.0  # s between the heightmap's stamp and the clock; 0 = off
+    speed_scaling: float = 0.0  # a PickPlace goal's speed_scaling; 0 = the arm's default
+    action_name: str = "pick_place"  # the executor's PickPlace action
+    server_wait: float = 2.0  # s to wait for the action server before reporting it missing
+    goal_timeout: float = 300.0  # s a goal may run before the node cancels it
+    publish_heatmaps: bool = True  # the pick / place heatmap overlays
+    publish_markers: bool = True  # the pick / place arrows and the instruction
+    topics: PolicyNodeTopics = field(default_factory=PolicyNodeTopics)  # the node's topics
 
     def __post_init__(self) -> None:
-        def bad(msg: str) -> ConfigError:
-            return ConfigError(f"policy_node.{msg}")
-
-        if self.mode not in MODES:
-            raise bad(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.busy_policy not in BUSY_POLICIES:
-            raise bad(f"busy_policy must be one of {BUSY_POLICIES}, got {self.busy_policy!r}")
-        if not self.device.strip():
-            raise bad("device must not be empty (cpu, cuda, cuda:0, ...)")
-        if not self.base_frame.strip():
-            raise bad("base_frame must not be empty")
-        if not self.action_name.strip():
-            raise bad("action_name must not be empty")
-        if self.threads < 0:
-            raise bad(f"threads must be >= 0 (0 = torch's default), got {self.threads}")
-        if self.precision not in PRECISIONS:
-            raise bad(f"precision must be one of {', '.join(PRECISIONS)}, got "
-                      f"{self.precision!r}")
+        check = Check(self, "policy_node")
+        check.one_of("mode", MODES)
+        check.one_of("busy_policy", BUSY_POLICIES)
+        check.one_of("precision", PRECISIONS)
+        check.not_empty("device", note="cpu, cuda, cuda:0, ...")
+        check.not_empty("base_frame", "action_name")
+        check.non_negative("threads", note="0 = torch's default")
         rows, cols = self.grid_shape
         if rows < 0 or cols < 0 or (rows == 0) != (cols == 0):
-            raise bad(f"grid_shape must be two positive integers, or [0, 0] for any grid; "
-                      f"got {list(self.grid_shape)}")
-        if self.max_instruction_length < 1:
-            raise bad(f"max_instruction_length must be >= 1, got {self.max_instruction_length}")
-        for name in ("max_heightmap_age", "server_wait"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise bad(f"{name} must be a finite number >= 0, got {value}")
-        if not (math.isfinite(self.goal_timeout) and self.goal_timeout > 0):
-            raise bad(f"goal_timeout must be > 0, got {self.goal_timeout}")
-        if not (math.isfinite(self.speed_scaling) and 0.0 <= self.speed_scaling <= 1.0):
-            raise bad(f"speed_scaling must be in [0, 1] (0 = the arm's default), got "
-                      f"{self.speed_scaling}")
+            raise check.fail("grid_shape", "two positive integers, or [0, 0] for any grid")
+        check.at_least(1, "max_instruction_length")
+        check.non_negative("max_heightmap_age", "server_wait")
+        check.positive("goal_timeout")
+        check.within("speed_scaling", 0.0, 1.0, note="0 = the arm's default")
 
 
 def default_config_file() -> Path:

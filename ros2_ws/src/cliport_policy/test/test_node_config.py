@@ -59,7 +59,7 @@ def test_flattened_parameters_rebuild_the_config():
     ("grid_shape", [320, 0], "grid_shape must be"),
     ("device", " ", "device must not be empty"),
     ("threads", -1, "threads must be >= 0"),
-    ("precision", "fp16", "precision must be one of auto, fp32, bf16"),
+    ("precision", "fp16", "precision must be one of ('auto', 'fp32', 'bf16')"),
     ("topics", {"status": ""}, "topics.status must not be empty"),
     ("chekpoint", "x.ckpt", "unknown keys ['chekpoint']"),
     ("max_heightmap_age", "2", "expected a number"),
