@@ -1,4 +1,5 @@
-"""Test support: a throw-away installed distribution with modules and entry points.
+"""Test support: a throw-away installed distribution with modules and entry points, and a
+wait that fails with the state it was waiting on.
 
 Registries that find plugins through entry points (perception's RGB-D sources, the
 executor's backends) are tested against real package metadata, not a patched lookup.
@@ -10,7 +11,8 @@ import contextlib
 import importlib
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 
@@ -37,3 +39,14 @@ def installed_distribution(root: Path, name: str, modules: Mapping[str, str],
         for module in modules:
             sys.modules.pop(module, None)
         importlib.invalidate_caches()
+
+
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = 10.0,
+               poll: float = 0.005, detail: Callable[[], object] = lambda: "") -> None:
+    """Poll ``predicate`` until it holds; after ``timeout`` s fail with what was awaited and
+    ``detail()``, the state that says why (a bare timeout tells nothing)."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= end:
+            raise AssertionError(f"timed out waiting for {what}; {detail()}")
+        time.sleep(poll)

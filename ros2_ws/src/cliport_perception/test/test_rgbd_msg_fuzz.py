@@ -1,24 +1,21 @@
-"""Fuzzed camera input of the perception node: ``sensor_msgs/Image`` pairs and ``CameraInfo``.
+"""Fuzzed camera input decoding: ``sensor_msgs/Image`` pairs and ``CameraInfo``.
 
-Hypothesis drives the checks the node applies to every frame set
+Hypothesis drives the checks the perception node applies to every frame set
 (:mod:`cliport_perception.rgbd_msg`) with hundreds of hostile messages: each is refused with a
 one-line reason or decodes to frames that fit the camera, and those fuse into a heightmap
-within the workspace, without a numpy warning. Then a real perception node over DDS gets the
-worst cases and still publishes a heightmap from the next valid frames.
+within the workspace, without a numpy warning. The camera is the ``fuzz_rig`` fixture's.
 """
 
 from __future__ import annotations
 
 import array
 import math
-import threading
-import time
 
 import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo
 
 from cliport_perception.camera import CameraModel
 from cliport_perception.fusion import Fuser
@@ -30,16 +27,9 @@ from cliport_perception.rgbd_msg import (
     future_stamp,
     rgbd_frame,
 )
-from cliport_perception.synthetic import Box, render
+from cliport_perception.synthetic import render
 from cliport_perception.workspace import Workspace
 
-FRAME = "fz_color_optical_frame"
-POSITION = [0.5, 0.0, 1.0]
-ORIENTATION = [0.7071067811865476, -0.7071067811865476, 0.0, 0.0]  # looking straight down
-K = (24.0, 0.0, 8.0, 0.0, 24.0, 6.0, 0.0, 0.0, 1.0)  # a 16 x 12 camera
-W, H = 16, 12
-CAMERA = CameraModel.from_pose(K, W, H, POSITION, ORIENTATION, frame_id=FRAME)
-SCENE = render(CAMERA, [Box((0.5, 0.0), (0.2, 0.2, 0.05))], depth_uint16=True)
 WS = Workspace(pixel_size=0.05)
 FUSER = Fuser(WS, floor_tolerance=0.002)
 STAMP = 1_700_000_000 * 10**9
@@ -53,21 +43,6 @@ def u32(value: int) -> int:
 
 def one_line(text: str) -> None:
     assert "\n" not in text and "\r" not in text and len(text) <= 600, text
-
-
-def info_msg(width: int = W, height: int = H, k=K, d=(0.0,) * 5,
-             model: str = "plumb_bob") -> CameraInfo:
-    info = CameraInfo(width=width, height=height, k=[float(v) for v in k],
-                      d=[float(v) for v in d], distortion_model=model)
-    info.header.frame_id = FRAME
-    return info
-
-
-def images(depth_encoding: str = "16UC1") -> tuple[Image, Image]:
-    depth = SCENE.depth if depth_encoding == "16UC1" else (
-        SCENE.depth.astype(np.float32) * np.float32(CAMERA.depth_scale))
-    return (array_to_image(SCENE.color, "rgb8", frame_id=FRAME),
-            array_to_image(depth, depth_encoding, frame_id=FRAME))
 
 
 def fused_heights_are_sane(frame: RGBDFrame) -> None:
@@ -84,7 +59,7 @@ DEPTH_ENCODINGS = ["16UC1", "32FC1", "mono16", "16SC1", "32FC3", "64FC1", "8UC1"
                    "rgb8", "", "16uc1"]
 
 
-def padded(image: Image, pad: int) -> None:
+def padded(image, pad: int) -> None:
     """Rows padded by ``pad`` bytes, with a step that says so (a valid message)."""
     if len(image.data) != image.height * image.step:  # already broken: a wrong step too
         image.step = u32(image.step + pad)
@@ -98,7 +73,7 @@ def padded(image: Image, pad: int) -> None:
 
 # Each mutation changes the colour or depth image in place and returns True when the pair
 # must now be refused, False when it may be accepted (then it must decode to the scene).
-def m_encoding(color, depth, data) -> bool:
+def m_encoding(rig, color, depth, data) -> bool:
     if data.draw(st.booleans()):
         color.encoding = data.draw(st.sampled_from(COLOR_ENCODINGS) | st.text(max_size=8))
         return color.encoding not in ("rgb8", "bgr8")  # bgr8: channel order, undetectable
@@ -106,7 +81,7 @@ def m_encoding(color, depth, data) -> bool:
     return depth.encoding != "16UC1"
 
 
-def m_step(color, depth, data) -> bool:
+def m_step(rig, color, depth, data) -> bool:
     image = color if data.draw(st.sampled_from(["colour", "depth"])) == "colour" else depth
     kind = data.draw(st.sampled_from(["padded", "short", "odd", "unpadded data", "huge",
                                       "zero"]))
@@ -119,7 +94,7 @@ def m_step(color, depth, data) -> bool:
     return True
 
 
-def m_size(color, depth, data) -> bool:
+def m_size(rig, color, depth, data) -> bool:
     image = color if data.draw(st.sampled_from(["colour", "depth"])) == "colour" else depth
     field = data.draw(st.sampled_from(["height", "width"]))
     old = getattr(image, field)
@@ -131,7 +106,7 @@ def m_size(color, depth, data) -> bool:
     return new != old
 
 
-def m_data(color, depth, data) -> bool:
+def m_data(rig, color, depth, data) -> bool:
     image = color if data.draw(st.sampled_from(["colour", "depth"])) == "colour" else depth
     cut = data.draw(st.integers(-64, 64).filter(bool) | st.sampled_from([-len(image.data)]))
     raw = bytes(image.data)
@@ -139,48 +114,49 @@ def m_data(color, depth, data) -> bool:
     return True
 
 
-def m_depth_values(color, depth, data) -> bool:
+def m_depth_values(rig, color, depth, data) -> bool:
     """32FC1 depth full of NaN, inf, negative, zero and huge values: missing, not garbage."""
-    values = SCENE.depth.astype(np.float32).reshape(-1) * np.float32(CAMERA.depth_scale)
+    values = rig.scene.depth.astype(np.float32).reshape(-1) * np.float32(rig.camera.depth_scale)
     bad = data.draw(st.lists(st.sampled_from([math.nan, math.inf, -math.inf, -1.0, 0.0, 3e38,
                                               1e-45, 1e6]), min_size=1, max_size=40))
     cells = data.draw(st.lists(st.integers(0, values.size - 1), min_size=len(bad),
                                max_size=len(bad)))
     values[cells] = bad
-    new = array_to_image(values.reshape(H, W), "32FC1", header=depth.header)
+    new = array_to_image(values.reshape(rig.height, rig.width), "32FC1", header=depth.header)
     depth.encoding, depth.step, depth.data = new.encoding, new.step, new.data
     return False
 
 
-def m_big_endian(color, depth, data) -> bool:
+def m_big_endian(rig, color, depth, data) -> bool:
     (color if data.draw(st.sampled_from(["colour", "depth"])) == "colour" else depth
      ).is_bigendian = 1
     return False  # byte-swapped depths are valid-looking numbers
 
 
-def m_frame_id(color, depth, data) -> bool:
+def m_frame_id(rig, color, depth, data) -> bool:
     image = color if data.draw(st.sampled_from(["colour", "depth"])) == "colour" else depth
     image.header.frame_id = data.draw(st.sampled_from(["", "other_optical_frame", "x" * 1000])
                                       | st.text(max_size=8))
-    return image.header.frame_id not in ("", FRAME)
+    return image.header.frame_id not in ("", rig.frame)
 
 
 IMAGE_MUTATIONS = [m_encoding, m_step, m_size, m_data, m_depth_values, m_big_endian,
                    m_frame_id]
 
 
-def decode(color, depth, info=None) -> RGBDFrame | None:
+def decode(rig, color, depth) -> RGBDFrame | None:
     """The frame the node would fuse, or None when refused (then in one line)."""
-    info = info or info_msg()
+    info = rig.info_msg()
     try:
-        frame = rgbd_frame(color, depth, info, camera_from_info(info, CAMERA.extrinsic,
-                                                                CAMERA.depth_scale), STAMP)
+        frame = rgbd_frame(color, depth, info, camera_from_info(info, rig.camera.extrinsic,
+                                                                rig.camera.depth_scale), STAMP)
     except ValueError as exc:
         event("refused")
         one_line(str(exc))
         return None
     event("accepted")
-    assert frame.color.shape == (H, W, 3) and frame.depth.shape == (H, W)
+    assert frame.color.shape == (rig.height, rig.width, 3)
+    assert frame.depth.shape == (rig.height, rig.width)
     fused_heights_are_sane(frame)
     return frame
 
@@ -188,61 +164,64 @@ def decode(color, depth, info=None) -> RGBDFrame | None:
 @pytest.mark.filterwarnings("error")
 @settings(max_examples=400)
 @given(data=st.data())
-def test_a_fuzzed_image_field_is_refused_in_one_line_or_decodes_the_scene(data):
-    color, depth = images()
+def test_a_fuzzed_image_field_is_refused_in_one_line_or_decodes_the_scene(fuzz_rig, data):
+    color, depth = fuzz_rig.images()
     mutate = data.draw(st.sampled_from(IMAGE_MUTATIONS))
-    must_refuse = mutate(color, depth, data)
-    frame = decode(color, depth)
+    must_refuse = mutate(fuzz_rig, color, depth, data)
+    frame = decode(fuzz_rig, color, depth)
     if must_refuse:
         assert frame is None, mutate.__name__
     elif frame is not None and mutate in (m_step, m_frame_id):  # padding, an empty frame id
-        np.testing.assert_array_equal(frame.color, SCENE.color)
-        np.testing.assert_array_equal(frame.depth, SCENE.depth)
+        np.testing.assert_array_equal(frame.color, fuzz_rig.scene.color)
+        np.testing.assert_array_equal(frame.depth, fuzz_rig.scene.depth)
 
 
 @pytest.mark.filterwarnings("error")
 @settings(max_examples=200)
 @given(data=st.data(), depth_encoding=st.sampled_from(["16UC1", "32FC1"]))
-def test_several_fuzzed_image_fields_never_get_through_inconsistent(data, depth_encoding):
-    color, depth = images(depth_encoding)
+def test_several_fuzzed_image_fields_never_get_through_inconsistent(fuzz_rig, data,
+                                                                    depth_encoding):
+    color, depth = fuzz_rig.images(depth_encoding)
     for mutate in data.draw(st.lists(st.sampled_from(IMAGE_MUTATIONS), min_size=2,
                                      max_size=4)):
-        mutate(color, depth, data)
-    decode(color, depth)
+        mutate(fuzz_rig, color, depth, data)
+    decode(fuzz_rig, color, depth)
 
 
-def test_named_bad_pairs():
+def test_named_bad_pairs(fuzz_rig):
     def case(change, needle):
-        color, depth = images()
+        color, depth = fuzz_rig.images()
         change(color, depth)
         with pytest.raises(ValueError, match=needle):
-            rgbd_frame(color, depth, info_msg(), CAMERA, STAMP)
+            rgbd_frame(color, depth, fuzz_rig.info_msg(), fuzz_rig.camera, STAMP)
 
     case(lambda c, d: setattr(c, "encoding", "8UC3"), "colour encoding '8UC3'")
     case(lambda c, d: setattr(d, "encoding", "mono16"), "depth encoding 'mono16'")
     case(lambda c, d: setattr(c, "step", c.step + 3), "truncated rgb8")
     case(lambda c, d: setattr(d, "data", array.array("B", bytes(d.data) + b"\0\0")),
          "oversized 16UC1")
-    case(lambda c, d: (setattr(c, "height", H - 1),), "oversized rgb8")
+    case(lambda c, d: (setattr(c, "height", fuzz_rig.height - 1),), "oversized rgb8")
     case(lambda c, d: setattr(d.header, "frame_id", "other"), "depth image is in frame "
          "'other', its CameraInfo in 'fz_color_optical_frame'")
 
 
-def test_a_colour_and_depth_of_different_sizes_are_refused():
-    small = CameraModel.from_pose(K, W - 4, H - 2, POSITION, ORIENTATION, frame_id=FRAME)
+def test_a_colour_and_depth_of_different_sizes_are_refused(fuzz_rig):
+    small = CameraModel.from_pose(fuzz_rig.k, fuzz_rig.width - 4, fuzz_rig.height - 2,
+                                  fuzz_rig.position, fuzz_rig.orientation,
+                                  frame_id=fuzz_rig.frame)
     other = render(small, [], depth_uint16=True)
-    color, _ = images()
-    depth = array_to_image(other.depth, "16UC1", frame_id=FRAME)
+    color, _ = fuzz_rig.images()
+    depth = array_to_image(other.depth, "16UC1", frame_id=fuzz_rig.frame)
     with pytest.raises(ValueError, match=r"depth must have shape \(12, 16\)"):
-        rgbd_frame(color, depth, info_msg(), CAMERA, STAMP)
+        rgbd_frame(color, depth, fuzz_rig.info_msg(), fuzz_rig.camera, STAMP)
 
 
-def test_bgr8_comes_out_rgb():
-    color = array_to_image(np.ascontiguousarray(SCENE.color[..., ::-1]), "bgr8",
-                           frame_id=FRAME)
-    _, depth = images()
-    np.testing.assert_array_equal(rgbd_frame(color, depth, info_msg(), CAMERA, STAMP).color,
-                                  SCENE.color)
+def test_bgr8_comes_out_rgb(fuzz_rig):
+    color = array_to_image(np.ascontiguousarray(fuzz_rig.scene.color[..., ::-1]), "bgr8",
+                           frame_id=fuzz_rig.frame)
+    _, depth = fuzz_rig.images()
+    decoded = rgbd_frame(color, depth, fuzz_rig.info_msg(), fuzz_rig.camera, STAMP)
+    np.testing.assert_array_equal(decoded.color, fuzz_rig.scene.color)
 
 
 # --------------------------------------------------------------------------- CameraInfo
@@ -255,8 +234,8 @@ D_SIZE = {"plumb_bob": 5, "rational_polynomial": 8, "equidistant": 4}
 
 def info_must_be_refused(info: CameraInfo) -> bool:
     """What the node states it refuses of a CameraInfo, to compare its verdict with."""
-    k = list(info.k)
-    d = list(info.d)
+    k = [float(v) for v in info.k]  # Python floats: an overflowing slope is inf, no warning
+    d = [float(v) for v in info.d]
     finite = all(math.isfinite(v) for v in k + d)
     pinhole = k[1] == 0 and k[3] == 0 and k[6:] == [0, 0, 1]
     size = D_SIZE.get(info.distortion_model)
@@ -276,17 +255,20 @@ def info_must_be_refused(info: CameraInfo) -> bool:
        d=st.none() | st.lists(st.sampled_from([0.0, 0.01, -0.2, math.nan, math.inf]),
                               max_size=9),
        model=st.sampled_from(D_MODELS) | st.text(max_size=6),
-       size=st.sampled_from([(W, H), (W, H), (0, H), (W, 0), (0, 0), (2**32 - 1, H),
-                             (H, W), (W + 1, H)]))
-def test_fuzzed_camera_info_is_refused_in_one_line_or_fuses(k_changes, d, model, size):
-    k = list(K)
+       data=st.data())
+def test_fuzzed_camera_info_is_refused_in_one_line_or_fuses(fuzz_rig, k_changes, d, model,
+                                                            data):
+    w, h = fuzz_rig.width, fuzz_rig.height
+    size = data.draw(st.sampled_from([(w, h), (w, h), (0, h), (w, 0), (0, 0), (2**32 - 1, h),
+                                      (h, w), (w + 1, h)]), label="size")
+    k = list(fuzz_rig.k)
     for index, value in k_changes:
         k[index] = value
     if d is None:  # as many coefficients as the model has, some of them non-zero
         d = [0.01 * i for i in range(D_SIZE.get(model, 0))]
-    info = info_msg(*size, k=k, d=d, model=model)
+    info = fuzz_rig.info_msg(*size, k=k, d=d, model=model)
     try:
-        camera = camera_from_info(info, CAMERA.extrinsic, CAMERA.depth_scale)
+        camera = camera_from_info(info, fuzz_rig.camera.extrinsic, fuzz_rig.camera.depth_scale)
     except ValueError as exc:
         event("refused")
         one_line(str(exc))
@@ -295,12 +277,12 @@ def test_fuzzed_camera_info_is_refused_in_one_line_or_fuses(k_changes, d, model,
     event("accepted")
     assert not info_must_be_refused(info)
     assert camera.fx > 0 and camera.fy > 0 and math.isfinite(camera.cx + camera.cy)
-    color, depth = images()
+    color, depth = fuzz_rig.images()
     try:
         frame = rgbd_frame(color, depth, info, camera, STAMP)
     except ValueError as exc:  # the images are 16 x 12: any other CameraInfo size
         one_line(str(exc))
-        assert size != (W, H)
+        assert size != (w, h)
         return
     fused_heights_are_sane(frame)
 
@@ -316,18 +298,19 @@ def test_fuzzed_camera_info_is_refused_in_one_line_or_fuses(k_changes, d, model,
     ({"d": [0.0, math.nan, 0, 0, 0]}, "d is not finite"),
     ({"width": 0}, "image size must be positive"),
 ])
-def test_named_bad_camera_info(change, needle):
+def test_named_bad_camera_info(fuzz_rig, change, needle):
     with pytest.raises(ValueError, match=needle):
-        camera_from_info(info_msg(**change), CAMERA.extrinsic, CAMERA.depth_scale)
+        camera_from_info(fuzz_rig.info_msg(**change), fuzz_rig.camera.extrinsic,
+                         fuzz_rig.camera.depth_scale)
 
 
-def test_usual_camera_infos_pass():
+def test_usual_camera_infos_pass(fuzz_rig):
     for d, model in (([], ""), ([0.0] * 5, ""), ([0.1, -0.05, 0, 0, 0.01], "plumb_bob"),
                      ([0.0] * 8, "rational_polynomial"), ([0.0] * 4, "equidistant")):
-        check_camera_info(info_msg(d=d, model=model))
+        check_camera_info(fuzz_rig.info_msg(d=d, model=model))
 
 
-def test_a_camera_info_that_keeps_changing_does_not_grow_the_fusion():
+def test_a_camera_info_that_keeps_changing_does_not_grow_the_fusion(fuzz_rig):
     """Each new K is a new camera model; the fusion keeps the latest one per optical frame."""
     import tracemalloc
 
@@ -335,7 +318,8 @@ def test_a_camera_info_that_keeps_changing_does_not_grow_the_fusion():
 
     def fuse(i: int) -> None:
         k = (240.0 + i, 0.0, 80.0, 0.0, 240.0 + i, 60.0, 0.0, 0.0, 1.0)
-        camera = CameraModel.from_pose(k, 160, 120, POSITION, ORIENTATION, frame_id=FRAME)
+        camera = CameraModel.from_pose(k, 160, 120, fuzz_rig.position, fuzz_rig.orientation,
+                                       frame_id=fuzz_rig.frame)
         fuser.fuse([render(camera, [], depth_uint16=True)])
 
     fuse(0)
@@ -356,119 +340,3 @@ def test_future_stamps():
     assert future_stamp(STAMP - 3600 * 10**9, STAMP, 0.5) is None  # old: stale, not refused
     assert future_stamp(STAMP + 3600 * 10**9, STAMP, 0.5) == (
         "stamped 3600.00 s in the future (do the clocks agree?)")
-
-
-# --------------------------------------------------------------------------- over DDS
-
-
-def test_the_node_refuses_the_worst_over_dds_and_publishes_from_the_next(ros_node, tmp_path):
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
-    from rclpy.qos import qos_profile_sensor_data
-
-    from cliport_msgs.msg import Heightmap
-    from cliport_perception.nodes.perception_node import PerceptionNode
-
-    cal = tmp_path / "calibration.yaml"
-    cal.write_text(f"base_frame: base\nextrinsics:\n  {FRAME}:\n    position: {POSITION}\n"
-                   f"    orientation_xyzw: {ORIENTATION}\n")
-    node = PerceptionNode(context=ros_node.context, parameter_overrides=[
-        Parameter("cameras", value=["fz"]), Parameter("calibration_file", value=str(cal)),
-        Parameter("publish_previews", value=False), Parameter("stale_after", value=2.0)])
-    heightmaps, diagnostics = [], []
-    ros_node.create_subscription(Heightmap, "/heightmap", heightmaps.append, 5)
-    ros_node.create_subscription(DiagnosticArray, "/diagnostics",
-                                 lambda m: diagnostics.extend(m.status), 10)
-    color_pub, depth_pub, info_pub = (
-        ros_node.create_publisher(t, name, qos_profile_sensor_data) for t, name in (
-            (Image, "/fz/color/image_raw"), (Image, "/fz/aligned_depth_to_color/image_raw"),
-            (CameraInfo, "/fz/aligned_depth_to_color/camera_info")))
-    executor = SingleThreadedExecutor(context=ros_node.context)
-    executor.add_node(ros_node)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    source = node.source
-
-    def wait(predicate, what, timeout=10.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return
-            time.sleep(0.005)
-        pytest.fail(f"timed out waiting for {what}; refused: {source.last_rejection}")
-
-    def publish(change=None, ahead_s=0.0):
-        """One frame set stamped now (+ ahead_s), ``change(color, depth, info)`` applied;
-        the CameraInfo goes first, and is in before the images."""
-        stamp = node.get_clock().now().to_msg()
-        stamp.sec += int(ahead_s)
-        color, depth = images()
-        info = info_msg()
-        if change is not None:
-            change(color, depth, info)
-        for msg in (color, depth, info):
-            msg.header.stamp = stamp
-        for _ in range(100):  # best effort: again until it is in
-            info_pub.publish(info)
-            time.sleep(0.01)
-            pair = source.sync.latest_pair("fz")
-            if pair is None or pair.info.header.stamp == stamp:
-                break
-        color_pub.publish(color)
-        depth_pub.publish(depth)
-
-    def set_k(value):
-        return lambda c, d, i: setattr(i, "k", [value] * 9)
-
-    bad = [  # (what, needle of the reason, change)
-        ("8UC3 colour", "colour encoding '8UC3'", lambda c, d, i: setattr(c, "encoding",
-                                                                          "8UC3")),
-        ("mono16 depth", "depth encoding 'mono16'", lambda c, d, i: setattr(d, "encoding",
-                                                                            "mono16")),
-        ("truncated depth", "truncated 16UC1", lambda c, d, i: setattr(
-            d, "data", array.array("B", bytes(d.data)[:-5]))),
-        ("padding without data", "truncated rgb8", lambda c, d, i: setattr(c, "step",
-                                                                           c.step + 4)),
-        ("zero height", "color must be uint8 of shape (12, 16, 3)", lambda c, d, i: (
-            setattr(c, "height", 0), setattr(c, "data", array.array("B")))),
-        ("NaN K", "k is not finite", set_k(math.nan)),
-        ("zero K", "not a pinhole matrix", set_k(0.0)),
-        ("3 plumb_bob coefficients", "d has 3 coefficients", lambda c, d, i: setattr(
-            i, "d", [0.0] * 3)),
-        ("huge CameraInfo", "focal lengths off the optical axis", lambda c, d, i: setattr(
-            i, "width", 2**32 - 1)),
-        ("CameraInfo of another size", "color must be uint8 of shape (12, 15, 3)",
-         lambda c, d, i: setattr(i, "width", W - 1)),
-        ("depth in another frame", "depth image is in frame 'x'", lambda c, d, i: setattr(
-            d.header, "frame_id", "x")),
-    ]
-    try:
-        publish()
-        wait(lambda: heightmaps, "a first heightmap")
-        for what, needle, change in bad:
-            count = source.rejected["fz"]
-            publish(change)
-            wait(lambda n=count: source.rejected["fz"] > n, f"the {what} set refused")
-            assert needle in source.last_rejection["fz"], (what, source.last_rejection)
-            one_line(source.last_rejection["fz"])
-        count = source.rejected["fz"]
-        publish(ahead_s=3600)  # held back, it would block every later frame
-        wait(lambda: source.rejected["fz"] >= count + 2, "the future images refused")
-        assert "s in the future" in source.last_rejection["fz"]
-        published = len(heightmaps)
-        publish()
-        wait(lambda: len(heightmaps) > published, "a heightmap after the bad sets")
-        wait(lambda: any(s.level == DiagnosticStatus.OK and s.hardware_id == "fz"
-                         for s in diagnostics[-3:]), "an OK diagnostic")
-        warned = [s for s in diagnostics if s.level == DiagnosticStatus.WARN
-                  and s.message.startswith("refused: ")]
-        assert warned, [s.message for s in diagnostics]
-        values = {v.key: v.value for v in diagnostics[-1].values}
-        assert int(values["rejected_frames"]) == len(bad) + 2
-        one_line(values["last_rejection"])
-    finally:
-        executor.shutdown()
-        spinner.join(5)
-        node.destroy_node()
