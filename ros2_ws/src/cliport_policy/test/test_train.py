@@ -26,15 +26,10 @@ def test_small_model_overfits_five_demos(tiny_cfg, demos, overfit, half_resoluti
     resolution reaches 100 % train accuracy: pick and place within 2 cells (1.25 cm) and
     the place rotation bin exact, for every action.
 
-    With the attention at lr 5e-4 (1 torch thread, seeds 0 / 1 / 2): 100 % after 130 / 270 /
-    170 steps of 4, 2-4 CPU minutes on a quiet core. At 2e-3 the run was chaotic (the pick
-    loss jumped from 0.03 to 6.9 between checks; 89 % after 300 steps, with or without
-    gradient clipping at norm 1), which is why this test was once left out of make test.
-
-    Gradients are clipped as the tiny config trains (norm 1 per network): unclipped, on a
-    Zen 4 EPYC, a place-loss spike killed the transport's key behind its fusion ReLU at step
-    180 (89 % before; 0 % after 400 steps, which failed CI). Clipped: 100 % after 140 steps
-    (seed 0, AVX2 kernels), 130 (AVX-512 kernels), 280 (seed 1).
+    The attention trains at lr 5e-4 (at 2e-3 the pick loss is chaotic) and gradients are
+    clipped as the tiny config trains (norm 1 per network), so that no place-loss spike kills
+    the transport's key behind its fusion ReLU (docs/results/overfit-five-demos.md,
+    docs/notes/transport-collapse.md).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
