@@ -17,7 +17,7 @@ generation pipeline (docs/design.md#dataset-storage) rebuilt on our simulator:
 Both environments are built and warmed up before timing. "Per core" is the CPU time of
 this process (renderer threads included), so neither side gains from threads or loses
 to other jobs on a shared machine. A "step" is one stored observation (T+1 per episode),
-the unit of the reference's 6.45 MB/step. Issue goal: ratio >= 5 and <= 0.3 MB per step.
+the unit of the reference's 6.45 MB/step. Goal: ratio >= 5 and <= 0.3 MB per step.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Ours (:class:`cliport_perception.fusion.Fuser`, per-camera geometry cached as it is at
 frame rate) against the reference algorithm (numpy float64, back-project, sort by z,
 assign, one view at a time) on the same synthetic frames, in the same process. Also checks
-that both give identical max-z cells and colours. Issue goal: ratio >= 20.
+that both give identical max-z cells and colours. Goal: ratio >= 20.
 """
 
 from __future__ import annotations

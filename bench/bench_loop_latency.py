@@ -13,18 +13,18 @@ instruction arrives.
 Per goal: total = goal arrival - the frames' stamp; fusion = heightmap arrival - the frames'
 stamp (perception's wait for the set, its fusion and both hops); inference = the policy
 node's own figure (``PickPlaceDecision.inference_time``); messaging = the rest (instruction
-hop, the node's checks, the goal hop). Issue goal: p99 total <= fusion + inference + 15 ms,
+hop, the node's checks, the goal hop). Goal: p99 total <= fusion + inference + 15 ms,
 checked per goal with that goal's own fusion and inference (``overhead_p99_ms`` <= 15).
 Also printed, as the ratio: the p99 total against in-process fusion (``Fuser.fuse``) +
 inference (``Agent.act``) medians on the same frames and model, same run (``ratio`` =
 baseline / p99 total; below 1 mostly because the node's inference shares the 2 cores with
 perception and the cameras).
 
-The server's executor matters: on rclpy's ``MultiThreadedExecutor`` (the server's until
-this bench measured it) a goal reached the goal callback 3.0-4.2 ms after the decision (p50;
-p99 8.0-10.2 ms), on ``ActionFirstExecutor`` 2.6-3.2 ms (p99 6.0-8.3 ms), 3 runs each. When
-this process, which also takes in the 30 Hz heightmaps, served the goals on a
-``MultiThreadedExecutor``, a goal's arrival was delayed by up to 150 ms at p99.
+The server's executor matters: on rclpy's ``MultiThreadedExecutor`` a goal reaches the goal
+callback 3.0-4.2 ms after the decision (p50; p99 8.0-10.2 ms), on ``ActionFirstExecutor``
+2.6-3.2 ms (p99 6.0-8.3 ms), 3 runs each. Served on a ``MultiThreadedExecutor`` in this
+process, which also takes in the 30 Hz heightmaps, a goal's arrival is delayed by up to 150 ms
+at p99.
 Every node process freezes its start-up objects out of the garbage collector (``gc_pause``), and so
 does this one: a full collection of ~400k objects (torch + a model) held the GIL ~0.3 s.
 """
@@ -229,7 +229,7 @@ def run(quick: bool) -> dict[str, Any]:
           f"{statistics.median(overhead):.1f} ms, p99 {_percentile(overhead, 99):.1f} ms "
           f"(goal <= {BUDGET_MS:g} ms)")
     over_p99 = _percentile(overhead, 99)
-    print(f"issue goal, per goal p99 of total - its fusion - its inference = "
+    print(f"goal, per goal p99 of total - its fusion - its inference = "
           f"{over_p99:.1f} ms <= {BUDGET_MS:g} ms: {'met' if over_p99 <= BUDGET_MS else 'NOT met'}")
     print(f"p99 total {p99:.1f} ms vs in-process fusion + inference {baseline_ms:.1f} ms "
           f"(+ {BUDGET_MS:g} ms: {'within' if p99 <= baseline_ms + BUDGET_MS else 'beyond'}; "

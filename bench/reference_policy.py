@@ -133,9 +133,9 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, padding: int, fast_conv: bool) -> t
 
     ``fast_conv``: the *forward* runs with oneDNN disabled. The backward (if any) runs later,
     outside this block, with the caller's setting (by default oneDNN on), which is the faster
-    one there: measured on these CPUs at 1 x 3 x 384 x 224 and 36 x 3 x 64 x 64, padding 32,
-    2 threads: forward 6.7 s without oneDNN (~50 s with it, docs/design.md#cpu-correlation),
-    backward 8.9 s with oneDNN (vs 14.7 s without)."""
+    one there: at 1 x 3 x 384 x 224 and 36 x 3 x 64 x 64, padding 32, 2 threads, forward 6.7 s
+    without oneDNN (~50 s with it, docs/design.md#cpu-correlation), backward 8.9 s with oneDNN
+    (vs 14.7 s without)."""
     x, w = x.contiguous(), w.contiguous()
     with onednn_disabled(fast_conv):
         return F.conv2d(x, w, padding=padding)

@@ -15,7 +15,7 @@ checkpoint selected on their own val episodes, as the reference selects per eval
 task); and the table in the paper's Table 1 layout, both splits, written to
 ``OUT/table.{md,json,png}``.
 
-Budget of the ``cpu`` preset on 2 cores (measured pieces, this repository's machine):
+Budget of the ``cpu`` preset on 2 cores (from the measured stages):
 - demos: 300 train + 60 val oracle episodes (4.5 s a pyramid, 5.4 s a hanoi demo,
   put-block-in-bowl less): ~25 min;
 - the CLIP: 900 pre-training steps of 16 (~0.9 s a step): ~14 min;
@@ -51,7 +51,7 @@ TASKS = ("put-block-in-bowl-seen-colors", "stack-block-pyramid-seq-seen-colors",
 
 
 def unseen_variants(tasks: tuple[str, ...]) -> tuple[str, ...]:
-    """The unseen-colours variant of each seen-colours task (the issue's second half)."""
+    """The unseen-colours variant of each seen-colours task (the table's unseen half)."""
     return tuple(t.replace("-seen-colors", "-unseen-colors") for t in tasks
                  if t.endswith("-seen-colors"))
 

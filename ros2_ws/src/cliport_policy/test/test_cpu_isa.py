@@ -15,7 +15,7 @@ from cliport_policy.agents import image_tensor
 from cliport_policy.config import TrainConfig
 
 BASE = "fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma bmi2"
-# The three kinds of machine this runs on, as /proc/cpuinfo lists them (abridged)
+# Flag sets of four kinds of CPU, as /proc/cpuinfo lists them (abridged)
 AVX2_EPYC = f"{BASE} avx2"
 ZEN4_EPYC = f"{AVX2_EPYC} avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 avx512_vnni"
 AMX_XEON = (f"{AVX2_EPYC} avx512f avx512dq avx512cd avx512bw avx512vl avx512_vnni avx512_bf16 "

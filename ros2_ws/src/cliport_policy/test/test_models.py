@@ -50,7 +50,7 @@ def test_subsampled_1x1_conv_is_a_strided_1x1_conv_and_trains(cin, cout):
     input is the case oneDNN's AVX-512 kernel crashed on (8 -> 16, stride 2).
 
     Equal to float rounding, not bit for bit: the two calls may take different oneDNN
-    kernels, whose sums run in different orders (1 ulp apart for 4 -> 8 on a Zen 4 EPYC)."""
+    kernels, whose sums run in different orders (1 ulp apart for 4 -> 8 with AVX-512 kernels)."""
     torch.manual_seed(0)
     sub = SubsampledConv1x1(cin, cout, stride=2).to(memory_format=torch.channels_last)
     plain = torch.nn.Conv2d(cin, cout, 1, stride=2, bias=False)

@@ -122,7 +122,7 @@ def test_clicking_pick_and_place_on_the_page_moves_the_block_and_records_it(
 STEP = {"instruction": "put the red block in the blue bowl",
         "pick": {"u": 100, "v": 50}, "place": {"u": 200, "v": 120}}
 # The attacker's page. It is even given the run's token, so that only the cross-site
-# checks stand in the way. The fetches: the text/plain POST (a "simple" request,
+# checks stand in the way. The fetches: a text/plain POST (a "simple" request,
 # sent without asking), the same as no-cors, and a JSON POST with the token header (the
 # browser asks first with an OPTIONS preflight). Then two forms, one urlencoded and one
 # text/plain whose body reads as JSON; the test submits them.
