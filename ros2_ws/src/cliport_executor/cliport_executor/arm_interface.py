@@ -13,9 +13,13 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cliport_common.poses import SE2Pose
 from cliport_executor.request import ErrorCode
+
+if TYPE_CHECKING:
+    from cliport_executor.config import GripperConfig
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,13 @@ class Tool(abc.ABC):
     def grasp(self) -> bool:
         """Close with force / switch the suction on; True if an object is held."""
 
+    def release(self) -> None:
+        """Let go of the held object at the place; default :meth:`open` (a suction cup).
+
+        A gripper opens only far enough to clear the object (``gripper.release_width``), so
+        its fingers stay off what surrounds the place, e.g. a bowl's rim."""
+        self.open()
+
     def close(self) -> None:  # noqa: B027 - a suction cup has nothing to close
         """Close the fingers without expecting an object (a pusher for push)."""
 
@@ -86,3 +97,26 @@ class Tool(abc.ABC):
 
     def stop(self) -> None:  # noqa: B027 - tools without motion need nothing
         """Abort a tool action in flight (never releases what is already held)."""
+
+
+class Gripper(Tool):
+    """A parallel gripper (Franka Hand): open, release and close are moves to a width.
+
+    One place says which width each one means, so every gripper lets go the same way.
+    """
+
+    kind = "gripper"
+    cfg: GripperConfig  # the widths, speed and force (executor.yaml's ``gripper``)
+
+    @abc.abstractmethod
+    def move_to(self, width: float) -> None:
+        """Move the fingers ``width`` m apart; :class:`MotionError` if they do not get there."""
+
+    def open(self) -> None:
+        self.move_to(self.cfg.open_width)
+
+    def release(self) -> None:
+        self.move_to(self.cfg.release_width)
+
+    def close(self) -> None:
+        self.move_to(0.0)

@@ -185,11 +185,14 @@ class GripperConfig:
     """Franka Hand through ``franka_msgs`` Grasp / Move / Homing (franka_gripper node).
 
     Grasp succeeds when the fingers stop between ``width - epsilon_inner`` and
-    ``width + epsilon_outer``; wide epsilons accept objects of unknown width.
+    ``width + epsilon_outer``; wide epsilons accept objects of unknown width. To let go at the
+    place the fingers open only to ``release_width`` (wider than the objects held, narrower
+    than ``open_width``), which keeps them off the rim of a bowl the object goes into.
     """
 
     namespace: str = "/franka_gripper"  # the franka_gripper node's actions
     open_width: float = 0.08  # m between the fingers when open
+    release_width: float = 0.065  # m to let go at the place: a 60 mm object + 2.5 mm a side
     grasp_width: float = 0.04  # m: the expected width of a grasped object
     epsilon_inner: float = 0.035  # m a grasp may end narrower than grasp_width
     epsilon_outer: float = 0.035  # m a grasp may end wider than grasp_width
@@ -199,8 +202,10 @@ class GripperConfig:
 
     def __post_init__(self) -> None:
         check = Check(self, "gripper")
-        check.positive("open_width", "speed", "force")
+        check.positive("open_width", "release_width", "speed", "force")
         check.non_negative("grasp_width", "epsilon_inner", "epsilon_outer")
+        check.within("release_width", self.grasp_width, self.open_width, open_low=True,
+                     unit="m", note="wider than grasp_width, no wider than open_width")
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def pick_place(motion: Motion, tool: Tool, pick: SE2Pose, place: SE2Pose, cfg: M
     approach: open, free motion to pre-grasp (pick at travel height); descend: straight
     down (gripper: ``grasp_depth`` under the top; suction: until contact); grasp; lift:
     straight up; transfer: free motion to pre-place; place: straight down (the grasp point
-    ``release_height`` above the place), open; retreat: straight up.
+    ``release_height`` above the place), release; retreat: straight up.
     """
     run = _SupervisedMotions(motion, tool, cfg, sup, speed_scaling)
     travel = travel_height(cfg, pick, place)
@@ -135,7 +135,7 @@ def pick_place(motion: Motion, tool: Tool, pick: SE2Pose, place: SE2Pose, cfg: M
         run.free_to(place.at_z(travel))
         sup.phase(Phase.PLACE)
         run.descend(place, place.z - cfg.grasp_depth + cfg.release_height)
-        run.tool_action(tool.open)
+        run.tool_action(tool.release)
         sup.phase(Phase.RETREAT)
         run.line_to(place.at_z(travel))
         sup.finish()

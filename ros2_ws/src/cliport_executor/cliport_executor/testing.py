@@ -70,6 +70,9 @@ class RecordingArm(Motion, Tool):
     def open(self) -> None:
         self.log.append(("open",))
 
+    def release(self) -> None:
+        self.log.append(("release",))
+
     def close(self) -> None:
         self.log.append(("close",))
 

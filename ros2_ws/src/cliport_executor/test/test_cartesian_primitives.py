@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from cliport_common.poses import SE2Pose
-from cliport_executor.arm_interface import MotionError
+from cliport_executor.arm_interface import MotionError, Tool
 from cliport_executor.config import MotionConfig
 from cliport_executor.primitives import pick_place, push, push_stroke, scalings, travel_height
 from cliport_executor.request import PICK_PLACE_PHASES, PUSH_PHASES, ErrorCode, Phase
@@ -48,11 +48,11 @@ def test_gripper_pick_place_sequence_heights_and_planners():
         ("lin", 0.60, -0.20, round(release_z, 4)),  # place: straight down
         ("lin", 0.60, -0.20, travel),  # retreat: straight up
     ]
-    tool = [c[0] for c in arm.log if c[0] in ("open", "grasp")]
-    assert tool == ["open", "grasp", "open"]
+    tool = [c[0] for c in arm.log if c[0] in ("open", "grasp", "release")]
+    assert tool == ["open", "grasp", "release"]  # let go at the place: release, not open
     # the grasp happens at the bottom of the descent, the release at the bottom of the place
     order = [c[0] for c in arm.log]
-    assert order.index("grasp") == 3 and order[7] == "open"
+    assert order.index("grasp") == 3 and order[7] == "release"
     yaws = [c[1].yaw for c in arm.calls("free", "lin")]
     assert yaws[:3] == [PICK.yaw] * 3 and yaws[3:] == [PLACE.yaw] * 3
 
@@ -90,6 +90,29 @@ def test_suction_descends_with_contact_sensing_to_a_bounded_floor():
     assert out.error_code == ErrorCode.PLANNING_FAILED and "contact" in out.message
 
 
+class SuctionCup(Tool):
+    """A tool with only open and grasp: suction off / on."""
+
+    kind = "suction"
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    def open(self) -> None:
+        self.log.append("off")
+
+    def grasp(self) -> bool:
+        self.log.append("on")
+        return True
+
+
+def test_a_suction_cup_lets_go_at_the_place_by_switching_off():
+    cup, arm = SuctionCup(), RecordingArm(kind="suction", supports_contact=True)
+    sup = Supervisor()
+    out = pick_place(arm, cup, PICK, PLACE, dataclasses.replace(CFG, min_tcp_z=0.0), sup)
+    assert out.success and cup.log == ["off", "on", "off"]
+
+
 def test_an_empty_grasp_opens_and_backs_straight_up():
     arm = RecordingArm(grasp_ok=False)
     out, feedback, _ = run_pick_place(arm)
@@ -106,7 +129,8 @@ def test_a_planning_failure_stops_the_arm_and_names_the_phase():
     out, _, _ = run_pick_place(arm)
     assert out.error_code == ErrorCode.PLANNING_FAILED
     assert out.message == "transfer: OMPL found no plan"
-    assert arm.log[-1] == ("stop",) and arm.calls("open") == [("open",)]  # still holding
+    assert arm.log[-1] == ("stop",)
+    assert arm.calls("open", "release") == [("open",)]  # still holding
 
 
 def test_cancel_during_a_blocking_motion_stops_it_and_nothing_moves_after():
@@ -128,7 +152,7 @@ def test_cancel_during_a_blocking_motion_stops_it_and_nothing_moves_after():
     out = result["out"]
     assert out.error_code == ErrorCode.CANCELED and "transfer" in out.message
     assert arm.motions == 4  # the cut transfer was the last motion
-    assert arm.stops >= 1 and arm.calls("open") == [("open",)]  # object kept
+    assert arm.stops >= 1 and arm.calls("open", "release") == [("open",)]  # object kept
 
 
 def test_push_sequence_geometry_and_closed_tool():

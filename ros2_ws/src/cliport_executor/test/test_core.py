@@ -62,6 +62,8 @@ def test_shipped_yaml_equals_the_dataclass_defaults():
     ("timeouts", {"grasp": 0.0}, "grasp"),
     (None, {"busy_policy": "queue"}, "busy_policy"),
     ("gripper", {"force": -1.0}, "force"),
+    ("gripper", {"release_width": 0.09}, "release_width"),  # wider than the hand opens
+    ("gripper", {"release_width": 0.04}, "release_width"),  # would not let go of grasp_width
 ])
 def test_unsafe_config_values_are_errors(section, values, needle):
     with pytest.raises(ConfigError, match=needle):

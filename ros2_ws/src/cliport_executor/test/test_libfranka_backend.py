@@ -93,7 +93,10 @@ def test_pick_place_runs_top_down_cartesian_moves_and_the_gripper():
     out = b.execute(request(), Supervisor())
     assert out.success, out.message
     assert gripper.log[0] == ("homing",)
-    assert [e[0] for e in gripper.log[1:]] == ["move", "grasp", "move"]  # open, grasp, release
+    # open fully, grasp, then let go at the place opening only to the release width
+    assert [e[:2] for e in gripper.log[1:]] == [("move", CFG.gripper.open_width),
+                                                ("grasp", CFG.gripper.grasp_width),
+                                                ("move", CFG.gripper.release_width)]
     for _position, orientation, speed in panda.moves:
         tool_z = Rotation.from_quat(orientation).apply([0.0, 0.0, 1.0])
         assert np.allclose(tool_z, [0.0, 0.0, -1.0], atol=1e-9)  # always pointing down

@@ -91,6 +91,9 @@ class _CurrentTool(Tool):
     def open(self) -> None:
         self.current().open()
 
+    def release(self) -> None:
+        self.current().release()
+
     def grasp(self) -> bool:
         return self.current().grasp()
 

@@ -108,3 +108,47 @@ def test_stop_aborts_a_grasp_in_flight_and_the_fingers_hold(client):
     for _ in range(CONFIG.hz // 4):
         arm.step()
     assert arm.hand.width() == pytest.approx(width, abs=0.002)
+
+
+def finger_positions(arm: FrankaArm) -> tuple[float, float]:
+    states = p.getJointStates(arm.body, arm.hand.finger_ids, physicsClientId=arm.client)
+    return states[0][0], states[1][0]
+
+
+def test_a_finger_blocked_by_a_bowl_stops_both_and_the_hand_opens_once_clear(client):
+    arm = FrankaArm(client, CONFIG)
+    p.loadURDF(str(asset_path("bowl/bowl.urdf")), (0.5, 0.0, 0.0), useFixedBase=True,
+               physicsClientId=client)
+    assert arm.hand.move(0.04, 0.05)
+    # 8 mm off the bowl's centre along the closing axis, fingertips 15 mm above its floor
+    yaw = 0.3
+    x, y = 0.5 - 0.008 * math.sin(yaw), 0.008 * math.cos(yaw)
+    assert arm.move_pose((x, y, 0.15), yaw, 0.5)
+    assert arm.move_linear((x, y, 0.025), yaw, 0.2)
+    assert not arm.hand.move(0.08, 0.05)  # one finger meets the wall: both stop (one drive)
+    first, second = finger_positions(arm)
+    assert arm.hand.width() < 0.06 and first == pytest.approx(second, abs=0.0005)
+    assert arm.move_linear((x, y, 0.15), yaw, 0.2)
+    assert arm.hand.move(0.08, 0.05)  # clear of the bowl: no offset left between the fingers
+    for _ in range(CONFIG.hz // 4):
+        arm.step()
+    first, second = finger_positions(arm)
+    assert first == pytest.approx(0.04, abs=0.0002) and second == pytest.approx(0.04, abs=0.0002)
+
+
+def test_a_finger_pushed_aside_takes_the_other_along_and_both_open_fully(client):
+    arm = FrankaArm(client, CONFIG)
+    assert arm.move_pose((0.45, 0.0, 0.2), 0.0, 0.5)
+    assert arm.hand.move(0.04, 0.05)
+    for _ in range(CONFIG.hz // 4):  # 60 N opening one finger, three times its motor's limit
+        p.applyExternalForce(arm.body, arm.hand.finger_ids[0], (0.0, 60.0, 0.0), (0, 0, 0),
+                             p.LINK_FRAME, physicsClientId=client)
+        arm.step()
+        first, second = finger_positions(arm)
+        assert first == pytest.approx(second, abs=0.0015)  # the gear's soft correction
+    assert arm.hand.width() > 0.075  # pushed to its stop, and the other finger came along
+    assert arm.hand.move(0.08, 0.05)
+    for _ in range(CONFIG.hz // 4):
+        arm.step()
+    first, second = finger_positions(arm)
+    assert first == pytest.approx(0.04, abs=0.0002) and second == pytest.approx(0.04, abs=0.0002)

@@ -87,7 +87,7 @@ def test_moveit_sequencing_picks_and_places_a_block_on_the_twin(client, model, b
     assert np.hypot(pos[0] - place[0], pos[1] - place[1]) <= 0.01
     assert pos[2] == pytest.approx(BLOCK_SIZE / 2, abs=0.002)  # on the table, upright
     assert math.degrees(yaw_error_mod(yaw, place_yaw, math.pi / 2)) <= 5.0  # a square block
-    assert arm.hand.width() == pytest.approx(EXECUTOR.gripper.open_width, abs=0.001)
+    assert arm.hand.width() == pytest.approx(EXECUTOR.gripper.release_width, abs=0.001)
 
 
 def test_a_cancel_mid_carry_stops_the_arm_holding_the_block(client, twin):
@@ -173,3 +173,53 @@ def test_the_executor_min_tcp_z_keeps_the_fingertips_off_the_table(client, twin)
 
     assert clearance(EXECUTOR.motion.min_tcp_z) > 0.002
     assert clearance(0.005) < 0.0  # the TCP is not the fingertip: they reach ~1 cm lower
+
+
+# A block gripped 22 mm under its top (its top read 7 mm low, as depth noise can) goes into a
+# bowl: at the release the fingertips are 10 mm under the rim.
+BOWL_XY = (0.389, -0.135)
+INTO_BOWL = PickPlaceRequest(instruction="put the block in the bowl",
+                             pick=SE2Pose(0.511, -0.245, 0.033, math.radians(38.0)),
+                             place=SE2Pose(*BOWL_XY, 0.052, math.radians(-35.0)))
+OUT_OF_BOWL = PickPlaceRequest(instruction="take it out",
+                               pick=SE2Pose(*BOWL_XY, 0.052, math.radians(-35.0)),
+                               place=SE2Pose(0.45, 0.1, 0.04, 0.0))
+
+
+@pytest.mark.parametrize("release_width, fails_at", [
+    (EXECUTOR.gripper.release_width, None),
+    (EXECUTOR.gripper.open_width, "place: gripper move to 0.080 m failed"),
+])
+def test_the_release_into_a_bowl_keeps_the_fingers_off_its_rim(client, release_width,
+                                                               fails_at):
+    phase: list[Phase] = []
+    touched: set[Phase] = set()
+
+    def step() -> None:
+        p.stepSimulation(physicsClientId=client)
+        if phase and any(p.getContactPoints(arm.body, bowl, j, physicsClientId=client)
+                         for j in arm.hand.finger_ids):
+            touched.add(phase[-1])
+
+    arm = FrankaArm(client, load_franka_config(), step=step)
+    gripper = dataclasses.replace(EXECUTOR.gripper, release_width=release_width)
+    backend = MoveItFrankaBackend(dataclasses.replace(EXECUTOR, gripper=gripper),
+                                  motion=TwinMotion(arm), tool=TwinHand(arm.hand, gripper),
+                                  recovery=None)
+    backend.connect()
+    bowl = p.loadURDF(str(asset_path("bowl/bowl.urdf")), (*BOWL_XY, 0.0), useFixedBase=True,
+                      physicsClientId=client)
+    block = add_block(client, 0.511, -0.245, math.radians(38.0))
+    sup = Supervisor(feedback=lambda ph, _: phase.append(ph))
+    outcome = backend.execute(INTO_BOWL, sup)
+    if fails_at is not None:  # fully open, the fingers meet the bowl and stay stuck there
+        assert outcome.error_code == ErrorCode.HARDWARE and fails_at in outcome.message
+        again = backend.execute(OUT_OF_BOWL, Supervisor())
+        assert "start: gripper move to 0.080 m failed" in again.message
+        return
+    assert outcome.success, outcome.message
+    assert Phase.PLACE not in touched and Phase.RETREAT not in touched
+    pos, _ = block_pose(client, block)
+    assert np.hypot(pos[0] - BOWL_XY[0], pos[1] - BOWL_XY[1]) < 0.01  # in the bowl
+    again = backend.execute(OUT_OF_BOWL, Supervisor())  # opens fully first, over the bowl
+    assert again.success, again.message

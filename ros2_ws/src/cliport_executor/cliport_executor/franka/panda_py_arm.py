@@ -5,8 +5,8 @@ franka_ros2 on Jazzy cannot use (docs/design.md#franka-versions). panda-py (``pi
 panda-python``) ships libfranka 0.9.2 and gives blocking Cartesian motions (``Panda.move_to_pose``:
 time-optimal, piecewise-linear in Cartesian space) and libfranka's ``Gripper``. This module
 implements :class:`~cliport_executor.arm_interface.Motion` and
-:class:`~cliport_executor.arm_interface.Tool` over those objects; they are passed in, so the tests
-drive the same code with recording stand-ins of the two panda-py classes.
+:class:`~cliport_executor.arm_interface.Gripper` over those objects; they are passed in, so the
+tests drive the same code with recording stand-ins of the two panda-py classes.
 
 There is no planner on this path: ``move_free`` is a Cartesian move too. The primitives keep
 transfers at the configured height above the table, so the straight lines stay clear of it;
@@ -19,7 +19,7 @@ import math
 import threading
 
 from cliport_common.poses import SE2Pose
-from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool
+from cliport_executor.arm_interface import Gripper, Motion, MotionError, Scaling
 from cliport_executor.config import GripperConfig, LibfrankaConfig
 from cliport_executor.franka.poses import top_down_quaternion
 from cliport_executor.request import ErrorCode
@@ -82,10 +82,8 @@ def _fmt(position) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in position) + ")"
 
 
-class PandaPyGripper(Tool):
+class PandaPyGripper(Gripper):
     """The Franka Hand through libfranka's ``Gripper`` (as bound by panda-py)."""
-
-    kind = "gripper"
 
     def __init__(self, gripper, cfg: GripperConfig) -> None:
         self.gripper = gripper
@@ -97,12 +95,11 @@ class PandaPyGripper(Tool):
         except Exception as exc:  # noqa: BLE001 - libfranka's gripper exceptions
             raise MotionError(ErrorCode.HARDWARE, f"gripper {what} failed: {exc}") from exc
 
-    def open(self) -> None:
-        if not self._call("open", self.gripper.move, self.cfg.open_width, self.cfg.speed):
-            raise MotionError(ErrorCode.HARDWARE, f"gripper did not open to "
-                                                  f"{self.cfg.open_width:.3f} m")
+    def move_to(self, width: float) -> None:
+        if not self._call("move", self.gripper.move, width, self.cfg.speed):
+            raise MotionError(ErrorCode.HARDWARE, f"gripper did not move to {width:.3f} m")
 
-    def close(self) -> None:
+    def close(self) -> None:  # not checked: closing for a push needs no exact width
         self._call("close", self.gripper.move, 0.0, self.cfg.speed)
 
     def grasp(self) -> bool:

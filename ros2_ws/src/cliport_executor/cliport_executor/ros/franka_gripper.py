@@ -1,4 +1,4 @@
-"""The Franka Hand as a :class:`~cliport_executor.arm_interface.Tool`, via franka_msgs actions.
+"""The Franka Hand as a :class:`~cliport_executor.arm_interface.Gripper`, via franka_msgs actions.
 
 NOT HARDWARE-VERIFIED (franka_msgs is not installable here). The franka_gripper node serves
 ``~/grasp`` (``franka_msgs/action/Grasp``: width, epsilon.inner/outer, speed, force ->
@@ -12,15 +12,13 @@ against a real action server.
 
 from __future__ import annotations
 
-from cliport_executor.arm_interface import MotionError, Tool
+from cliport_executor.arm_interface import Gripper, MotionError
 from cliport_executor.config import GripperConfig
 from cliport_executor.request import ErrorCode
 from cliport_executor.ros.action_call import ActionCall, interface_module
 
 
-class FrankaGripper(Tool):
-    kind = "gripper"
-
+class FrankaGripper(Gripper):
     def __init__(self, node, cfg: GripperConfig, timeout: float, callback_group=None) -> None:
         action = interface_module("franka_msgs.action", "build franka_ros2")
         self.cfg = cfg
@@ -29,12 +27,6 @@ class FrankaGripper(Tool):
         ns = cfg.namespace.rstrip("/")
         self._calls = {name: ActionCall(node, t, f"{ns}/{name}", callback_group)
                        for name, t in self._types.items()}
-
-    def open(self) -> None:
-        self._move(self.cfg.open_width)
-
-    def close(self) -> None:
-        self._move(0.0)
 
     def grasp(self) -> bool:
         goal = self._types["grasp"].Goal()
@@ -55,7 +47,7 @@ class FrankaGripper(Tool):
         for call in self._calls.values():
             call.cancel()
 
-    def _move(self, width: float) -> None:
+    def move_to(self, width: float) -> None:
         goal = self._types["move"].Goal()
         goal.width = width
         goal.speed = self.cfg.speed

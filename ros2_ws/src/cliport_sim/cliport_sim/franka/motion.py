@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cliport_common.poses import SE2Pose
-from cliport_executor.arm_interface import Motion, MotionError, Scaling, Tool
+from cliport_executor.arm_interface import Gripper, Motion, MotionError, Scaling
 from cliport_executor.config import GripperConfig
 from cliport_executor.request import ErrorCode
 from cliport_sim.franka.arm import FrankaArm, Unreachable
@@ -81,21 +81,13 @@ class TwinMotion(Motion):
             raise MotionError(ErrorCode.INVALID_GOAL, f"target {target} is not finite")
 
 
-class TwinHand(Tool):
-    """:class:`Tool` on a :class:`FrankaHand` with the executor's gripper settings (the
+class TwinHand(Gripper):
+    """:class:`Gripper` on a :class:`FrankaHand` with the executor's gripper settings (the
     same goals the franka_gripper client sends: Move, Grasp, Homing)."""
-
-    kind = "gripper"
 
     def __init__(self, hand: FrankaHand, cfg: GripperConfig) -> None:
         self.hand = hand
         self.cfg = cfg
-
-    def open(self) -> None:
-        self._move(self.cfg.open_width)
-
-    def close(self) -> None:
-        self._move(0.0)
 
     def grasp(self) -> bool:
         c = self.cfg
@@ -109,7 +101,7 @@ class TwinHand(Tool):
     def stop(self) -> None:
         self.hand.stop()
 
-    def _move(self, width: float) -> None:
+    def move_to(self, width: float) -> None:
         if not self.hand.move(width, self.cfg.speed):
             raise MotionError(ErrorCode.HARDWARE, f"gripper move to {width:.3f} m failed "
                                                   f"(width now {self.hand.width():.4f} m)")
