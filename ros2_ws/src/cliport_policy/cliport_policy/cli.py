@@ -23,26 +23,26 @@ def passive_wait() -> str:
     return f"{policy} (too late: torch already loaded)" if "torch" in sys.modules else policy
 
 
-def _run(module: str) -> int:
+def _run(module: str, argv: list[str] | None) -> int:
     passive_wait()
-    return importlib.import_module(module).main()
+    return importlib.import_module(module).main(argv)
 
 
-def train() -> int:
+def train(argv: list[str] | None = None) -> int:
     """``cliport-train``."""
-    return _run("cliport_policy.train")
+    return _run("cliport_policy.train", argv)
 
 
-def evaluate() -> int:
+def evaluate(argv: list[str] | None = None) -> int:
     """``cliport-eval``."""
-    return _run("cliport_policy.evaluate")
+    return _run("cliport_policy.evaluate", argv)
 
 
-def pretrain_clip() -> int:
+def pretrain_clip(argv: list[str] | None = None) -> int:
     """``cliport-pretrain-clip``."""
-    return _run("cliport_policy.clip_pretrain")
+    return _run("cliport_policy.clip_pretrain", argv)
 
 
-def policy_node() -> int:
+def policy_node(argv: list[str] | None = None) -> int:
     """``policy_node``."""
-    return _run("cliport_policy.nodes.policy_node")
+    return _run("cliport_policy.nodes.policy_node", argv)
