@@ -9,22 +9,29 @@ on, 36 x 3 x 64 x 64 kernels fall to a ~50 s reference loop, docs/design.md#cpu-
 
 Full run: the paper-size architecture (config ``policy``, CLIP RN50 with *random* weights:
 the OpenAI weights cannot be downloaded here; same shapes and compute). ``--quick``: the
-tiny config. Both fp32, one process and allocator, 2 torch threads
+tiny config. Ours at the precision ``cpu_isa.choose`` picks on this CPU (bf16 autocast where
+the CPU computes bf16 natively, fp32 elsewhere; ``ratio``) and in fp32 (``ratio_fp32``), the
+reference in fp32; one process and allocator, 2 torch threads
 (``OMP_WAIT_POLICY=PASSIVE``, see ``omp_passive``), timed alternately, on a 320 x 160 scene
 (synthetic, or the first step of an episode of ``$CLIPORT_BENCH_DEMOS``).
 
-Outputs are checked equal first, with the reference in its exact ``conv_valid`` mode (same
-pick / place cells and bins, max abs diff of the probability maps); the timed baseline runs
-the reference's own ``conv_resize`` mode, whose sub-pixel shift may move the place cell by
-one. Issue goal: ratio >= 4 on this CPU. The reference-style act is also timed once with
-torch's default settings (oneDNN on for the correlation conv2d), as the reference code runs
-on this CPU: ``ratio_vs_default_conv2d``. At equal outputs both sides run the same three
-networks, which dominate (paper size: 720 GFLOP counted in ours), so against the tuned baseline the
-ratio is bounded by what the reference adds around them. The run measures that bound
+Outputs are checked equal first, ours in fp32 against the reference in its exact
+``conv_valid`` mode (same pick / place cells and bins, max abs diff of the probability
+maps); the timed baseline runs the reference's own ``conv_resize`` mode, whose sub-pixel
+shift may move the place cell by one. Ours at this CPU's precision must make the same
+decisions as in fp32, pick and place within one cell and the same bins: checked on the
+shipped trained tiny model over ``AGREEMENT_SCENES`` scenes (``decisions_agree_with_fp32``;
+random weights give near-uniform maps whose argmax any rounding moves, reported as
+``random_weights_decision_agrees``). Goal: ratio >= 4 on a CPU with native bf16. The
+reference-style act is also timed once with torch's default settings (oneDNN on for the
+correlation conv2d), as the reference code runs on this CPU: ``ratio_vs_default_conv2d``.
+At equal outputs both sides run the same three networks, which dominate (paper size: 720
+GFLOP counted in ours), so against the tuned baseline the ratio is bounded by what the
+reference adds around them. The run measures that bound
 (``roofline``): the networks' FLOPs in ours' act (``torch.utils.flop_counter``) over this CPU's
-fp32 matmul rate measured in the same run give the fastest ours could be at equal arithmetic,
-and the baseline's median over that floor is the largest ratio any fp32 implementation of
-the same networks could show here.
+matmul rate at ours' precision, measured in the same run, give the fastest ours could be at
+equal arithmetic, and the baseline's median over that floor is the largest ratio any
+implementation of the same networks at that precision could show here.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ import numpy as np
 from cliport_policy.cli import passive_wait as omp_passive
 
 INSTRUCTION = "put the red block in the blue bowl"
+SHIPPED = "package://cliport_policy/models/put-block-in-bowl-tiny.ckpt"
+AGREEMENT_SCENES = 8
+COLOURS = ("red", "green", "blue", "yellow")
 TARGET = 4.0
 
 
@@ -81,10 +91,11 @@ def synthetic_scene(seed: int = 0, h: int = 320, w: int = 160
     return np.clip(color + noise, 0, 255).astype(np.uint8), height, INSTRUCTION
 
 
-def demo_scene(path: str) -> tuple[np.ndarray, np.ndarray, str]:
+def demo_scene(path: str, episode: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     from cliport_sim.dataset import Dataset
 
-    sample = Dataset(Path(path)).sample(0, 0)
+    ds = Dataset(Path(path))
+    sample = ds.sample(episode % len(ds), 0)
     return (np.asarray(sample["colormap"]), np.asarray(sample["heightmap"], np.float32),
             str(sample["instruction"]))
 
@@ -98,12 +109,13 @@ def allocator() -> str:
     return "glibc malloc"
 
 
-def matmul_gflops(n: int = 3072, repeats: int = 5) -> float:
-    """This CPU's fp32 matrix-multiply rate now (GFLOP/s, median of ``repeats``): the
-    practical peak the networks' convolutions (oneDNN, GEMM-like) can approach."""
+def matmul_gflops(n: int = 3072, repeats: int = 5, precision: str = "fp32") -> float:
+    """This CPU's matrix-multiply rate now in ``precision`` (GFLOP/s, median of ``repeats``):
+    the practical peak the networks' convolutions (oneDNN, GEMM-like) can approach."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     times = []
     for _ in range(repeats):
@@ -124,6 +136,39 @@ def counted_act(agent, color, height, instruction):
     return decision, counter.get_total_flops() / 1e9
 
 
+def decisions_agree(a, b) -> bool:
+    """Pick and place cells within one cell of each other (each axis), the same bins."""
+    return all(max(abs(x[0] - y[0]), abs(x[1] - y[1])) <= 1 and x[2] == y[2]
+               for x, y in ((a.pick, b.pick), (a.place, b.place)))
+
+
+def trained_agreement(precision: str, n: int = AGREEMENT_SCENES) -> dict[str, Any]:
+    """The shipped trained model's decisions at ``precision`` against fp32 on ``n`` scenes
+    (the demos' first steps with ``$CLIPORT_BENCH_DEMOS``, else synthetic scenes)."""
+    from cliport_perception.sources.calibration_file import resolve_file
+    from cliport_policy.checkpoint import load_agent
+
+    agent = load_agent(resolve_file(SHIPPED))
+    demos = os.environ.get("CLIPORT_BENCH_DEMOS")
+    agree, rows = 0, []
+    for i in range(n):
+        if demos:
+            color, height, text = demo_scene(demos, i)
+        else:
+            color, height, _ = synthetic_scene(i)
+            text = f"put the {COLOURS[i % 4]} block in the {COLOURS[(i + 1) % 4]} bowl"
+        decisions = []
+        for p in ("fp32", precision):
+            agent.precision = p
+            decisions.append(agent.act(color, height, text))
+        ok = decisions_agree(*decisions)
+        agree += ok
+        rows.append({"fp32": [list(decisions[0].pick), list(decisions[0].place)],
+                     precision: [list(decisions[1].pick), list(decisions[1].place)],
+                     "agree": bool(ok)})
+    return {"checkpoint": SHIPPED, "scenes": n, "agree": agree, "rows": rows}
+
+
 def roofline(gflop: float, rate: float, ours_s: float, base_s: float) -> dict[str, float]:
     """The fastest ours can be at equal arithmetic (``gflop`` at the matmul ``rate``) and the
     largest ratio against a baseline of ``base_s`` that this allows."""
@@ -140,6 +185,7 @@ def run(quick: bool) -> dict[str, Any]:
     import torch.nn.functional as F
     from reference_policy import ReferenceAgent  # bench/ is on sys.path (run.py)
 
+    from cliport_policy import cpu_isa
     from cliport_policy.agents import image_tensor, make_agent
 
     torch.set_num_threads(2)
@@ -148,12 +194,16 @@ def run(quick: bool) -> dict[str, Any]:
     demos = os.environ.get("CLIPORT_BENCH_DEMOS")
     color, height, instruction = demo_scene(demos) if demos else synthetic_scene()
     label = "tiny" if quick else "policy (paper size, CLIP RN50 random weights)"
-    print(f"config {label}; {threads} torch threads (OMP_WAIT_POLICY {omp}); fp32; "
+    load = os.getloadavg()
+    choice = cpu_isa.choose("auto")
+    print(f"config {label}; {threads} torch threads (OMP_WAIT_POLICY {omp}); ours in "
+          f"{choice.precision} ({choice.reason}) and fp32; "
           f"allocator {allocator()}; "
           f"scene {'demo ' + demos if demos else 'synthetic'} {color.shape[:2]}", flush=True)
     t = time.perf_counter()
     torch.manual_seed(0)
     agent = make_agent(model)
+    agent.precision = "fp32"  # for the equality check
     print(f"agent built in {time.perf_counter() - t:.1f} s", flush=True)
 
     # ---- equality at equal weights: ours vs the reference in its exact conv_valid mode
@@ -181,26 +231,44 @@ def run(quick: bool) -> dict[str, Any]:
           f"(peak {float(ours_pick.max()):.3g}), place {place_diff:.3g} "
           f"(peak {float(ours_place.max()):.3g})", flush=True)
 
-    # ---- timing: ours vs the reference's own conv_resize mode, oneDNN off for its conv2d
-    # alternated (ours, reference, ours, ...) so both see the same load on shared cores
+    # ---- ours at this CPU's precision: the same decision as ours in fp32?
+    agent.precision = choice.precision
+    auto_d = agent.act(color, height, instruction)  # warm-up at this precision
+    random_agree = decisions_agree(auto_d, ours_d)
+    print(f"ours {choice.precision} pick {auto_d.pick} place {auto_d.place}: "
+          f"{'agrees' if random_agree else 'disagrees'} with fp32 (random weights: "
+          f"near-uniform maps)", flush=True)
+    trained = trained_agreement(choice.precision)
+    agree = trained["agree"] == trained["scenes"]
+    print(f"shipped trained model, {choice.precision} vs fp32: {trained['agree']} of "
+          f"{trained['scenes']} scenes the same decisions (within one cell, same bins)",
+          flush=True)
+
+    # ---- timing: ours (this CPU's precision, and fp32) vs the reference's own conv_resize
+    # mode, oneDNN off for its conv2d; alternated so all see the same load on shared cores
     n_ours, n_base = (5, 3) if quick else (3, 2)
     base_agent = ReferenceAgent(agent, "conv_resize", fast_conv=True)
     ours_s: list[float] = []
+    fp32_s: list[float] = []  # stays empty when this CPU's precision is fp32
+    runs = [(choice.precision, ours_s)] + ([("fp32", fp32_s)] if choice.bf16 else [])
     base_s: list[float] = []
     base_d = None
     for i in range(max(n_ours, n_base)):
-        if i < n_ours:
+        for precision, times in runs if i < n_ours else ():
+            agent.precision = precision
             t = time.perf_counter()
             agent.act(color, height, instruction)
-            ours_s.append(time.perf_counter() - t)
-            print(f"ours act: {ours_s[-1]:.2f} s", flush=True)
+            times.append(time.perf_counter() - t)
+            print(f"ours act ({precision}): {times[-1]:.2f} s", flush=True)
         if i < n_base:
             t = time.perf_counter()
             base_d = base_agent.act(color, height, instruction)
             base_s.append(time.perf_counter() - t)
             print(f"reference act (conv_resize): {base_s[-1]:.2f} s", flush=True)
     ours_med, base_med = statistics.median(ours_s), statistics.median(base_s)
+    fp32_med = statistics.median(fp32_s or ours_s)
     ratio = base_med / ours_med
+    agent.precision = choice.precision
     # The reference-style act as it runs on this CPU with torch's defaults (oneDNN on for the
     # correlation conv2d): one run, it is slow.
     t = time.perf_counter()
@@ -208,22 +276,32 @@ def run(quick: bool) -> dict[str, Any]:
     base_default = time.perf_counter() - t
     print(f"reference act (conv_resize, torch defaults): {base_default:.2f} s, ratio "
           f"{base_default / ours_med:.2f}", flush=True)
-    roof = roofline(gflop, matmul_gflops(), ours_med, base_med)
+    roof = roofline(gflop, matmul_gflops(precision=choice.precision), ours_med, base_med)
     print(f"roofline: ours' act runs {roof['network_gflop']:.0f} GFLOP of networks at "
-          f"{roof['ours_gflops']:.0f} GFLOP/s; this CPU multiplies fp32 matrices at "
+          f"{roof['ours_gflops']:.0f} GFLOP/s; this CPU multiplies {choice.precision} "
+          f"matrices at "
           f"{roof['matmul_gflops']:.0f} GFLOP/s now, so at equal arithmetic ours takes >= "
           f"{roof['floor_s']:.2f} s and the ratio is <= {roof['max_ratio_at_matmul_rate']:.2f}; "
           f"{TARGET:g}x would need {roof['needed_gflops_for_target']:.0f} GFLOP/s", flush=True)
     shift = (base_d.place[0] - ours_d.place[0], base_d.place[1] - ours_d.place[1],
              base_d.place[2] - ours_d.place[2])
-    print(f"median: ours {ours_med:.3f} s, reference {base_med:.3f} s, ratio {ratio:.2f} "
-          f"(target >= {TARGET:g}); conv_resize place {base_d.place} vs exact {ours_d.place}")
+    print(f"median: ours ({choice.precision}) {ours_med:.3f} s, ours (fp32) {fp32_med:.3f} s, "
+          f"reference {base_med:.3f} s, ratio {ratio:.2f} (fp32: {base_med / fp32_med:.2f}; "
+          f"target >= {TARGET:g}); conv_resize place {base_d.place} vs exact {ours_d.place}")
     return {
         "name": "policy_act", "ours": round(ours_med, 4), "baseline": round(base_med, 4),
         "unit": "s", "ratio": round(ratio, 2),
         "target_ratio": TARGET, "meets_target": bool(ratio >= TARGET),
         "config": "tiny" if quick else "policy", "clip_weights": model.clip.pretrained,
-        "threads": threads, "omp_wait_policy": omp, "dtype": "float32", "allocator": allocator(),
+        "threads": threads, "omp_wait_policy": omp, "precision": choice.precision,
+        "precision_reason": choice.reason, "allocator": allocator(),
+        "ours_fp32_runs_s": [round(s, 4) for s in fp32_s or ours_s],
+        "ours_fp32_s": round(fp32_med, 4), "ratio_fp32": round(base_med / fp32_med, 2),
+        "decisions_agree_with_fp32": bool(agree), "trained_agreement": trained,
+        "random_weights_decision_agrees": bool(random_agree),
+        "auto_pick": list(auto_d.pick), "auto_place": list(auto_d.place),
+        "load_average": [round(x, 2) for x in load],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "image": list(color.shape[:2]), "scene": "demo" if demos else "synthetic",
         "ours_runs_s": [round(s, 4) for s in ours_s],
         "baseline_runs_s": [round(s, 4) for s in base_s],

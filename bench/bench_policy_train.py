@@ -13,6 +13,13 @@ architecture and weights at the start), fp32, 2 torch threads with ``OMP_WAIT_PO
 (see ``omp_passive``), one process; the two are timed alternately so both see the same
 machine load.
 
+Also the recipe (``$CLIPORT_BENCH_RECIPE``, default ``tiny12-simclip``) at the precision its
+``train.precision`` chooses on this CPU (bf16 where it is native, :mod:`cliport_policy.cpu_isa`)
+against today's ``tiny12-simclip`` fp32 step, each at its own batch size and torch threads
+(``train.threads``: 1 for tiny12-simclip), timed in turn:
+``vs_tiny12_simclip`` is the ratio of their samples/s. The JSON carries the load average
+before and after.
+
 Config: ``tiny`` in both modes (``--quick``: one timed step of each, no warm-up). A
 paper-size B = 8 training step takes minutes on this 2-core CPU (estimate: 8 samples x ~3
 forward-equivalents x a several-second paper-size forward), beyond the 3 min budget of one
@@ -35,6 +42,7 @@ import numpy as np
 from bench_policy_act import omp_passive  # bench/ is on sys.path (run.py)
 
 BATCH = 8
+BASELINE_RECIPE = "tiny12-simclip"  # today's CPU training recipe, at fp32
 INSTRUCTIONS = ("put the red block in the blue bowl", "put the green block in the yellow bowl",
                 "pack the blue block into the brown box", "put the white block in the red bowl")
 
@@ -70,25 +78,110 @@ def random_batch(rng: np.random.Generator, n: int, k: int, h: int = 320, w: int 
                  torch.as_tensor(rng.integers(0, k, n)), [0] * n)
 
 
-def demo_batches(path: str, rng: np.random.Generator, n_batches: int):
+def demo_batches(path: str, rng: np.random.Generator, n_batches: int, n: int = BATCH,
+                 k: int = 36):
     from cliport_policy.data import Sampler
     from cliport_sim.dataset import Dataset
 
-    sampler = Sampler([Dataset(Path(path))], rng)
-    return [sampler.batch(BATCH) for _ in range(n_batches)]
+    sampler = Sampler([Dataset(Path(path))], rng, k)
+    return [sampler.batch(n) for _ in range(n_batches)]
+
+
+def train_step(agent, opts, b, grad_clip: float, precision: str = "fp32"
+               ) -> tuple[float, float]:
+    """One step as ``cliport-train`` takes it: the losses under ``precision``'s autocast,
+    ``(pick + place).backward()``, each network's gradient clipped, the Adam steps."""
+    from cliport_policy import cpu_isa
+    from cliport_policy.train import clip_gradients
+
+    with cpu_isa.autocast(precision):
+        lp, lq = agent.losses(b.img, b.instructions, b.pick, b.place, b.pick_rot, b.place_rot)
+    for opt in opts.values():
+        opt.zero_grad(set_to_none=True)
+    (lp + lq).backward()
+    clip_gradients(opts, grad_clip)
+    for opt in opts.values():
+        opt.step()
+    return float(lp.detach()), float(lq.detach())
+
+
+def _trainer(name: str, precision: str, rng: np.random.Generator, n_batches: int
+             ) -> dict[str, Any]:
+    """A config's agent (seed 0), its two Adams, batches of its own size, as it trains."""
+    import torch
+
+    from cliport_policy.agents import make_agent, trainable_parameters
+    from cliport_policy.config import load_policy_config
+
+    cfg = load_policy_config(name)
+    torch.manual_seed(0)
+    agent = make_agent(cfg.model).train()
+    pick, place = trainable_parameters(agent)
+    tc = cfg.train
+    opts = {"attention": torch.optim.Adam(pick, lr=tc.lr),
+            "transport": torch.optim.Adam(place, lr=tc.transport_lr or tc.lr)}
+    n, k = tc.batch_size, cfg.model.place_rotations
+    demos = os.environ.get("CLIPORT_BENCH_DEMOS")
+    batches = (demo_batches(demos, rng, n_batches, n, k) if demos else
+               [random_batch(rng, n, k) for _ in range(n_batches)])
+    return {"config": name, "precision": precision, "agent": agent, "opts": opts,
+            "batches": batches, "batch_size": n, "grad_clip": tc.grad_clip, "step_s": []}
+
+
+def recipe_vs_tiny12(quick: bool) -> dict[str, Any]:
+    """samples/s of the recipe (``$CLIPORT_BENCH_RECIPE``, default tiny12-simclip) at the
+    precision its config chooses on this CPU, against tiny12-simclip's fp32 step: each at its
+    own batch size, with the torch threads its config trains with, timed in turn so both
+    see the same load."""
+    import torch
+
+    from cliport_policy import cpu_isa
+    from cliport_policy.config import load_policy_config
+
+    name = os.environ.get("CLIPORT_BENCH_RECIPE", BASELINE_RECIPE)
+    tc = load_policy_config(name).train
+    choice = cpu_isa.choose(tc.precision if tc.amp else "fp32")
+    before = torch.get_num_threads()
+    threads = {n: load_policy_config(n).train.threads or before for n in (BASELINE_RECIPE, name)}
+    print(f"recipe {name}: precision {choice.precision} ({choice.reason}); against "
+          f"{BASELINE_RECIPE} fp32; torch threads {threads}", flush=True)
+    rounds, warm = (1, 0) if quick else (3, 1)
+    rng = np.random.default_rng(1)
+    runs = [_trainer(BASELINE_RECIPE, "fp32", rng, rounds + warm),
+            _trainer(name, choice.precision, rng, rounds + warm)]
+    for i in range(rounds + warm):
+        for r in runs:
+            torch.set_num_threads(threads[r["config"]])
+            t = time.perf_counter()
+            train_step(r["agent"], r["opts"], r["batches"][i], r["grad_clip"], r["precision"])
+            dt = time.perf_counter() - t
+            if i >= warm:
+                r["step_s"].append(dt)
+            print(f"{r['config']} {r['precision']} step{' (warm-up)' if i < warm else ''}: "
+                  f"{dt:.2f} s for {r['batch_size']} samples", flush=True)
+    out = {}
+    for key, r in zip(("tiny12_simclip_fp32", "recipe"), runs, strict=True):
+        out[key] = {"config": r["config"], "precision": r["precision"],
+                    "batch_size": r["batch_size"], "threads": threads[r["config"]],
+                    "samples_per_s": round(r["batch_size"] / statistics.median(r["step_s"]), 4),
+                    "step_s": [round(s, 3) for s in r["step_s"]]}
+    torch.set_num_threads(before)
+    ratio = out["recipe"]["samples_per_s"] / out["tiny12_simclip_fp32"]["samples_per_s"]
+    print(f"median: recipe {out['recipe']['samples_per_s']:.3f} samples/s, {BASELINE_RECIPE} "
+          f"fp32 {out['tiny12_simclip_fp32']['samples_per_s']:.3f} samples/s: {ratio:.2f}x",
+          flush=True)
+    return {"vs_tiny12_simclip": round(ratio, 2), "recipe_precision_reason": choice.reason,
+            **out}
 
 
 def run(quick: bool) -> dict[str, Any]:
     omp = omp_passive()
-    from cliport_policy.cpu_isa import limit_for_training
-
-    limit_for_training()  # both loops on the kernels training uses (cliport_policy.cpu_isa)
+    load = os.getloadavg()
     import torch
     from reference_policy import ReferenceAgent  # bench/ is on sys.path (run.py)
 
     from cliport_policy.agents import make_agent, trainable_parameters
     from cliport_policy.config import load_policy_config
-    from cliport_policy.train import clip_gradients
 
     torch.set_num_threads(2)
     threads = torch.get_num_threads()
@@ -116,14 +209,7 @@ def run(quick: bool) -> dict[str, Any]:
     ref.make_optimizers(lr)
 
     def ours_step(b) -> tuple[float, float]:
-        lp, lq = agent.losses(b.img, b.instructions, b.pick, b.place, b.pick_rot, b.place_rot)
-        for opt in opts.values():
-            opt.zero_grad(set_to_none=True)
-        (lp + lq).backward()
-        clip_gradients(opts, tc.grad_clip)  # as train() steps
-        for opt in opts.values():
-            opt.step()
-        return float(lp.detach()), float(lq.detach())
+        return train_step(agent, opts, b, tc.grad_clip)
 
     samples = [(b, i) for b in batches for i in range(BATCH)]
 
@@ -157,7 +243,8 @@ def run(quick: bool) -> dict[str, Any]:
     base_rate = 1.0 / statistics.median(base_s)
     ratio = ours_rate / base_rate
     print(f"median: ours {ours_rate:.3f} samples/s, reference {base_rate:.3f} samples/s, "
-          f"ratio {ratio:.2f}")
+          f"ratio {ratio:.2f}", flush=True)
+    recipe = recipe_vs_tiny12(quick)
     return {
         "name": "policy_train", "ours": round(ours_rate, 4), "baseline": round(base_rate, 4),
         "unit": "samples/s", "ratio": round(ratio, 2),
@@ -174,4 +261,7 @@ def run(quick: bool) -> dict[str, Any]:
         "note": "" if name == "policy" else
                 "tiny config in both modes: a paper-size batch-8 step takes minutes here",
         "last_losses": {k: [round(x, 4) for x in v] for k, v in losses.items()},
+        **recipe,
+        "load_average": [round(x, 2) for x in load],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }

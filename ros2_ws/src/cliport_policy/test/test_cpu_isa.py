@@ -135,3 +135,24 @@ def test_a_bf16_step_agrees_with_fp32():
         g16 = grads16[name]
         assert float(torch.nn.functional.cosine_similarity(g32, g16, dim=0)) > 0.999, name
         assert float(g16.norm() / g32.norm()) == pytest.approx(1.0, abs=0.05), name
+
+
+def test_acting_in_bf16_decides_as_fp32():
+    """The shipped model on a scene of four blocks: the same pick and place cells (within
+    one) and bins at bf16 as at fp32, whatever CLIPORT_PRECISION says."""
+    from cliport_perception.sources.calibration_file import resolve_file
+    from cliport_policy.checkpoint import load_agent
+
+    agent = load_agent(resolve_file(SHIPPED))
+    color = np.full((320, 160, 3), 120, np.uint8)
+    height = np.zeros((320, 160), np.float32)
+    for k, (r, c) in enumerate(((60, 40), (250, 120), (160, 30), (100, 130))):
+        color[r - 8:r + 8, c - 8:c + 8] = COLOURS[k]
+        height[r - 8:r + 8, c - 8:c + 8] = 0.04
+    decisions = {}
+    for precision in ("fp32", "bf16"):
+        agent.precision = precision
+        decisions[precision] = agent.act(color, height, "put the red block in the blue bowl")
+    for a, b in ((decisions["fp32"].pick, decisions["bf16"].pick),
+                 (decisions["fp32"].place, decisions["bf16"].place)):
+        assert max(abs(a[0] - b[0]), abs(a[1] - b[1])) <= 1 and a[2] == b[2], decisions
