@@ -8,6 +8,7 @@ context and node. Loaded as a pytest plugin by the repository's conftest.py.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -37,6 +38,7 @@ def ros_node(request) -> Iterator:
     try:
         yield node
     finally:
+        gc.collect()  # executors the test dropped close their waits before the context ends
         node.destroy_node()
         rclpy.try_shutdown(context=context)
 

@@ -87,3 +87,7 @@ def spin_until(node: Node, predicate: Callable[[], bool], timeout: float,
         return predicate()
     finally:
         executor.remove_node(node)
+        # Ends the executor's suspended wait generator now, while the node and its context
+        # live: left to the cyclic GC, it closes its handles after their context is gone
+        # (a segfault in a later test).
+        executor.shutdown(timeout_sec=0)
