@@ -5,6 +5,7 @@ channels (the spatial stream's shortcut as a plain ``nn.Conv2d``), under oneDNN 
     .venv/bin/python scripts/repro_onednn_heap.py                   # every case and cap
     .venv/bin/python scripts/repro_onednn_heap.py --isa default --isa AVX2 --repeats 50
     .venv/bin/python scripts/repro_onednn_heap.py --pymalloc-debug  # also PYTHONMALLOC=debug
+    .venv/bin/python scripts/repro_onednn_heap.py --rates           # what each cap costs
 
 Each (cap, case, dtype, threads) runs in its own process under ``timeout``, with
 ``MALLOC_CHECK_=3`` (glibc aborts at the first corrupted chunk it meets) and
@@ -15,7 +16,8 @@ give it; ``conv-subsampled``, the same through ``SubsampledConv1x1`` (the stride
 subsampled input that the models use); ``model``, training steps of the tiny agent with
 ``SubsampledConv1x1`` turned back into the strided ``nn.Conv2d`` it replaces;
 ``model-shipped``, the tiny agent as shipped. The last line is a JSON summary; rc 1 if
-anything failed.
+anything failed. ``--rates`` instead measures, under each cap, the fp32 and bf16 rates of a
+1024 x 1024 matmul and a 3x3 64-channel convolution (2 threads).
 
 Why: whether a oneDNN cap is needed for training rests on this fault reproducing on a CPU
 and ISA (docs/notes/cpu-isa.md).
@@ -86,6 +88,40 @@ def child(case: str, dtype: str, threads: int, repeats: int) -> None:
     print(f"CHECKSUM {total:.6g}", flush=True)
 
 
+def rates() -> dict[str, float]:
+    """GFLOP/s of a matmul and a 3x3 convolution in fp32 and bf16 (medians of 5)."""
+    import statistics
+
+    import torch
+
+    torch.set_num_threads(2)
+    n = 1024
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a16, b16 = a.bfloat16(), b.bfloat16()
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(
+        memory_format=torch.channels_last)
+    x = torch.randn(1, 64, 160, 80).to(memory_format=torch.channels_last)
+
+    def rate(fn, flop: float) -> float:
+        fn()
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return round(flop / statistics.median(times) / 1e9, 1)
+
+    def conv_bf16():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            conv(x)
+
+    with torch.no_grad():
+        return {"matmul_fp32": rate(lambda: a @ b, 2 * n ** 3),
+                "matmul_bf16": rate(lambda: a16 @ b16, 2 * n ** 3),
+                "conv3x3_fp32": rate(lambda: conv(x), 2 * 64 * 64 * 9 * 160 * 80),
+                "conv3x3_bf16": rate(conv_bf16, 2 * 64 * 64 * 9 * 160 * 80)}
+
+
 def _strided_1x1_bwd_weights(verbose: str) -> list[str]:
     """The kernels oneDNN ran for a strided (sh2) 1x1 (kh1) backward-weights pass."""
     out = set()
@@ -113,8 +149,8 @@ def run_one(isa: str, case: str, dtype: str, threads: int, repeats: int, timeout
     rc = p.returncode
     status = ("ok" if rc == 0 else f"signal {signal.Signals(-rc).name}" if rc < 0
               else "timeout (SIGKILL)" if rc == 137 else f"rc {rc}")
-    errors = [ln for ln in p.stderr.splitlines() if ln.strip()
-              and not ln.startswith("onednn_verbose")]
+    errors = [ln for ln in p.stderr.splitlines()
+              if any(w in ln.lower() for w in ("corrupt", "free", "error", "fault", "abort"))]
     checksum = next((ln.split()[1] for ln in p.stdout.splitlines()
                      if ln.startswith("CHECKSUM")), None)
     return {"isa": isa, "case": case, "dtype": dtype, "threads": threads, "repeats": repeats,
@@ -134,10 +170,25 @@ def main(argv: list[str] | None = None) -> int:
                     help="backward passes per shape, or training steps of a model case")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per child")
     ap.add_argument("--pymalloc-debug", action="store_true")
-    ap.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    ap.add_argument("--rates", action="store_true", help="measure rates, not faults")
+    ap.add_argument("--child", choices=(*CASES, "rates"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child == "rates":
+        print(json.dumps(rates()))
+        return 0
     if args.child:
         child(args.child, (args.dtype or ["fp32"])[0], (args.threads or [1])[0], args.repeats)
+        return 0
+    if args.rates:
+        out = {}
+        for isa in args.isa or ISAS:
+            env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
+            env.update({"ONEDNN_MAX_CPU_ISA": isa} if isa != "default" else {})
+            p = subprocess.run([sys.executable, __file__, "--child", "rates"], env=env,
+                               capture_output=True, text=True, timeout=args.timeout)
+            out[isa] = json.loads(p.stdout.strip().splitlines()[-1])
+            print(f"{isa:12s} {out[isa]} GFLOP/s (load {os.getloadavg()[0]:.1f})", flush=True)
+        print(json.dumps(out))
         return 0
     from cliport_policy.cpu_isa import detect
 

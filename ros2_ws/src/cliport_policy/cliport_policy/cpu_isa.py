@@ -149,6 +149,14 @@ def autocast(precision: str, device: str = "cpu") -> contextlib.AbstractContextM
     return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
 
 
+def full_precision(x) -> contextlib.AbstractContextManager:
+    """fp32 inside an autocast region, on ``x``'s device (with ``x.float()`` as input): for
+    the logit layers, whose bf16 rounding (8 bits) makes near-ties in the argmax."""
+    import torch
+
+    return torch.autocast(x.device.type, enabled=False)
+
+
 def limit_for_training(choice: Choice | None = None) -> str | None:
     """Set the oneDNN cap this CPU's training needs (``choice.onednn_cap``; none on any CPU
     known) unless ``ONEDNN_MAX_CPU_ISA`` is set; returns the value in force or None.

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cliport_policy.cpu_isa import full_precision
 from cliport_policy.models.resnet import ConvBlock, IdentityBlock
 
 
@@ -137,5 +138,6 @@ class CLIPLingUNetLat(nn.Module):
             x = fuse_lat(i, self.up[i](x, skip.to(x.dtype)))
         for i, layer in enumerate(self.layers):
             x = fuse_lat(3 + i, layer(x))
-        x = self.conv2(x)
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        with full_precision(x):  # the logits
+            x = self.conv2(x.float())
+            return F.interpolate(x, size=size, mode="bilinear", align_corners=False)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cliport_policy.cpu_isa import full_precision
+
 
 def init_weights(module: nn.Module, residual_scale: float = 0.1, output_scale: float = 0.02
                  ) -> None:
@@ -140,7 +142,8 @@ class ResNet43_8s(nn.Module):  # noqa: N801 - the reference's name
         x = _up2(self.dec1(x))
         x = _up2(self.dec2(x))
         x = _up2(self.dec3(x))
-        return self.head(x)
+        with full_precision(x):  # the logits
+            return self.head(x.float())
 
 
 class ResNet45_10s(nn.Module):  # noqa: N801 - the reference's name
@@ -176,5 +179,6 @@ class ResNet45_10s(nn.Module):  # noqa: N801 - the reference's name
             lateral.append(x)
             x = _up2(layer(x))
         lateral.append(x)
-        x = self.head(x)
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False), lateral
+        with full_precision(x):  # the logits
+            x = self.head(x.float())
+            return F.interpolate(x, size=size, mode="bilinear", align_corners=False), lateral

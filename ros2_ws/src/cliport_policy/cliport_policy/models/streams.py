@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cliport_policy.clip_encoder import FrozenCLIP
+from cliport_policy.cpu_isa import full_precision
 from cliport_policy.models.lingunet import CLIPLingUNetLat
 from cliport_policy.models.resnet import ResNet43_8s, ResNet45_10s
 
@@ -100,4 +101,5 @@ class TwoStreamFCN(nn.Module):
         x2 = self.semantic(feats, g, lateral, img.shape[-2:])
         if self.fuse is None:
             return x1 + x2
-        return self.fuse(F.relu_(torch.cat([x1, x2], dim=1)))
+        with full_precision(x1):  # the key's and query's features (fp32 from both streams)
+            return self.fuse(F.relu_(torch.cat([x1, x2], dim=1)))
