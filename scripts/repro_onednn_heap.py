@@ -17,7 +17,7 @@ subsampled input that the models use); ``model``, training steps of the tiny age
 ``SubsampledConv1x1`` turned back into the strided ``nn.Conv2d`` it replaces;
 ``model-shipped``, the tiny agent as shipped. The last line is a JSON summary; rc 1 if
 anything failed. ``--rates`` instead measures, under each cap, the fp32 and bf16 rates of a
-1024 x 1024 matmul and a 3x3 64-channel convolution (2 threads).
+1024 x 1024 matmul and a 3x3 64-channel convolution (2 threads, ``OMP_WAIT_POLICY=PASSIVE``).
 
 Why: whether a oneDNN cap is needed for training rests on this fault reproducing on a CPU
 and ISA (docs/notes/cpu-isa.md).
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         for isa in args.isa or ISAS:
             env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
             env.update({"ONEDNN_MAX_CPU_ISA": isa} if isa != "default" else {})
+            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLIs (cliport_policy.cli)
             p = subprocess.run([sys.executable, __file__, "--child", "rates"], env=env,
                                capture_output=True, text=True, timeout=args.timeout)
             out[isa] = json.loads(p.stdout.strip().splitlines()[-1])
