@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from cliport_common.stamps import stamp_to_ns
+
 CAMERA_HZ = 30.0
 BUDGET_MS = 15.0
 RSS_GOAL = 0.05  # +- relative to the post-warm-up median
@@ -133,13 +135,9 @@ class Driver:
         self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
         self.spinner.start()
 
-    @staticmethod
-    def _ns(stamp) -> int:
-        return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
     def _on_heightmap(self, msg) -> None:
         now = self.node.get_clock().now().nanoseconds
-        stamp = self._ns(msg.header.stamp)
+        stamp = stamp_to_ns(msg.header.stamp)
         with self.cv:
             self.heightmaps += 1
             self.last_heightmap_ns = stamp
@@ -152,8 +150,8 @@ class Driver:
 
     def _on_decision(self, msg) -> None:
         with self.cv:
-            self.decisions.append({"used": self._ns(msg.heightmap_stamp),
-                                   "decided": self._ns(msg.header.stamp),
+            self.decisions.append({"used": stamp_to_ns(msg.heightmap_stamp),
+                                   "decided": stamp_to_ns(msg.header.stamp),
                                    "inference_ms": float(msg.inference_time) * 1e3})
 
     def _on_status(self, msg) -> None:
@@ -174,7 +172,7 @@ class Driver:
         with self.cv:
             for st in msg.status_list:
                 gid = bytes(st.goal_info.goal_id.uuid)
-                self.accepted.setdefault(gid, self._ns(st.goal_info.stamp))
+                self.accepted.setdefault(gid, stamp_to_ns(st.goal_info.stamp))
                 if st.status >= 4:  # SUCCEEDED, CANCELED, ABORTED
                     self.finished.add(gid)
             self.cv.notify_all()

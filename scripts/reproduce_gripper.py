@@ -92,7 +92,7 @@ def teleop_data_root(out: Path, row: str, task: str, teleop: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for split, target in (("train", teleop), ("val", out / "data" / f"{task}-val")):
         link = root / f"{task}-{split}"
-        if not link.exists():
+        if not (link.is_symlink() or link.exists()):  # the val split may not exist yet
             link.symlink_to(target.resolve(), target_is_directory=True)
     return root
 
@@ -111,6 +111,8 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
     data, here = out / "data", out / row
     if row in TELEOP_ROWS and teleop is None:
         raise SystemExit(f"--row {row} trains on teleop episodes: give --teleop-data")
+    # what CLIP pre-training and the policy train on: the oracle demos, or the teleop links
+    train_data = teleop_data_root(out, row, task, teleop) if row in TELEOP_ROWS else data
     run, clip = here / "run", here / "clip.safetensors"
     here.mkdir(parents=True, exist_ok=True)
     budget_path = here / "budget.json"
@@ -125,25 +127,22 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
         s["cpu_s"] += _cpu_s() - c0
 
     def demos() -> None:
-        nonlocal data
         modes = (("train", n), ("val", preset.val_demos))
         for mode, k in modes[1:] if row in TELEOP_ROWS else modes:
             generate(task, mode, k, data, workers=workers, progress=progress,
                      observation=preset.observation, robot="panda")
-        if row in TELEOP_ROWS:
-            data = teleop_data_root(out, row, task, teleop)
 
     def pretrain() -> None:
         if clip.is_file():  # resumes: a finished CLIP is kept
             return
-        argv = ["--data", str(data), "--task", task, "--val-task", task, "--n-demos", str(n),
+        argv = ["--data", str(train_data), "--task", task, "--val-task", task, "--n-demos", str(n),
                 "--steps", str(preset.clip_steps), "--out", str(clip), "--half"]
         if clip_main(argv) != 0:
             raise SystemExit("CLIP pre-training failed (see above)")
 
     def train() -> None:
         argv = ["--config", config_file(here, config, preset.config_overrides), "--data",
-                str(data), "--task", task, "--n-demos", str(n), "--out", str(run),
+                str(train_data), "--task", task, "--n-demos", str(n), "--out", str(run),
                 "--clip-pretrained", str(clip), "--max-minutes", str(preset.train_minutes),
                 "--device", "cpu"]
         if preset.steps is not None:

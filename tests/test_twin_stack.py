@@ -23,6 +23,7 @@ import pytest
 from cliport_bringup.graph import load_graph
 from cliport_bringup.runner import GraphRunner
 from cliport_common.ros.spin import spin_until
+from cliport_common.stamps import stamp_to_ns
 
 pytestmark = pytest.mark.timeout(240)
 FAST = {"seed": 10003, "camera_fps": 2.0, "idle_camera_rate": 5.0, "real_time_factor": 0.0}
@@ -71,7 +72,7 @@ class Listener:
             return None
         want = self.status[-1]["oracle_stamp_ns"]
         for msg in reversed(self.oracle):
-            if msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec == want:
+            if stamp_to_ns(msg.header.stamp) == want:
                 return msg
         return None
 
