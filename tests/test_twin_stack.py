@@ -77,6 +77,19 @@ class Listener:
         return None
 
 
+def recording(node, runner):
+    """The twin's ``sim/recording`` answer: the episode's states so far."""
+    from std_srvs.srv import Trigger
+
+    from cliport_sim.recording import Recording
+
+    client = node.create_client(Trigger, "/sim/recording")
+    assert spin_until(node, client.service_is_ready, 30, runner)
+    f = client.call_async(Trigger.Request())
+    assert spin_until(node, f.done, 30, runner) and f.result().success, f.result()
+    return Recording.from_text(f.result().message)
+
+
 def _yaw_deg(pose) -> float:
     q = pose.pose.orientation
     return math.degrees(2.0 * math.atan2(q.z, q.w))
@@ -125,6 +138,13 @@ def test_rehearsal_runs_one_instruction_to_success(twin_graph, ros_node):
     assert spin_until(ros_node, lambda: seen.status[-1]["step"] == 1, 30, twin_graph)
     status = seen.status[-1]
     assert status["done"] and status["total_reward"] > 0.99 and status["held"] == 0
+    # the episode's video states: the twin's scene, the goal marked where it ended
+    rec = recording(ros_node, twin_graph)
+    assert (rec.robot, rec.seed, rec.instruction) == ("panda", 10003, instruction)
+    assert [(e.step, e.ok) for e in rec.events] == [(1, True)]
+    assert rec.events[0].total_reward > 0.99 and rec.events[0].frame == rec.n_frames - 1
+    assert rec.n_frames > 10
+    assert np.abs(rec.joints[rec.n_frames // 2] - rec.joints[0]).max() > 0.1  # it moved
     n = len(seen.hm)
     assert spin_until(ros_node, lambda: len(seen.hm) > n + 2, 60, twin_graph)
     after = from_msg(seen.hm[-1])
@@ -147,6 +167,8 @@ def test_cancel_mid_carry_stops_the_arm_holding_the_block(twin_graph, ros_node):
     assert spin_until(ros_node, lambda: seen.status and seen.status[-1]["step"] == 0
                       and seen.current_oracle() is not None, 30, twin_graph)
     oracle = seen.current_oracle()
+    rec = recording(ros_node, twin_graph)  # a new recording, of the new episode
+    assert rec.robot == "panda" and rec.seed == seen.status[-1]["seed"] and not rec.events
 
     client = ActionClient(ros_node, PickPlace, "/pick_place")
     assert spin_until(ros_node, client.server_is_ready, 30, twin_graph)

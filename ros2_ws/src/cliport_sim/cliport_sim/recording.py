@@ -5,7 +5,8 @@ stores, every ``hz / fps`` physics steps, every body's base pose and joint posit
 hundred floats: microseconds, so the policy loop is not slowed). The episode is rebuilt
 from its task, mode and seed (same seed, same scene in any process) and the states are
 replayed into it for rendering (:mod:`cliport_sim.video`), after the episode or in another
-process. Step results are kept as events at the frame where the step ended.
+process. Step results are kept as events at the frame where the step ended
+(:class:`RecordsSteps` marks them for a node's executor backend).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet as p
+
+from cliport_executor.request import ErrorCode
 
 DEFAULT_FPS = 15  # video frames per simulated second
 
@@ -36,7 +39,9 @@ class StepEvent:
 @dataclass
 class Recording:
     """States of one episode: ``poses[t, b]`` = xyz + xyzw quaternion of body ``bodies[b]``,
-    ``joints[t]`` = the positions of every body's movable joints, concatenated."""
+    ``joints[t]`` = the positions of every body's movable joints, concatenated; ``robot`` is
+    the environment's arm (``SimConfig.robot``: "ur5", or "panda" for the Franka twin), which
+    the scene is rebuilt with."""
 
     task: str
     mode: str
@@ -48,6 +53,7 @@ class Recording:
     poses: np.ndarray  # [T, B, 7] float32
     joints: np.ndarray  # [T, J] float32
     events: list[StepEvent] = field(default_factory=list)
+    robot: str = "ur5"
 
     @property
     def n_frames(self) -> int:
@@ -57,7 +63,7 @@ class Recording:
         """A compressed ``.npz``: the arrays and a JSON header."""
         meta = {"task": self.task, "mode": self.mode, "seed": self.seed,
                 "instruction": self.instruction, "fps": self.fps, "bodies": self.bodies,
-                "joint_index": self.joint_index,
+                "joint_index": self.joint_index, "robot": self.robot,
                 "events": [e.__dict__ for e in self.events]}
         buf = io.BytesIO()
         np.savez_compressed(buf, poses=self.poses, joints=self.joints,
@@ -71,7 +77,8 @@ class Recording:
             return cls(meta["task"], meta["mode"], int(meta["seed"]), meta["instruction"],
                        int(meta["fps"]), list(meta["bodies"]),
                        [tuple(j) for j in meta["joint_index"]], z["poses"], z["joints"],
-                       [StepEvent(**e) for e in meta["events"]])
+                       [StepEvent(**e) for e in meta["events"]],
+                       meta.get("robot", "ur5"))  # recordings older than the field: the UR5
 
     def to_text(self) -> str:
         """Base64 of :meth:`to_bytes`, for a string field (a ROS service's message)."""
@@ -122,7 +129,9 @@ class StateRecorder:
     def start(self, env) -> None:
         """Begin a new recording of ``env``'s current episode (call after its reset)."""
         self._env = env
-        self._every = max(1, round(env.config.hz / self.fps))
+        # The client's own rate: the twin's arm sets its own (franka.yaml), not the config's.
+        step = p.getPhysicsEngineParameters(physicsClientId=env.client)["fixedTimeStep"]
+        self._every = max(1, round(1.0 / (step * self.fps)))
         self._count = 0
         self._poses, self._joints, self._events = [], [], []
         self._total = 0.0
@@ -182,4 +191,24 @@ class StateRecorder:
             list(bodies), list(joints),
             np.stack(self._poses) if self._poses else np.zeros((0, len(bodies), 7), np.float32),
             np.stack(self._joints) if self._joints else np.zeros((0, n_joints), np.float32),
-            list(self._events))
+            list(self._events), env.config.robot)
+
+
+class RecordsSteps:
+    """Mixin for an executor backend on a world thread (``self.world``): each executed goal
+    marks a step in ``recorder`` (its result is drawn on the episode's video). A goal refused
+    as invalid moved nothing and marks none.
+
+    ``recorder`` is a keyword of the constructor (None: no recording); the rest goes to the
+    backend. Nodes of different worlds (the UR5 sim, the Franka twin) share it."""
+
+    def __init__(self, config, *, recorder: StateRecorder | None = None, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.recorder = recorder
+
+    def execute(self, request, supervisor):
+        outcome = super().execute(request, supervisor)
+        if self.recorder is not None and outcome.error_code != ErrorCode.INVALID_GOAL:
+            self.world.call(self.recorder.step_ended, float(outcome.reward or 0.0),
+                            outcome.success, outcome.message)
+        return outcome

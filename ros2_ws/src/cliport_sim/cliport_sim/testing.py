@@ -63,9 +63,10 @@ def stand_and_pieces(env: Environment) -> tuple[int, list[int], list[str]]:
 
 
 def oracle_step_recording(seed: int, task: str = "put-block-in-bowl-seen-colors",
-                          fps: int = 10) -> Recording:
-    """The state recording of one oracle step of ``task``'s test episode ``seed``."""
-    cfg = dataclasses.replace(load_sim_config(), observe=False)
+                          fps: int = 10, robot: str = "ur5") -> Recording:
+    """The state recording of one oracle step of ``task``'s test episode ``seed`` on
+    ``robot``'s arm (``SimConfig.robot``)."""
+    cfg = dataclasses.replace(load_sim_config(), robot=robot, observe=False)
     with Environment(make_task(task, "test"), cfg) as env:
         env.reset(seed)
         rec = StateRecorder(fps=fps)

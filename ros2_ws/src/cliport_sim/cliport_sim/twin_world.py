@@ -27,6 +27,7 @@ import pybullet as p
 from cliport_common.config import ConfigError, config_path, load_config
 from cliport_common.frames import FR3_BASE_FRAME
 from cliport_perception.rgbd import RGBDFrame
+from cliport_sim.recording import DEFAULT_FPS
 from cliport_sim.world_thread import WorldThread
 
 
@@ -43,6 +44,7 @@ class TwinConfig:
     camera_fps: float = 0.0  # frames per simulated second while moving; 0 = the rig's fps
     idle_camera_rate: float = 30.0  # Hz (wall) of frames between goals
     real_time_factor: float = 1.0  # simulated / wall time while a goal runs; 0 = unpaced
+    record_fps: int = DEFAULT_FPS  # states per simulated s kept for videos; 0 = off
     executor_params: list[str] = field(default_factory=list)  # the server's parameter files
 
     def __post_init__(self) -> None:
@@ -50,6 +52,9 @@ class TwinConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
                 raise ConfigError(f"twin.{name} must be a finite number >= 0, got {value!r}")
+        if not isinstance(self.record_fps, int) or self.record_fps < 0:
+            raise ConfigError(f"twin.record_fps must be an integer >= 0, got "
+                              f"{self.record_fps!r}")
         if not self.base_frame:
             raise ConfigError("twin.base_frame must not be empty")
 

@@ -1,8 +1,9 @@
 """Episode videos from recordings: a perspective view of the arm doing the task.
 
-:func:`render_recording` rebuilds the recorded episode's scene (task, mode, seed) in its
-own PyBullet client, replays the recorded states into it and renders each from a camera
-beside the table; the instruction and each step's result are drawn on. :func:`save_video`
+:func:`render_recording` rebuilds the recorded episode's scene (task, mode, seed, and the
+arm: the UR5 or the Franka twin) in its own PyBullet client, replays the recorded states
+into it and renders each from a camera beside the table, framed for that arm's workspace
+(:data:`CAMERAS`); the instruction and each step's result are drawn on. :func:`save_video`
 writes an H.264 MP4 (the ffmpeg binary that the ``imageio-ffmpeg`` wheel ships) and a GIF.
 Rendering happens after the episode, so it never slows the loop that acted.
 """
@@ -34,6 +35,22 @@ class VideoCamera:
     hold_s: float = 1.0  # the first and the last frame are held this long
 
 
+# The video's camera per arm (``Recording.robot``): the UR5's table spans x 0.25-0.75 m; the
+# Franka workspace (franka.yaml) is nearer the base, and the Panda stands taller above it.
+CAMERAS = {
+    "ur5": VideoCamera(),
+    "panda": VideoCamera(eye=(1.35, -0.95, 0.95), target=(0.36, 0.0, 0.26)),
+}
+
+
+def camera_for(rec: Recording) -> VideoCamera:
+    """The video camera framed for the recording's arm."""
+    if rec.robot not in CAMERAS:
+        raise ValueError(f"no video camera for robot {rec.robot!r}; expected one of "
+                         f"{sorted(CAMERAS)}")
+    return CAMERAS[rec.robot]
+
+
 def _camera_matrices(cam: VideoCamera) -> tuple[list[float], list[float]]:
     view = p.computeViewMatrix(list(cam.eye), list(cam.target), [0.0, 0.0, 1.0])
     proj = p.computeProjectionMatrixFOV(cam.fov_deg, cam.width / cam.height, 0.05, 10.0)
@@ -47,8 +64,8 @@ def render_recording(rec: Recording, cam: VideoCamera | None = None) -> list[np.
     from cliport_sim.recording import scene_layout
     from cliport_sim.tasks import make_task
 
-    cam = cam or VideoCamera()
-    cfg = dataclasses.replace(load_sim_config(), observe=False)
+    cam = cam or camera_for(rec)
+    cfg = dataclasses.replace(load_sim_config(), robot=rec.robot, observe=False)
     with quiet_stdout():  # the EGL plugin names its device on stdout
         env = Environment(make_task(rec.task, rec.mode), cfg)
     try:
@@ -168,7 +185,7 @@ def write_gif(path: str | Path, frames: list[np.ndarray], fps: int,
 def save_video(rec: Recording, stem: str | Path, success: bool | None = None,
                cam: VideoCamera | None = None) -> tuple[Path, Path]:
     """Render ``rec`` and write ``<stem>.mp4`` and ``<stem>.gif``; returns both paths."""
-    cam = cam or VideoCamera()
+    cam = cam or camera_for(rec)
     frames = annotate(render_recording(rec, cam), rec, success)
     frames = _held(frames, rec.fps, cam.hold_s)
     stem = Path(stem)

@@ -59,6 +59,35 @@ def test_a_recording_survives_text_and_bytes(recorded):
     np.testing.assert_array_equal(back.poses, rec.poses)
     np.testing.assert_array_equal(back.joints, rec.joints)
     assert back.events == rec.events
+    assert back.robot == rec.robot == "ur5"
+
+
+def test_a_recording_from_before_the_robot_field_reads_as_the_ur5(recorded):
+    import io
+    import json
+
+    rec = recorded[0]
+    meta = {"task": rec.task, "mode": rec.mode, "seed": rec.seed,
+            "instruction": rec.instruction, "fps": rec.fps, "bodies": rec.bodies,
+            "joint_index": rec.joint_index, "events": [e.__dict__ for e in rec.events]}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, poses=rec.poses, joints=rec.joints,
+                        meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    old = Recording.from_bytes(buf.getvalue())
+    assert old.robot == "ur5" and old.n_frames == rec.n_frames and old.events == rec.events
+
+
+def test_the_twin_is_recorded_as_the_panda_at_its_own_physics_rate():
+    cfg = dataclasses.replace(load_sim_config(), robot="panda", observe=False)
+    with Environment(make_task(TASK, "test"), cfg) as env:
+        env.reset(10003)
+        recorder = StateRecorder(fps=15)
+        recorder.start(env)
+        env.step_simulation(64)  # the twin's arm runs at 240 Hz: a frame every 16 steps
+        rec = recorder.recording()
+    assert rec.robot == "panda" and rec.n_frames == 1 + 4
+    back = Recording.from_text(rec.to_text())
+    assert back.robot == "panda" and back.bodies == rec.bodies
 
 
 def test_recording_before_start_is_an_error():

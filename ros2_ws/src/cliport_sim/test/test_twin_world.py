@@ -56,3 +56,5 @@ def test_bad_parameter_files_are_one_clear_error(tmp_path):
         executor_config([str(tmp_path / "none.yaml")], "fr3_link0")
     with pytest.raises(ConfigError, match="real_time_factor"):
         dataclasses.replace(load_twin_config(), real_time_factor=-1.0)
+    with pytest.raises(ConfigError, match="record_fps"):
+        dataclasses.replace(load_twin_config(), record_fps=-1)

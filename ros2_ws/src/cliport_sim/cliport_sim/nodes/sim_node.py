@@ -27,7 +27,6 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
-from std_srvs.srv import Trigger
 
 from cliport_common.frames import BASE_FRAME
 from cliport_common.ros.qos import latched
@@ -35,11 +34,10 @@ from cliport_common.ros.spin import Hosted, run_node
 from cliport_common.stamps import ns_to_stamp, stamp_to_ns
 from cliport_executor.config import load_executor_config
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, hosted
-from cliport_executor.request import ErrorCode
 from cliport_perception.image_conversion import array_to_image
 from cliport_perception.rgbd import depth_to_uint16
-from cliport_sim.nodes.world_messages import answer_reset, decision_message
-from cliport_sim.recording import DEFAULT_FPS, StateRecorder
+from cliport_sim.nodes.world_messages import EpisodeServices, decision_message
+from cliport_sim.recording import DEFAULT_FPS, RecordsSteps, StateRecorder
 from cliport_sim.sim_world import SimWorld, SimWorldConfig, WorldSimBackend
 
 LATCHED = latched(1)
@@ -58,23 +56,12 @@ def camera_info(model, stamp, frame_id: str) -> CameraInfo:
     return info
 
 
-class RecordingSimBackend(WorldSimBackend):
+class RecordingSimBackend(RecordsSteps, WorldSimBackend):
     """The world's sim backend that also marks each executed goal in the sim node's
     recording (its result is drawn on the episode's video)."""
 
-    def __init__(self, config, *, world, recorder: StateRecorder | None, **resources) -> None:
-        super().__init__(config, world=world, **resources)
-        self.recorder = recorder
 
-    def execute(self, request, supervisor):
-        outcome = super().execute(request, supervisor)
-        if self.recorder is not None and outcome.error_code != ErrorCode.INVALID_GOAL:
-            self.world.call(self.recorder.step_ended, float(outcome.reward or 0.0),
-                            outcome.success, outcome.message)
-        return outcome
-
-
-class SimNode(Node):
+class SimNode(EpisodeServices, Node):
     def __init__(self) -> None:
         super().__init__("sim")
         p = self.declare_parameter
@@ -106,12 +93,10 @@ class SimNode(Node):
         except ImportError:  # pragma: no cover - cliport_msgs is always built by make setup
             self._decision_type = None
         self._decision = None  # (scene, PickPlaceDecision): the one decision per scene
-        self.create_service(Trigger, "sim/reset", self._reset)
-        self.create_service(Trigger, "sim/recording", self._recording)
         self.world = SimWorld(self.world_cfg, frame_period=1.0 / rate,
                               on_frames=self._publish_cameras,
                               clock_ns=lambda: self.get_clock().now().nanoseconds)
-        self._start_recording()
+        self.serve_episodes()
         self._last_scene = -1
         self.create_timer(0.5, self._publish_status)
         self._announce()
@@ -162,26 +147,6 @@ class SimNode(Node):
                                self.world.env.workspace, self.get_clock().now().to_msg())
         self._decision = (ep.scene, msg)
         return msg
-
-    def _reset(self, _request, response):
-        return answer_reset(self.world, response, self._start_episode)
-
-    def _start_episode(self) -> None:
-        self._start_recording()
-        self._announce()
-
-    def _start_recording(self) -> None:
-        if self.recorder is not None:
-            self.world.call(self.recorder.start, self.world.env)
-
-    def _recording(self, _request, response):
-        """The episode's recorded states (cliport_sim.recording, base64) for its video."""
-        if self.recorder is None:
-            response.success, response.message = False, "recording is off (record_fps 0)"
-            return response
-        response.success = True
-        response.message = self.world.call(self.recorder.recording).to_text()
-        return response
 
     def destroy_node(self) -> None:
         self.world.close()

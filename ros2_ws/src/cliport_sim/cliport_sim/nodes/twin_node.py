@@ -10,8 +10,11 @@ One process, two nodes on one executor:
   node, ``sim/status`` (JSON: seed, step, rewards, done, lang_goal, ``scene``,
   ``oracle_stamp_ns``; ``sim_time``, and ``held``: how many objects the hand holds),
   ``sim/instruction`` and ``sim/oracle`` (the task oracle's decision,
-  one per scene, in ``base_frame``), all latched, and the service ``sim/reset``. The names
-  are the sim node's, so ``cliport-sim-loop`` runs oracle episodes on the twin unchanged.
+  one per scene, in ``base_frame``), all latched, and the services ``sim/reset`` and
+  ``sim/recording`` (the episode's states so far at ``record_fps``, base64 of
+  :class:`cliport_sim.recording.Recording`, for its video; each executed goal marked). The
+  names are the sim node's, so ``cliport-sim-loop`` runs oracle episodes on the twin
+  unchanged, videos included.
 * ``pick_place_server`` is the executor's real action server with the ``moveit`` backend's
   sequencing on the twin's arm and hand (:class:`~cliport_sim.twin_backend.TwinBackend`). It
   lives in this process because the arm does (one PyBullet world, one thread); its
@@ -28,7 +31,6 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
-from std_srvs.srv import Trigger
 
 from cliport_common.config import ConfigError
 from cliport_common.ros.params import declare_config
@@ -38,19 +40,25 @@ from cliport_common.stamps import ns_to_stamp, stamp_to_ns
 from cliport_executor.nodes.pick_place_server import PickPlaceServer, hosted
 from cliport_perception.image_conversion import array_to_image
 from cliport_sim.nodes.world_messages import (
-    answer_reset,
+    EpisodeServices,
     camera_info,
     decision_message,
     executor_config,
     joint_state,
 )
+from cliport_sim.recording import RecordsSteps, StateRecorder
 from cliport_sim.twin_backend import TwinBackend
 from cliport_sim.twin_world import TwinWorld, load_twin_config
 
 LATCHED = latched(1)
 
 
-class TwinNode(Node):
+class RecordingTwinBackend(RecordsSteps, TwinBackend):
+    """The twin's backend that also marks each executed goal in the twin node's recording
+    (its result is drawn on the episode's video)."""
+
+
+class TwinNode(EpisodeServices, Node):
     def __init__(self) -> None:
         super().__init__("twin")
         self.config = cfg = declare_config(self, load_twin_config())
@@ -64,6 +72,7 @@ class TwinNode(Node):
         self.joint_pub = self.create_publisher(JointState, "joint_states", 10)
         self._decision = None  # (scene, PickPlaceDecision): the one decision per scene
         self._cam = None
+        self.recorder = StateRecorder(cfg.record_fps) if cfg.record_fps > 0 else None
         self.world = TwinWorld(cfg, on_frame=self._publish_frame,
                                clock_ns=lambda: self.get_clock().now().nanoseconds)
         names = self.world.rig.names
@@ -73,7 +82,7 @@ class TwinNode(Node):
                                            (Image, names.depth_image),
                                            (CameraInfo, names.depth_info)))
         self._info = self.world.rig.camera_info()
-        self.create_service(Trigger, "sim/reset", self._reset)
+        self.serve_episodes()
         self._last_scene = -1
         self.create_timer(0.5, self._publish_status)
         self._announce()
@@ -125,9 +134,6 @@ class TwinNode(Node):
         if decision is not None:
             self.oracle_pub.publish(decision)
 
-    def _reset(self, _request, response):
-        return answer_reset(self.world, response, self._announce)
-
     def destroy_node(self) -> None:
         if self.world is not None:
             self.world.close()
@@ -144,7 +150,8 @@ def _hosted() -> Hosted:
         raise
     # Its own name, and the parameters real.yaml's files give the real server: the
     # process's --ros-args (the twin's name remap and parameters) are not for it.
-    server = PickPlaceServer(backend=TwinBackend(config, world=twin.world), defaults=config,
+    backend = RecordingTwinBackend(config, world=twin.world, recorder=twin.recorder)
+    server = PickPlaceServer(backend=backend, defaults=config,
                              clock=lambda: twin.world.sim_time, use_global_arguments=False)
     return hosted(server, twin, who="the twin")
 

@@ -1,13 +1,14 @@
 """Messages of a simulated world published like a real rig (the sim and twin nodes'
-conversions and their ``sim/reset`` answer), and the executor configuration of a server that
-runs inside a world's process."""
+conversions and their ``sim/reset`` and ``sim/recording`` services), and the executor
+configuration of a server that runs inside a world's process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sensor_msgs.msg import CameraInfo, JointState
+from std_srvs.srv import Trigger
 
 from cliport_common.config import ConfigError, from_dict, load_yaml, to_dict
 from cliport_common.poses import pose_stamped
@@ -50,19 +51,46 @@ def decision_message(msg, action, instruction: str, frame_id: str, workspace, st
     return msg
 
 
-def answer_reset(world, response, announce: Callable[[], None]):
-    """Answer a ``sim/reset`` Trigger: the world's next episode, then ``announce()`` (the
-    node's status for the new scene). A failed reset is answered, not raised, so the node
-    keeps serving."""
-    try:
-        ep = world.reset()
-    except Exception as exc:  # noqa: BLE001 - report it, keep serving
-        response.success, response.message = False, f"reset failed: {exc}"
+class EpisodeServices:
+    """Node mixin: a world node's ``sim/reset`` and ``sim/recording`` services (std_srvs
+    Trigger). The node has ``world`` (a :class:`~cliport_sim.world_thread.WorldThread`),
+    ``recorder`` (a :class:`~cliport_sim.recording.StateRecorder`, None: recording off) and
+    ``_announce()`` (its status for a new scene); shared by the UR5 sim and the twin."""
+
+    def serve_episodes(self) -> None:
+        """Create both services and start recording the current episode (once the world is
+        built)."""
+        self.create_service(Trigger, "sim/reset", self._reset)
+        self.create_service(Trigger, "sim/recording", self._recording)
+        self._start_recording()
+
+    def _reset(self, _request, response):
+        """The world's next episode (recorded from its start), then the announcement. A
+        failed reset is answered, not raised, so the node keeps serving."""
+        try:
+            ep = self.world.reset()
+            self._start_recording()
+        except Exception as exc:  # noqa: BLE001 - report it, keep serving
+            response.success, response.message = False, f"reset failed: {exc}"
+            return response
+        self._announce()
+        response.success = True
+        response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
         return response
-    announce()
-    response.success = True
-    response.message = f"episode seed {ep.seed}: {ep.lang_goal}"
-    return response
+
+    def _start_recording(self) -> None:
+        if self.recorder is not None:
+            self.world.call(self.recorder.start, self.world.env)
+
+    def _recording(self, _request, response):
+        """The episode's recorded states so far (base64 of
+        :class:`cliport_sim.recording.Recording`, taken on the world thread) for its video."""
+        if self.recorder is None:
+            response.success, response.message = False, "recording is off (record_fps 0)"
+            return response
+        response.success = True
+        response.message = self.world.call(self.recorder.recording).to_text()
+        return response
 
 
 def _server_parameters(path) -> dict[str, Any]:
