@@ -3,7 +3,8 @@
 the twin.
 
     .venv/bin/python scripts/reproduce_gripper.py --row pbib-100 --out runs/gripper
-    .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out runs/gripper
+    .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out runs/gripper \
+        --train-minutes 50 --clip-steps 150
     .venv/bin/python scripts/reproduce_gripper.py --row pyramid-100 --out runs/gripper
     .venv/bin/python scripts/reproduce_gripper.py --row teleop-10 --out runs/gripper \
         --teleop-data data/teleop/teleop-twin-pick-place-train
@@ -20,11 +21,12 @@ episodes (``cliport-eval --robot panda``). Everything lands in ``OUT/<row>/``; t
 evaluation processes) in ``OUT/<row>/budget.json``.
 
 Every stage resumes: the demos store, a finished CLIP, the run's ``last.ckpt``, the
-evaluation JSONs. The ``teleop-10`` row trains on episodes recorded through the teleop
-page on the twin (``scripts/record_teleop_episodes.py --seed 1000``: train-range seeds, so
-no test scene is seen) instead of oracle demos; its val and test episodes are the oracle's.
-Run the same command again after an interruption; the budget adds up the
-calls (``calls``).
+evaluation JSONs. Learning curves (losses by step, val success by checkpoint) land in
+``OUT/<row>/curves.{json,png}``. The ``teleop-10`` row trains on episodes recorded through
+the teleop page on the twin (``scripts/record_teleop_episodes.py --seed 1000``: train-range
+seeds, so no test scene is seen) instead of oracle demos; its val and test episodes are the
+oracle's. Run the same command again after an interruption; the budget adds up the calls
+(``calls``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ ROWS = {  # row -> (task, train demos)
     "pyramid-100": ("stack-block-pyramid-seq-seen-colors", 100),
     "teleop-10": ("put-block-in-bowl-seen-colors", 10),
 }
+SAVE_EVERY = 250  # steps between saved checkpoints (config/twin-gripper.yaml's spacing)
 TELEOP_ROWS = {"teleop-10"}  # rows trained on recorded teleop episodes, not oracle demos
 
 
@@ -127,8 +130,12 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
         s["cpu_s"] += _cpu_s() - c0
 
     def demos() -> None:
+        from cliport_sim.dataset import EpisodeWriter, episode_dir
+
         modes = (("train", n), ("val", preset.val_demos))
         for mode, k in modes[1:] if row in TELEOP_ROWS else modes:
+            with EpisodeWriter(episode_dir(data, task, mode)) as store:
+                k = max(k, store.n_episodes)  # rows share the store: 10 demos are 100's first
             generate(task, mode, k, data, workers=workers, progress=progress,
                      observation=preset.observation, robot="panda")
 
@@ -166,6 +173,9 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
                   preset=dataclasses.asdict(preset), config=config, workers=workers,
                   train_cpu_minutes=stages["train"]["cpu_s"] / 60.0)
     budget_path.write_text(json.dumps(budget, indent=1))
+    from cliport_policy.learning_curves import write_curves
+
+    write_curves(run, here / "curves", title=f"{row}: {task}, {n} demos, on the Franka twin")
     return json.loads((run / "eval" / "results.json").read_text())
 
 
@@ -175,9 +185,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="data and rows go here")
     ap.add_argument("--teleop-data", type=Path, default=None,
                     help="the teleop rows' recorded episodes (a <task>-train folder)")
+    ap.add_argument("--steps", type=int,
+                    help="override the config's training steps (a finished run resumes from "
+                         "its last.ckpt and trains on to this step)")
+    ap.add_argument("--clip-steps", type=int,
+                    help="override the preset's CLIP pre-training steps (a 10-demo row's 20 "
+                         "images are fitted in far fewer than 100 demos' ~300)")
     add_run_arguments(ap, PRESETS, "twin-gripper")
     args = ap.parse_args(argv)
     preset = chosen_preset(args, PRESETS)
+    if args.clip_steps is not None:
+        preset = dataclasses.replace(preset, clip_steps=args.clip_steps)
+    if args.steps is not None:  # checkpoints every SAVE_EVERY steps, as the config's
+        train = {**preset.config_overrides.get("train", {}),
+                 "save_steps": list(range(SAVE_EVERY, args.steps + 1, SAVE_EVERY))}
+        preset = dataclasses.replace(preset, steps=args.steps,
+                                     config_overrides={**preset.config_overrides,
+                                                       "train": train})
     results = reproduce(args.out, args.row, preset, args.config, args.workers,
                         progress=not args.quiet, teleop=args.teleop_data)
     from cliport_policy.eval_cli import ci_text
