@@ -21,6 +21,9 @@ from cliport_sim.recording import Recording
 
 SUCCESS_REWARD = 0.99  # the tasks' rewards sum to 1 for a finished episode
 GIF_FPS = 10
+# a GIF stores every frame whole (~35 kB each here): a twin episode, ~25 s of arm time a
+# step, would be tens of MB at real time; 240 frames keeps it a few MB
+GIF_MAX_FRAMES = 240
 
 
 @dataclass(frozen=True)
@@ -164,8 +167,10 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: int) -> Path:
 
 
 def write_gif(path: str | Path, frames: list[np.ndarray], fps: int,
-              gif_fps: int = GIF_FPS, scale: float = 0.75) -> Path:
-    """A looping GIF at ``gif_fps`` (frames resampled from ``fps``), scaled down."""
+              gif_fps: int = GIF_FPS, scale: float = 0.75,
+              max_frames: int = GIF_MAX_FRAMES) -> Path:
+    """A looping GIF at ``gif_fps`` (frames resampled from ``fps``), scaled down; a long
+    episode plays faster so that it keeps at most ``max_frames`` (the MP4 stays real time)."""
     from PIL import Image
 
     if not frames:
@@ -173,7 +178,9 @@ def write_gif(path: str | Path, frames: list[np.ndarray], fps: int,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = max(1, int(len(frames) * gif_fps / fps))
-    picks = [frames[min(len(frames) - 1, int(i * fps / gif_fps))] for i in range(n)]
+    stride = fps / gif_fps * max(1.0, n / max_frames)  # source frames per GIF frame
+    n = min(n, max_frames)
+    picks = [frames[min(len(frames) - 1, int(i * stride))] for i in range(n)]
     h, w = frames[0].shape[:2]
     size = (int(w * scale), int(h * scale))
     images = [Image.fromarray(f).resize(size, Image.BILINEAR) for f in picks]

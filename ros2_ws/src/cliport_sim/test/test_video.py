@@ -96,3 +96,18 @@ def test_the_twin_camera_frames_the_franka_workspace_and_the_ready_arm():
         clip = proj @ view @ np.array([*point, 1.0])
         ndc = clip[:3] / clip[3]
         assert np.all(np.abs(ndc[:2]) < 0.9), (point, ndc)  # inside, off the edges
+
+
+def test_a_long_episode_gif_plays_faster_within_its_frame_cap(tmp_path):
+    from PIL import Image
+
+    from cliport_sim.video import write_gif
+
+    # 60 s at 15 fps: 600 GIF frames at real time; capped at 50, from the whole episode
+    frames = [np.full((8, 8, 3), i * 255 // 899, np.uint8) for i in range(900)]
+    g = Image.open(write_gif(tmp_path / "long.gif", frames, fps=15, scale=1.0, max_frames=50))
+    assert g.n_frames == 50
+    g.seek(49)
+    assert np.asarray(g.convert("RGB"))[0, 0, 0] >= 240  # the episode's end is still shown
+    short = Image.open(write_gif(tmp_path / "short.gif", frames[:30], fps=15, scale=1.0))
+    assert short.n_frames == 20  # a short one stays at real time (10 fps)
