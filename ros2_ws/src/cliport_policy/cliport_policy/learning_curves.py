@@ -30,10 +30,13 @@ def _step_of(checkpoint: str) -> int | None:
 
 
 def read_curves(run: str | os.PathLike) -> dict[str, Any]:
-    """``{"train": {step, pick_loss, place_loss}, "val": {task: [[step, mean, ci95], ...]},
-    "best": checkpoint}`` from a run directory; a missing file gives an empty part."""
+    """``{"train": {step, pick_loss, place_loss, wall_s}, "val": {task: [[step, mean, ci95],
+    ...]}, "best": checkpoint}`` from a run directory; a missing file gives an empty part.
+    ``wall_s`` is the training's wall time over every call, logged steps that a resume redid
+    included: the log holds it even when a call was killed before reporting its budget."""
     run = Path(run)
     rows: dict[int, dict[str, float]] = {}  # a resumed run logs some steps twice: last wins
+    wall, last = 0.0, 0.0  # each call's "seconds" restart from 0: add up each call's last
     log = run / "train_log.jsonl"
     if log.is_file():
         for line in log.read_text().splitlines():
@@ -43,8 +46,13 @@ def read_curves(run: str | os.PathLike) -> dict[str, Any]:
                 continue
             if isinstance(r.get("step"), int) and all(k in r for k in LOSSES):
                 rows[r["step"]] = {k: float(r[k]) for k in LOSSES}
+            if isinstance(r.get("seconds"), (int, float)):
+                if r["seconds"] < last:
+                    wall += last
+                last = float(r["seconds"])
     steps = sorted(rows)
-    train = {"step": steps, **{k: [rows[s][k] for s in steps] for k in LOSSES}}
+    train = {"step": steps, **{k: [rows[s][k] for s in steps] for k in LOSSES},
+             "wall_s": round(wall + last, 1)}
     val: dict[str, list[list[float]]] = {}
     for path in sorted((run / "eval").glob("*-results-val.json")):
         task = path.name[: -len("-results-val.json")]

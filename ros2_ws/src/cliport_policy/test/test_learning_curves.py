@@ -10,10 +10,11 @@ from cliport_policy.learning_curves import main, read_curves, running_median, wr
 def _run(tmp_path):
     run = tmp_path / "run"
     (run / "eval").mkdir(parents=True)
-    lines = [json.dumps({"step": s, "pick_loss": 10.0 - s / 100, "place_loss": 9.0})
-             for s in (10, 20, 30)]
-    # a resumed run logs step 30 again; a kill may cut the last line
-    lines += [json.dumps({"step": 30, "pick_loss": 1.0, "place_loss": 2.0}), '{"step": 4']
+    lines = [json.dumps({"step": s, "pick_loss": 10.0 - s / 100, "place_loss": 9.0,
+                         "seconds": s * 2.0}) for s in (10, 20, 30)]
+    # a resumed call logs step 30 again, its seconds from 0; a kill may cut the last line
+    lines += [json.dumps({"step": 30, "pick_loss": 1.0, "place_loss": 2.0, "seconds": 5.0}),
+              '{"step": 4']
     (run / "train_log.jsonl").write_text("\n".join(lines))
     val = {"step-0000010.ckpt": {"mean": 0.25, "ci95": 0.1},
            "step-0000030.ckpt": {"mean": 0.75, "ci95": 0.05}}
@@ -28,6 +29,7 @@ def test_read_curves_takes_the_last_log_of_a_step_and_skips_a_cut_line(tmp_path)
     curves = read_curves(_run(tmp_path))
     assert curves["train"]["step"] == [10, 20, 30]
     assert curves["train"]["pick_loss"] == [9.9, 9.8, 1.0]
+    assert curves["train"]["wall_s"] == 65.0  # 60 s in the first call, 5 in the resumed one
     assert curves["val"] == {"put-block-in-bowl-seen-colors": [[10, 0.25, 0.1],
                                                                [30, 0.75, 0.05]]}
     assert curves["best"] == "step-0000030.ckpt"
