@@ -40,15 +40,23 @@ class Grid(Protocol):
     def pixel_to_xy(self, u: int, v: int) -> tuple[float, float]: ...
 
 
-def cell_position(grid: Grid, heightmap: np.ndarray, u: int, v: int
+def cell_position(grid: Grid, heightmap: np.ndarray, u: int, v: int, radius: int = 0
                   ) -> tuple[float, float, float]:
-    """Centre of cell (u, v) in the base frame at the height ``heightmap`` (metres above
-    ``z_min``) holds there; a cell no camera saw (NaN) reads as the table."""
+    """Centre of cell (u, v) in the base frame at the highest height ``heightmap`` (metres
+    above ``z_min``) holds within ``radius`` cells of it; unseen cells (NaN, or 0: fusion's
+    "no reading") read as the table.
+
+    Why the neighbourhood: a depth camera leaves holes, and a hole under the chosen cell of a
+    block's top would send a gripper to the table inside the block."""
     if not grid.in_grid(u, v):
         raise ValueError(f"cell ({u}, {v}) lies outside the grid {grid.shape}")
     x, y = grid.pixel_to_xy(u, v)
-    h = float(heightmap[u, v])
-    return (x, y, grid.z_min + (h if math.isfinite(h) else 0.0))
+    r = max(0, int(radius))
+    window = np.asarray(heightmap[max(0, u - r): u + r + 1, max(0, v - r): v + r + 1],
+                        dtype=np.float64)
+    seen = window[np.isfinite(window)]
+    h = max(float(seen.max()), 0.0) if seen.size else 0.0
+    return (x, y, grid.z_min + h)
 
 
 def place_z(surface_z: float, pick_z: float, z_min: float) -> float:

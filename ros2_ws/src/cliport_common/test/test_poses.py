@@ -57,6 +57,18 @@ def test_cell_position_reads_the_height_and_an_unseen_cell_as_the_table():
         cell_position(_Grid(), heightmap, 4, 0)
 
 
+def test_cell_position_within_a_radius_reads_over_a_depth_hole():
+    heightmap = np.zeros((4, 2), np.float32)
+    heightmap[0:3, :] = 0.04  # a block's top ...
+    heightmap[1, 0] = 0.0  # ... with a hole in it (fusion's "no reading")
+    assert cell_position(_Grid(), heightmap, 1, 0)[2] == pytest.approx(-0.1)
+    assert cell_position(_Grid(), heightmap, 1, 0, radius=1)[2] == pytest.approx(-0.06)
+    heightmap[:] = np.nan  # nothing seen around it: the table
+    assert cell_position(_Grid(), heightmap, 1, 0, radius=1)[2] == pytest.approx(-0.1)
+    heightmap[:] = -0.01  # below z_min (noise): never below the table
+    assert cell_position(_Grid(), heightmap, 3, 1, radius=1)[2] == pytest.approx(-0.1)
+
+
 def test_place_z_adds_the_picked_height_above_the_table():
     assert place_z(0.005, 0.04, 0.0) == pytest.approx(0.045)  # a 4 cm block into a bowl
     assert place_z(0.005, -0.01, 0.0) == pytest.approx(0.005)  # nothing below the table

@@ -2,7 +2,8 @@
 
 Positions are cell centres of the perception grid (:class:`~cliport_perception.workspace.
 Workspace`). The pick z is the heightmap at the pick cell (the top of what is picked; a cell
-no camera saw reads as the table). The place z follows the executor's ``PickPlace`` contract
+no camera saw reads as the table), taken as the highest reading within 5 mm so that a depth
+hole does not read as the table. The place z follows the executor's ``PickPlace`` contract
 - where the picked point should end - so it is the surface at the place cell plus the
 picked object's height above the table (the pick z): a block picked at its 4 cm top and put
 in a bowl whose floor reads 5 mm is released with its top at 4.5 cm. (The reference sends the
@@ -33,6 +34,12 @@ from cliport_common.poses import Pose, cell_position, place_z, quat_from_yaw
 from cliport_perception.workspace import Workspace
 from cliport_policy.config import PICK_ROTATION_SPAN_DEG
 
+# Heights are read as the highest within this distance of a chosen cell: a one-camera
+# heightmap has depth holes (they read as the table), and a pick z taken from a hole inside
+# a block's top sends the gripper down to the table and the place z the block's height too
+# low, wedging it in the bowl (docs/design.md#heights-from-the-heightmap).
+SURFACE_RADIUS_M = 0.005
+
 
 def pick_yaw(pick_bin: int, pick_rotations: int) -> float:
     """Grasp yaw (rad, in [-pi/2, pi/2)) of pick bin ``pick_bin`` of ``pick_rotations``."""
@@ -57,7 +64,8 @@ def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int,
     theta1. The z rule (``heightmap`` in metres above ``workspace.z_min``; a cell no camera
     saw reads as the table): pick z = the surface at the pick cell; place z = the surface at
     the place cell + the pick's height above the table, i.e. where the picked point should
-    end (the executor's ``PickPlace`` contract). ``ValueError`` for a cell or bin out of range.
+    end (the executor's ``PickPlace`` contract); a surface is the highest reading within
+    ``SURFACE_RADIUS_M`` of its cell. ``ValueError`` for a cell or bin out of range.
     """
     for (_, _, b), k, what in ((pick, pick_rotations, "pick"),
                                (place, place_rotations, "place")):
@@ -65,7 +73,8 @@ def decision_poses(workspace: Workspace, heightmap: np.ndarray, pick: tuple[int,
             raise ValueError(f"{what} rotation bin {b} is outside 0..{k - 1}")
     yaw0 = pick_yaw(pick[2], pick_rotations)
     theta1 = 2.0 * math.pi * int(place[2]) / place_rotations
-    pick_xyz = cell_position(workspace, heightmap, pick[0], pick[1])
-    x, y, surface = cell_position(workspace, heightmap, place[0], place[1])
+    r = round(SURFACE_RADIUS_M / workspace.pixel_size)
+    pick_xyz = cell_position(workspace, heightmap, pick[0], pick[1], r)
+    x, y, surface = cell_position(workspace, heightmap, place[0], place[1], r)
     place_xyz = (x, y, place_z(surface, pick_xyz[2], workspace.z_min))
     return (pick_xyz, quat_from_yaw(yaw0)), (place_xyz, quat_from_yaw(yaw0 - theta1))

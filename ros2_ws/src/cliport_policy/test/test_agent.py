@@ -11,7 +11,7 @@ import torch
 from cliport_perception.workspace import Workspace
 from cliport_policy.agents import _argmax, agent_names, image_tensor, make_agent
 from cliport_policy.config import load_policy_config
-from cliport_policy.poses import decision_poses
+from cliport_policy.poses import SURFACE_RADIUS_M, decision_poses
 from cliport_sim.labels import action_labels
 
 INSTRUCTION = "put the red blocks in a blue bowl"
@@ -98,7 +98,10 @@ def test_one_hot_label_argmax_pose_round_trip_is_exact(demos):
             assert labels.place_rot == ep.place_rot[t]
             # and the poses are those of the demo up to the cell size and the 10 deg bin
             assert np.allclose(pose0[0][:2], ep.pose0[t, :2], atol=ws.pixel_size)
-            assert pose0[0][2] == pytest.approx(float(ep.heightmap[t][pu, pv]))
+            # z: the highest reading within SURFACE_RADIUS_M of the cell (over depth holes)
+            r = round(SURFACE_RADIUS_M / ws.pixel_size)
+            window = ep.heightmap[t][max(0, pu - r): pu + r + 1, max(0, pv - r): pv + r + 1]
+            assert pose0[0][2] == pytest.approx(float(window.max()))
             checked += 1
     assert checked >= 5
 
@@ -107,6 +110,16 @@ def test_place_z_is_where_the_picked_top_ends():
     ws = Workspace()
     hmap = np.zeros((320, 160), np.float32)
     hmap[100, 50] = 0.04  # a 4 cm block
+    hmap[200, 80] = 0.005  # a bowl floor
+    pick, place = decision_poses(ws, hmap, (100, 50, 0), (200, 80, 0))
+    assert pick[0][2] == pytest.approx(0.04) and place[0][2] == pytest.approx(0.045)
+
+
+def test_a_depth_hole_in_a_block_top_does_not_send_the_gripper_to_the_table():
+    ws = Workspace()
+    hmap = np.zeros((320, 160), np.float32)
+    hmap[95:106, 45:56] = 0.04  # a 4 cm block (2.2 cm on the UR5 grid's 3.125 mm cells)
+    hmap[100, 50] = 0.0  # no depth reading at the chosen cell: fusion reports the table
     hmap[200, 80] = 0.005  # a bowl floor
     pick, place = decision_poses(ws, hmap, (100, 50, 0), (200, 80, 0))
     assert pick[0][2] == pytest.approx(0.04) and place[0][2] == pytest.approx(0.045)

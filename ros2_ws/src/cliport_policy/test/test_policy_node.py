@@ -22,6 +22,7 @@ from cliport_bringup.runner import GraphRunner
 from cliport_common.ros.spin import spin_until
 from cliport_perception.heightmap_msg import HeightmapFrame, to_msg
 from cliport_perception.workspace import Workspace
+from cliport_policy.poses import SURFACE_RADIUS_M
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -227,7 +228,11 @@ def test_decision_from_a_heightmap_and_an_instruction(bus, tiny):
         p, o = msg.pose.position, msg.pose.orientation
         np.testing.assert_allclose([p.x, p.y, p.z], pos, atol=1e-9)
         np.testing.assert_allclose([o.x, o.y, o.z, o.w], quat, atol=1e-9)
-    assert d.pick.pose.position.z == pytest.approx(float(frame.heightmap[d.pick_u, d.pick_v]))
+    # z: the highest reading within SURFACE_RADIUS_M of the pick cell (over depth holes)
+    r = round(SURFACE_RADIUS_M / WS.pixel_size)
+    u, v = d.pick_u, d.pick_v
+    window = frame.heightmap[max(0, u - r): u + r + 1, max(0, v - r): v + r + 1]
+    assert d.pick.pose.position.z == pytest.approx(float(window.max()))
     assert d.header.frame_id == "base"
     stamp = (d.heightmap_stamp.sec, d.heightmap_stamp.nanosec)
     assert stamp in bus.sent_stamps and (d.pick.header.stamp.sec,
