@@ -50,6 +50,9 @@ ROWS = {  # row -> (task, train demos)
 }
 SAVE_EVERY = 250  # steps between saved checkpoints (config/twin-gripper.yaml's spacing)
 TELEOP_ROWS = {"teleop-10"}  # rows trained on recorded teleop episodes, not oracle demos
+# the results table's row names: the demos' source tells the 10-demo rows apart
+METHODS = {"oracle": "CLIPort twin gripper (oracle demos)",
+           "teleop": "CLIPort twin gripper (teleop episodes)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +164,8 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
                 "--val-episodes", str(preset.val_episodes),
                 "--test-episodes", str(preset.test_episodes), "--seeds", str(preset.seeds),
                 "--workers", str(workers), "--observation", preset.observation,
-                "--heatmaps", str(preset.heatmaps)]
+                "--heatmaps", str(preset.heatmaps),
+                "--method", METHODS["teleop" if row in TELEOP_ROWS else "oracle"]]
         eval_main(argv + ([] if progress else ["--quiet"]))
 
     for name, fn in (("demos", demos), ("clip", pretrain), ("train", train),
