@@ -11,7 +11,8 @@ test:
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-# The main job: the sim stack end to end with the shipped model (GIFs + heatmaps in demo/).
+# The main job: the real graph rehearsed on the Franka twin with the shipped gripper model
+# (videos + heatmaps in demo/; cliport-demo --robot ur5 for the suction UR5).
 demo:
 	$(PY) -m cliport_bringup.nodes.demo --out demo
 

@@ -1,4 +1,4 @@
-"""A run's learning curves: its training losses by step and its checkpoints' val success.
+"""A run's learning curves: its training losses by step and its checkpoints' val score.
 
     python -m cliport_policy.learning_curves --run runs/gripper/pbib-100/run \
         --out docs/results/gripper/pbib-100-curves
@@ -95,7 +95,7 @@ def _panel(d, box: tuple[int, int, int, int], title: str, x_max: float, y_max: f
 
 
 def render_png(curves: dict[str, Any], path: str | os.PathLike, title: str = "") -> Path:
-    """Two panels: smoothed pick/place loss by step; val success (%) by checkpoint step."""
+    """Two panels: smoothed pick/place loss by step; val score (%) by checkpoint step."""
     from PIL import Image, ImageDraw
 
     from cliport_policy.results_chart import PALETTE, _font
@@ -117,8 +117,8 @@ def render_png(curves: dict[str, Any], path: str | os.PathLike, title: str = "")
         if len(pts) > 1:
             d.line(pts, fill=PALETTE[i], width=2)
         d.text((360, 64 + 16 * i), k.replace("_", " "), fill=PALETTE[i], font=font)
-    to_px = _panel(d, (560, 60, 960, 350), "val success (%) per saved checkpoint", x_max,
-                   100.0, [0, 25, 50, 75, 100], font)
+    to_px = _panel(d, (560, 60, 960, 350), "val score (% mean reward) per saved checkpoint",
+                   x_max, 100.0, [0, 25, 50, 75, 100], font)
     best = _step_of(curves.get("best") or "")
     for i, (task, pts) in enumerate(sorted(val.items())):
         colour = PALETTE[(i + 2) % len(PALETTE)]

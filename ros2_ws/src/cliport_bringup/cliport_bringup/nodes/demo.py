@@ -1,18 +1,22 @@
-"""``cliport-demo`` (``make demo``): the sim stack end to end with the shipped model.
+"""``cliport-demo`` (``make demo``): a simulated stack end to end with a shipped model.
 
-Starts the ``sim_policy`` graph (the PyBullet world with its cameras and PickPlace server,
-perception, the policy node in execute mode) as real processes on a fresh local ROS domain,
-runs ``cliport-sim-loop --policy cliport`` for a few episodes of put-block-in-bowl, and
-stops everything. Prints every step and the success rate; writes to ``--out`` per episode
-an MP4 and a GIF of the arm doing the task (a perspective camera, the instruction and each
-step's result drawn on; rendered after the episodes from recorded states, so the loop runs
-at full speed), the top-down map of every step beside its pick and place heatmaps, and
-``index.html``, a report of every episode (open it in a browser), with ``summary.json``;
-the nodes' logs go to ``<out>/logs``. ``--policy oracle`` runs the same loop with the
-simulator's scripted expert (graph ``sim``), no model needed. Exits 0 when the episodes
+Starts a graph as real processes on a fresh local ROS domain, runs ``cliport-sim-loop
+--policy cliport`` for a few episodes of put-block-in-bowl, and stops everything. With
+``--robot panda`` (``make demo``) the graph is ``twin``, the rehearsal of the real one: the
+Franka twin (Panda + Franka Hand, one RealSense-like camera, PickPlace with the moveit
+backend's sequencing), perception and the policy node driving it with the shipped
+parallel-gripper model. With ``--robot ur5`` it is ``sim_policy``: the UR5 with suction,
+three cameras and the shipped suction model. Prints every step and the success rate; writes
+to ``--out`` per episode an MP4 and a GIF of the arm doing the task (a perspective camera,
+the instruction and each step's result drawn on; rendered after the episodes from recorded
+states, so the loop runs at full speed), the top-down map of every step beside its pick and
+place heatmaps, and ``index.html``, a report of every episode (open it in a browser), with
+``summary.json``; the nodes' logs go to ``<out>/logs``. ``--policy oracle`` runs the same
+loop with the simulator's scripted expert, no model needed. Exits 0 when the episodes
 ran (whatever their success; the summary says it), 2 when the stack could not run them.
 
-    make demo                                     # = cliport-demo --out demo
+    make demo                                     # = cliport-demo --robot panda --out demo
+    cliport-demo --robot ur5 --out demo-ur5       # the UR5 with suction
     cliport-demo --checkpoint runs/x/checkpoints/last.ckpt --episodes 5
 """
 
@@ -23,21 +27,33 @@ import dataclasses
 import sys
 from pathlib import Path
 
-SHIPPED = "package://cliport_policy/models/put-block-in-bowl-tiny.ckpt"
+SHIPPED = "package://cliport_policy/models/put-block-in-bowl-tiny.ckpt"  # UR5, suction
+SHIPPED_TWIN = "package://cliport_policy/models/put-block-in-bowl-twin-gripper.ckpt"
+# The twin as fast as the CPU allows: the videos are rendered from states recorded on
+# simulated time (so they still show the real arm's pace), and perception needs a frame
+# after each motion, not 30 a second of it (each costs ~0.1 s to render on a CPU).
+FAST_TWIN = {"real_time_factor": 0.0, "camera_fps": 2.0, "idle_camera_rate": 5.0}
+ROBOTS = {  # --robot -> (graph with the policy, graph for the oracle, world node, model)
+    "panda": ("twin", "twin", "twin", SHIPPED_TWIN),
+    "ur5": ("sim_policy", "sim", "sim", SHIPPED),
+}
 
 
-def demo_graph(policy: str, checkpoint: str, seed: int | None):
+def demo_graph(policy: str, checkpoint: str, seed: int | None, robot: str = "ur5"):
     """The graph the demo starts, with its checkpoint and first seed set."""
     from cliport_bringup.graph import load_graph
 
-    graph = load_graph("sim" if policy == "oracle" else "sim_policy")
+    with_policy, oracle_graph, world, _ = ROBOTS[robot]
+    graph = load_graph(oracle_graph if policy == "oracle" else with_policy)
     nodes = []
     for node in graph.nodes:
         extra: dict = {}
         if node.name == "policy_node":
-            extra["checkpoint"] = checkpoint
-        if node.name == "sim" and seed is not None:
-            extra["seed"] = int(seed)
+            # the twin graph mirrors the real one (decisions published, not sent)
+            extra = {"checkpoint": checkpoint, "mode": "execute"} if policy == "cliport" else {}
+        if node.name == world:
+            extra = {**(FAST_TWIN if robot == "panda" else {}),
+                     **({"seed": int(seed)} if seed is not None else {})}
         nodes.append(dataclasses.replace(node, parameters=[*node.parameters, extra])
                      if extra else node)
     return dataclasses.replace(graph, nodes=nodes)
@@ -69,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("demo"),
                     help="where the videos, heatmaps, index.html, summary.json and logs go "
                          "(default: demo)")
-    ap.add_argument("--checkpoint", default=SHIPPED,
-                    help=f"policy checkpoint, a path or package:// URL (default: {SHIPPED})")
+    ap.add_argument("--robot", choices=sorted(ROBOTS), default="panda",
+                    help="panda: the Franka twin (graph twin); ur5: the suction UR5 "
+                         "(graph sim_policy) (default: panda)")
+    ap.add_argument("--checkpoint",
+                    help=f"policy checkpoint, a path or package:// URL (default: the "
+                         f"robot's shipped model, {SHIPPED_TWIN} or {SHIPPED})")
     ap.add_argument("--policy", choices=("cliport", "oracle"), default="cliport")
     ap.add_argument("--seed", type=int, help="the first episode's seed (default: the graph's)")
     ap.add_argument("--step-timeout", type=float, default=180.0)
@@ -83,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.episodes < 1:
         ap.error("--episodes must be >= 1")
+    if args.checkpoint is None:
+        args.checkpoint = ROBOTS[args.robot][3]
     if args.policy == "cliport":
         problem = checkpoint_problem(args.checkpoint)
         if problem:
@@ -94,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from cliport_bringup.runner import GraphRunner
 
     env = local_ros_env()
-    graph = demo_graph(args.policy, args.checkpoint, args.seed)
+    graph = demo_graph(args.policy, args.checkpoint, args.seed, args.robot)
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"cliport-demo: starting graph {graph.name} (ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, "
           f"logs in {args.out / 'logs'})", flush=True)
