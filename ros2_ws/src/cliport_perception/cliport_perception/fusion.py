@@ -247,21 +247,3 @@ def reference_fuse(frames: Sequence[RGBDFrame], workspace: Workspace
     valid = np.sum(cols_, axis=3, keepdims=True) > 0
     colormap = np.round(np.sum(cols_, axis=0) / np.maximum(np.sum(valid, axis=0), 1))
     return colormap.astype(np.uint8), height
-
-
-def height_at(heightmap: np.ndarray, valid: np.ndarray, u: int, v: int, window: int = 2
-              ) -> float:
-    """Height for a pick/place at cell (u, v), robust to holes and object edges.
-
-    The median of the *seen* cells in the (2*window+1)^2 square around (u, v), clipped to
-    the grid: a single missing or flying-pixel cell neither zeroes nor spikes the z of a
-    grasp. Raises ValueError when (u, v) is off the grid or no cell nearby was seen.
-    """
-    rows, cols = heightmap.shape
-    if not (0 <= u < rows and 0 <= v < cols):
-        raise ValueError(f"cell ({u}, {v}) is outside the {rows}x{cols} grid")
-    sl = (slice(max(0, u - window), u + window + 1), slice(max(0, v - window), v + window + 1))
-    values = heightmap[sl][valid[sl]]
-    if values.size == 0:
-        raise ValueError(f"no camera saw any cell within {window} of ({u}, {v})")
-    return float(np.median(values))

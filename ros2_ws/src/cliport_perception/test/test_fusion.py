@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cliport_perception.camera import CameraModel
-from cliport_perception.fusion import Fuser, fuse, height_at, reference_fuse
+from cliport_perception.fusion import Fuser, fuse, reference_fuse
 from cliport_perception.rgbd import RGBDFrame
 from cliport_perception.synthetic import REFERENCE_K, Box, reference_cameras, render
 from cliport_perception.workspace import Workspace
@@ -94,20 +94,6 @@ def test_missing_depth_is_never_fused():
 def test_fuse_needs_frames():
     with pytest.raises(ValueError, match="at least one"):
         fuse([], WS)
-
-
-def test_height_at_is_robust_to_holes_and_edges():
-    h = np.zeros((320, 160), np.float32)
-    valid = np.ones_like(h, bool)
-    h[100:110, 50:60] = 0.05
-    h[105, 55], valid[105, 55] = 0.0, False  # a hole at the pick cell
-    h[104, 54] = 0.9  # a flying pixel
-    assert height_at(h, valid, 105, 55) == pytest.approx(0.05)
-    assert height_at(h, valid, 0, 0) == 0.0  # corner window clipped to the grid
-    with pytest.raises(ValueError, match="outside"):
-        height_at(h, valid, 320, 0)
-    with pytest.raises(ValueError, match="no camera saw"):
-        height_at(h, np.zeros_like(valid), 10, 10)
 
 
 def slow_fuse(frames, ws):

@@ -98,15 +98,15 @@ def render_png(curves: dict[str, Any], path: str | os.PathLike, title: str = "")
     """Two panels: smoothed pick/place loss by step; val score (%) by checkpoint step."""
     from PIL import Image, ImageDraw
 
-    from cliport_policy.results_chart import PALETTE, _font
+    from cliport_policy.results_chart import PALETTE, label_font
 
     train, val = curves["train"], curves["val"]
     x_max = float(max([*train["step"], *(p[0] for ps in val.values() for p in ps), 1]))
     img = Image.new("RGB", (980, 400), "white")
     d = ImageDraw.Draw(img)
-    font = _font(12)
+    font = label_font(12)
     if title:
-        d.text((20, 6), title, fill="black", font=_font(14))
+        d.text((20, 6), title, fill="black", font=label_font(14))
     smooth = {k: running_median(train[k]) for k in LOSSES}
     y_max = max([1.0, *(v for k in LOSSES for v in smooth[k])])
     y_max = float(np.ceil(y_max / 2) * 2)

@@ -13,7 +13,7 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (140, 86, 75), (227, 119, 194), (127, 127, 127)]
 
 
-def _font(size: int):
+def label_font(size: int):
     from PIL import ImageFont
 
     try:
@@ -66,7 +66,7 @@ def render_png(cells: Sequence[Cell], paper: PaperResults, path: str | os.PathLi
     height = top + plot_h + 110
     img = Image.new("RGB", (width, height), "white")
     d = ImageDraw.Draw(img)
-    font, small = _font(13), _font(11)
+    font, small = label_font(13), label_font(11)
     d.text((left, 8), f"CLIPort {split} success (%), mean ± 95 % CI", fill="black", font=font)
     for i, m in enumerate(methods):
         y = 34 + 18 * i
