@@ -82,6 +82,13 @@ class Tool(abc.ABC):
     def grasp(self) -> bool:
         """Close with force / switch the suction on; True if an object is held."""
 
+    def pregrasp(self) -> None:
+        """Get ready above the pick; default :meth:`open` (a suction cup).
+
+        A gripper opens only as wide as the objects need (``gripper.pregrasp_width``), so
+        its fingers come down beside the object, not on a neighbour or a bowl's rim."""
+        self.open()
+
     def release(self) -> None:
         """Let go of the held object at the place; default :meth:`open` (a suction cup).
 
@@ -114,6 +121,9 @@ class Gripper(Tool):
 
     def open(self) -> None:
         self.move_to(self.cfg.open_width)
+
+    def pregrasp(self) -> None:
+        self.move_to(self.cfg.pregrasp_width)
 
     def release(self) -> None:
         self.move_to(self.cfg.release_width)

@@ -185,13 +185,17 @@ class GripperConfig:
     """Franka Hand through ``franka_msgs`` Grasp / Move / Homing (franka_gripper node).
 
     Grasp succeeds when the fingers stop between ``width - epsilon_inner`` and
-    ``width + epsilon_outer``; wide epsilons accept objects of unknown width. To let go at the
-    place the fingers open only to ``release_width`` (wider than the objects held, narrower
-    than ``open_width``), which keeps them off the rim of a bowl the object goes into.
+    ``width + epsilon_outer``; wide epsilons accept objects of unknown width. The fingers
+    open only as far as the objects need: to ``pregrasp_width`` before the pick's descent,
+    which keeps them off neighbouring objects and bowl rims, and to ``release_width`` to let
+    go at the place, which keeps them off the rim of the bowl the object goes into.
+    ``open_width`` (fully open) is for homing and the suction-free defaults.
     """
 
     namespace: str = "/franka_gripper"  # the franka_gripper node's actions
     open_width: float = 0.08  # m between the fingers when open
+    pregrasp_width: float = 0.065  # m before the pick's descent: a 4 cm block turned 15 deg
+    #   off the fingers is 49 mm wide; fully open (80 mm) a finger lands on a neighbour 6 cm away
     release_width: float = 0.065  # m to let go at the place: a 60 mm object + 2.5 mm a side
     grasp_width: float = 0.04  # m: the expected width of a grasped object
     epsilon_inner: float = 0.035  # m a grasp may end narrower than grasp_width
@@ -202,10 +206,11 @@ class GripperConfig:
 
     def __post_init__(self) -> None:
         check = Check(self, "gripper")
-        check.positive("open_width", "release_width", "speed", "force")
+        check.positive("open_width", "pregrasp_width", "release_width", "speed", "force")
         check.non_negative("grasp_width", "epsilon_inner", "epsilon_outer")
-        check.within("release_width", self.grasp_width, self.open_width, open_low=True,
-                     unit="m", note="wider than grasp_width, no wider than open_width")
+        for name in ("pregrasp_width", "release_width"):
+            check.within(name, self.grasp_width, self.open_width, open_low=True,
+                         unit="m", note="wider than grasp_width, no wider than open_width")
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def pick_place(motion: Motion, tool: Tool, pick: SE2Pose, place: SE2Pose, cfg: M
                sup: Supervisor, speed_scaling: float = 0.0) -> Outcome:
     """Pick at ``pick`` (its z: the object's top) and place so that point ends at ``place``.
 
-    approach: open, free motion to pre-grasp (pick at travel height); descend: straight
+    approach: pre-grasp opening, free motion to pre-grasp (pick at travel height); descend: straight
     down (gripper: ``grasp_depth`` under the top; suction: until contact); grasp; lift:
     straight up; transfer: free motion to pre-place; place: straight down (the grasp point
     ``release_height`` above the place), release; retreat: straight up.
@@ -117,13 +117,13 @@ def pick_place(motion: Motion, tool: Tool, pick: SE2Pose, place: SE2Pose, cfg: M
 
     def body() -> Outcome:
         sup.phase(Phase.APPROACH)
-        run.tool_action(tool.open)
+        run.tool_action(tool.pregrasp)
         run.free_to(pick.at_z(travel))
         sup.phase(Phase.DESCEND)
         run.descend(pick, pick.z - cfg.grasp_depth)
         sup.phase(Phase.GRASP)
         if not run.tool_action(tool.grasp):
-            run.tool_action(tool.open)
+            run.tool_action(tool.pregrasp)  # no wider than the fingers came down
             sup.phase(Phase.RETREAT)
             run.line_to(pick.at_z(travel))
             sup.finish()

@@ -64,6 +64,7 @@ def test_shipped_yaml_equals_the_dataclass_defaults():
     ("gripper", {"force": -1.0}, "force"),
     ("gripper", {"release_width": 0.09}, "release_width"),  # wider than the hand opens
     ("gripper", {"release_width": 0.04}, "release_width"),  # would not let go of grasp_width
+    ("gripper", {"pregrasp_width": 0.09}, "pregrasp_width"),  # wider than the hand opens
 ])
 def test_unsafe_config_values_are_errors(section, values, needle):
     with pytest.raises(ConfigError, match=needle):

@@ -93,8 +93,8 @@ def test_pick_place_runs_top_down_cartesian_moves_and_the_gripper():
     out = b.execute(request(), Supervisor())
     assert out.success, out.message
     assert gripper.log[0] == ("homing",)
-    # open fully, grasp, then let go at the place opening only to the release width
-    assert [e[:2] for e in gripper.log[1:]] == [("move", CFG.gripper.open_width),
+    # open only to the pre-grasp width, grasp, then let go opening only to the release width
+    assert [e[:2] for e in gripper.log[1:]] == [("move", CFG.gripper.pregrasp_width),
                                                 ("grasp", CFG.gripper.grasp_width),
                                                 ("move", CFG.gripper.release_width)]
     for _position, orientation, speed in panda.moves:

@@ -91,6 +91,9 @@ class _CurrentTool(Tool):
     def open(self) -> None:
         self.current().open()
 
+    def pregrasp(self) -> None:
+        self.current().pregrasp()
+
     def release(self) -> None:
         self.current().release()
 
