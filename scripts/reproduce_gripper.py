@@ -5,7 +5,10 @@ the twin.
     .venv/bin/python scripts/reproduce_gripper.py --row pbib-100 --out runs/gripper
     .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out runs/gripper \
         --train-minutes 50 --clip-steps 150
-    .venv/bin/python scripts/reproduce_gripper.py --row pyramid-100 --out runs/gripper
+    .venv/bin/python scripts/reproduce_gripper.py --row pbib-10-scenes --out runs/gripper \
+        --train-minutes 50
+    .venv/bin/python scripts/reproduce_gripper.py --row pyramid-100 --out runs/gripper \
+        --train-minutes 60
     .venv/bin/python scripts/reproduce_gripper.py --row teleop-10 --out runs/gripper \
         --teleop-data data/teleop/teleop-twin-pick-place-train
     .venv/bin/python scripts/reproduce_gripper.py --row pbib-10 --out /tmp/s --preset smoke
@@ -13,7 +16,9 @@ the twin.
 A row: oracle demos on the twin (``cliport-demos --robot panda``: Panda + Franka Hand, grasp
 yaws in the pick poses) into ``OUT/data`` (shared by the rows: the 10-demo row reads the
 first 10 of the 100), a CPU-sized CLIP pre-trained on the row's own train demos
-(``cliport-pretrain-clip``), the policy (``config/twin-gripper.yaml``: 12 grasp-yaw bins by
+(``cliport-pretrain-clip``; the ``pbib-10-scenes`` row adds 400 captioned scenes with no
+demonstration in them, ``cliport-scenes``, docs/design.md#scene-captions), the policy
+(``config/twin-gripper.yaml``: 12 grasp-yaw bins by
 the crop classifier, docs/results/gripper-design.md) trained with a CPU-time cap, every saved
 checkpoint rolled out on the twin's val episodes and the best tested on 3 seeds x 50
 episodes (``cliport-eval --robot panda``). Everything lands in ``OUT/<row>/``; the budget
@@ -47,12 +52,17 @@ ROWS = {  # row -> (task, train demos)
     "pbib-10": ("put-block-in-bowl-seen-colors", 10),
     "pyramid-100": ("stack-block-pyramid-seq-seen-colors", 100),
     "teleop-10": ("put-block-in-bowl-seen-colors", 10),
+    "pbib-10-scenes": ("put-block-in-bowl-seen-colors", 10),
 }
 SAVE_EVERY = 250  # steps between saved checkpoints (config/twin-gripper.yaml's spacing)
 TELEOP_ROWS = {"teleop-10"}  # rows trained on recorded teleop episodes, not oracle demos
+# rows whose CLIP also learns captions from N task-agnostic scenes (cliport-scenes in
+# OUT/scenes, shared): colours and shapes known before any demo, as a web-trained CLIP knows them
+SCENE_ROWS = {"pbib-10-scenes": 400}
 # the results table's row names: the demos' source tells the 10-demo rows apart
 METHODS = {"oracle": "CLIPort twin gripper (oracle demos)",
-           "teleop": "CLIPort twin gripper (teleop episodes)"}
+           "teleop": "CLIPort twin gripper (teleop episodes)",
+           "scenes": "CLIPort twin gripper (oracle demos, CLIP + captioned scenes)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +79,7 @@ class Preset:
     observation: str = "views"  # the twin's one calibrated camera, fused as perception does
     heatmaps: int = 2
     clip_steps: int = 600  # CLIP pre-training steps on the row's train demos
+    scenes: int | None = None  # captioned scenes of a SCENE_ROWS row (None: the row's own)
     config_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -77,7 +88,7 @@ PRESETS = {
                   val_episodes=20, test_episodes=50, seeds=3),
     "smoke": Preset(train_demos=1, val_demos=1, steps=2, train_minutes=3, val_episodes=1,
                     test_episodes=1, seeds=1, observation="orthographic", heatmaps=0,
-                    clip_steps=2,
+                    clip_steps=2, scenes=3,
                     config_overrides={"model": {"place_rotations": 4}, "train": SMOKE_TRAIN}),
 }
 
@@ -142,11 +153,20 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
             generate(task, mode, k, data, workers=workers, progress=progress,
                      observation=preset.observation, robot="panda")
 
+    def scenes() -> None:
+        if row in SCENE_ROWS:
+            from cliport_sim.scene_captions import generate_scenes
+
+            generate_scenes(out / "scenes", preset.scenes or SCENE_ROWS[row], robot="panda",
+                            observation=preset.observation, progress=progress)
+
     def pretrain() -> None:
         if clip.is_file():  # resumes: a finished CLIP is kept
             return
         argv = ["--data", str(train_data), "--task", task, "--val-task", task, "--n-demos", str(n),
                 "--steps", str(preset.clip_steps), "--out", str(clip), "--half"]
+        if row in SCENE_ROWS:
+            argv += ["--scenes", str(out / "scenes")]
         if clip_main(argv) != 0:
             raise SystemExit("CLIP pre-training failed (see above)")
 
@@ -165,10 +185,11 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
                 "--test-episodes", str(preset.test_episodes), "--seeds", str(preset.seeds),
                 "--workers", str(workers), "--observation", preset.observation,
                 "--heatmaps", str(preset.heatmaps),
-                "--method", METHODS["teleop" if row in TELEOP_ROWS else "oracle"]]
+                "--method", METHODS[source]]
         eval_main(argv + ([] if progress else ["--quiet"]))
 
-    for name, fn in (("demos", demos), ("clip", pretrain), ("train", train),
+    source = "teleop" if row in TELEOP_ROWS else "scenes" if row in SCENE_ROWS else "oracle"
+    for name, fn in (("demos", demos), ("scenes", scenes), ("clip", pretrain), ("train", train),
                      ("eval", evaluate)):
         timed(name, fn)
         budget["cpu_minutes"] = sum(s["cpu_s"] for s in stages.values()) / 60.0

@@ -24,6 +24,7 @@ setup(
         "console_scripts": [
             "cliport-demos = cliport_sim.demos:main",
             "cliport-oracle-check = cliport_sim.oracle_check:main",
+            "cliport-scenes = cliport_sim.scene_captions:main",
             "sim = cliport_sim.nodes.sim_node:main",
             "twin = cliport_sim.nodes.twin_node:main",
         ],

@@ -165,6 +165,82 @@ class CaptionedSteps:
         return self.datasets[d].sample(e, s)["colormap"]
 
 
+class CaptionedScenes:
+    """Captioned scenes (``cliport-scenes``) as items of the same two objectives.
+
+    Each scene gives ``pairs`` items: two objects with different captions, named in a
+    sentence without a task's verb ("the red block and the blue bowl"); the first named plays
+    the pick, the second the place. So the text tower learns to keep two colour-shape
+    phrases and their order apart from scenes with no demonstration in them.
+    """
+
+    def __init__(self, scenes: Sequence, pairs: int = 3, template: str = "the {a} and the {b}",
+                 seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.scenes = list(scenes)
+        self.instructions: list[str] = []
+        self.points: list[tuple[Point, Point]] = []
+        self._scene_of: list[int] = []
+        for k, scene in enumerate(self.scenes):
+            objects = list(zip(scene.captions, np.asarray(scene.pixels).tolist(), strict=True))
+            if len({c for c, _ in objects}) < 2:
+                continue  # one caption: nothing to tell apart
+            for _ in range(pairs):
+                while True:
+                    i, j = rng.choice(len(objects), 2, replace=False)
+                    if objects[i][0] != objects[j][0]:
+                        break
+                n = len(self.instructions)
+                (ca, (au, av)), (cb, (bu, bv)) = objects[i], objects[j]
+                self.instructions.append(template.format(a=ca, b=cb))
+                self.points.append((Point(n, au, av, ca), Point(n, bu, bv, cb)))
+                self._scene_of.append(k)
+        if not self.points:
+            raise ValueError("no scene holds two objects with different captions")
+        self.vocabulary = sorted({c for s in self.scenes for c in s.captions})
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def colormap(self, i: int) -> np.ndarray:
+        return self.scenes[self._scene_of[i]].colormap
+
+
+class Combined:
+    """Several captioned sets as one: items in order, one vocabulary."""
+
+    def __init__(self, *parts) -> None:
+        self.parts = [p for p in parts if p is not None]
+        self.instructions = [t for p in self.parts for t in p.instructions]
+        self.points = [pt for p in self.parts for pt in p.points]
+        self.vocabulary = sorted({c for p in self.parts for c in p.vocabulary})
+        self._offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def colormap(self, i: int) -> np.ndarray:
+        k = int(np.searchsorted(self._offsets, i, side="right")) - 1
+        return self.parts[k].colormap(i - int(self._offsets[k]))
+
+    def draw(self, rng: np.random.Generator, size: int) -> list[int]:
+        """A batch with an equal share of every part, so 20 demo steps are not drowned by
+        1,200 scene items."""
+        shares = np.diff(np.linspace(0, size, len(self.parts) + 1).round().astype(int))
+        out: list[int] = []
+        for part, k, start in zip(self.parts, shares, self._offsets[:-1], strict=True):
+            picks = rng.choice(len(part), size=int(k), replace=len(part) < k)
+            out += [int(start) + int(i) for i in picks]
+        return out
+
+
+def draw_batch(data, rng: np.random.Generator, size: int) -> list[int]:
+    """``size`` items of ``data`` (a :class:`Combined` draws from each part equally)."""
+    if isinstance(data, Combined):
+        return data.draw(rng, size)
+    return [int(i) for i in rng.choice(len(data), size=min(size, len(data)), replace=False)]
+
+
 def sample_at(feats: Sequence[torch.Tensor], uv: torch.Tensor, size: tuple[int, int],
               batch_index: torch.Tensor) -> torch.Tensor:
     """Bilinear read of every stage at pixels ``uv`` [N, 2] (row, col) of images
@@ -328,8 +404,8 @@ def pretrain(cfg: ClipPretrainConfig, train: CaptionedSteps, val: CaptionedSteps
     for step in range(1, cfg.steps + 1):
         model.train()
         heads.train()
-        items = rng.choice(len(train), size=min(cfg.batch_size, len(train)), replace=False)
-        out = losses(model, heads, tokenizer, train, [int(i) for i in items],
+        items = draw_batch(train, rng, cfg.batch_size)
+        out = losses(model, heads, tokenizer, train, items,
                      cfg.clip.context_length, rng if cfg.flip else None)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
@@ -367,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-task", action="append", default=[],
                     help="task whose val episodes to report accuracies on")
     ap.add_argument("--steps", type=int, help="override the config's steps")
+    ap.add_argument("--scenes", help="a cliport-scenes store to learn captions from as well "
+                    "(task-agnostic renders: no demonstration in them)")
     ap.add_argument("--out", required=True, help="weights file to write (.safetensors)")
     ap.add_argument("--half", action="store_true", help="store float16 weights (half size)")
     args = ap.parse_args(argv)
@@ -386,6 +464,14 @@ def main(argv: list[str] | None = None) -> int:
         val = (CaptionedSteps([Dataset(episode_dir(args.data, t, "val"), cache_episodes=1024)
                                for t in args.val_task], cfg.captions)
                if args.val_task else None)
+        if args.scenes:
+            from cliport_sim.scene_captions import load_scene, scene_files
+
+            files = scene_files(args.scenes)
+            if not files:
+                raise ValueError(f"--scenes {args.scenes}: no scenes there (cliport-scenes)")
+            train = Combined(train, CaptionedScenes([load_scene(f) for f in files],
+                                                    seed=cfg.seed))
     except (ConfigError, DatasetError, ValueError) as exc:
         print(f"cliport-pretrain-clip: error: {exc}", file=sys.stderr)
         return 2

@@ -12,10 +12,13 @@ import torch
 from cliport_common.config import ConfigError
 from cliport_policy.clip_encoder import FrozenCLIP, create_clip, save_clip_weights, trunk_features
 from cliport_policy.clip_pretrain import (
+    CaptionedScenes,
     CaptionedSteps,
     CaptionRule,
     ClipPretrainConfig,
+    Combined,
     captions_of,
+    draw_batch,
     load_pretrain_config,
     main,
     pretrain,
@@ -191,3 +194,61 @@ def test_cli_writes_half_weights_and_refuses_a_missing_task(demo_root, tmp_path,
     assert main(["--data", str(demo_root), "--task", "put-block-in-bowl-seen-color", "--out",
                  str(tmp_path / "x.safetensors")]) == 2
     assert "did you mean put-block-in-bowl-seen-colors" in capsys.readouterr().err
+
+
+def _scene(captions, pixels, value=0):
+    from cliport_sim.scene_captions import Scene
+
+    return Scene(np.full((8, 4, 3), value, np.uint8), np.zeros((8, 4), np.float32),
+                 list(captions), np.asarray(pixels, np.int32), seed=value)
+
+
+def test_captioned_scenes_name_two_different_objects_in_order():
+    scenes = [_scene(["red block", "red block", "blue bowl"], [[1, 1], [2, 2], [5, 3]], 1),
+              _scene(["green block"], [[0, 0]], 2),  # one caption: nothing to tell apart
+              _scene(["cyan bowl", "gray block"], [[6, 1], [3, 0]], 3)]
+    data = CaptionedScenes(scenes, pairs=4)
+    assert len(data) == 8 and data.vocabulary == sorted(
+        ["red block", "blue bowl", "green block", "cyan bowl", "gray block"])
+    for i in range(len(data)):
+        first, second = data.points[i]
+        assert first.caption != second.caption
+        assert data.instructions[i] == f"the {first.caption} and the {second.caption}"
+        scene = scenes[0] if i < 4 else scenes[2]
+        assert data.colormap(i)[0, 0, 0] == scene.seed
+        for p in (first, second):
+            assert [p.u, p.v] in [list(x) for x, c in zip(scene.pixels, scene.captions,
+                                                          strict=True) if c == p.caption]
+    with pytest.raises(ValueError, match="two objects"):
+        CaptionedScenes([scenes[1]])
+
+
+def test_combined_sets_draw_equal_shares_and_read_the_right_images(captioned):
+    scenes = CaptionedScenes([_scene(["cyan bowl", "gray block"], [[6, 1], [3, 0]], 7)] * 50)
+    both = Combined(captioned, scenes)
+    assert len(both) == len(captioned) + len(scenes)
+    assert set(both.vocabulary) == set(captioned.vocabulary) | set(scenes.vocabulary)
+    assert both.colormap(len(captioned))[0, 0, 0] == 7
+    assert np.array_equal(both.colormap(0), captioned.colormap(0))
+    assert both.instructions[len(captioned)] == scenes.instructions[0]
+    rng = np.random.default_rng(0)
+    items = [i for _ in range(50) for i in draw_batch(both, rng, 16)]
+    from_demos = sum(i < len(captioned) for i in items)
+    assert from_demos == len(items) // 2  # 8 of 16 each time, not 16 x 7 / 107
+    assert len(draw_batch(captioned, rng, 4)) == 4
+
+
+def test_cli_learns_captions_from_scenes_too(demo_root, tmp_path, capsys):
+    from cliport_sim.scene_captions import generate_scenes
+
+    scenes = tmp_path / "scenes"
+    generate_scenes(scenes, 2, robot="ur5", observation="orthographic", progress=False)
+    out = tmp_path / "clip.safetensors"
+    assert main(["--data", str(demo_root), "--task", TASK, "--steps", "2", "--out", str(out),
+                 "--scenes", str(scenes)]) == 0
+    printed = capsys.readouterr().out
+    vocabulary = printed.split("captions: ", 1)[1].split("\n", 1)[0].split(", ")
+    assert "bowl" in " ".join(vocabulary) and len(vocabulary) > 1
+    assert main(["--data", str(demo_root), "--task", TASK, "--out", str(out),
+                 "--scenes", str(tmp_path / "none")]) == 2
+    assert "no scenes there" in capsys.readouterr().err
