@@ -370,8 +370,11 @@ def _test_task(out: Path, task: str, best: Path, test_episodes: int, seeds: int,
     as videos in ``eval/videos/<task>/`` (``index.html``)."""
     path = out / f"{task}-results-test.json"
     old = read_json(path)
-    done = old.get("episodes", {}) if (old.get("checkpoint") == str(best)
-                                       and old.get("test_episodes") == test_episodes) else {}
+    # by file name, as the val results: the same run reached through another path (a
+    # relative --run from another folder) is the same checkpoint
+    same = Path(old.get("checkpoint", "")).name == best.name
+    done = old.get("episodes", {}) if (same and old.get("test_episodes") == test_episodes
+                                       ) else {}
     per_seed: dict[int, list[EpisodeResult]] = {}
     t0 = time.perf_counter()
     for s in range(seeds):

@@ -61,6 +61,15 @@ def test_evaluate_run_selects_on_val_and_writes_results(tiny_cfg, tmp_path, caps
     assert main(["--run", str(run), "--task", TASK, "--val-episodes", "1",
                  "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0", "--quiet"]) == 0
     assert "95 % CI" in capsys.readouterr().out
+    # the same run reached through another spelling of its path keeps its test episodes
+    path = run / "eval" / f"{TASK}-results-test.json"
+    stored = json.loads(path.read_text())
+    stored["episodes"]["0"][0]["seconds"] = -1.0  # a mark a new rollout would not keep
+    path.write_text(json.dumps(stored))
+    assert main(["--run", str(run / "checkpoints" / ".."), "--task", TASK, "--val-episodes",
+                 "1", "--test-episodes", "1", "--seeds", "1", "--heatmaps", "0",
+                 "--quiet"]) == 0
+    assert json.loads(path.read_text())["episodes"]["0"][0]["seconds"] == -1.0
 
 
 def test_checkpoint_selection_on_the_mean_over_tasks():
