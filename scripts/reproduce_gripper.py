@@ -16,7 +16,7 @@ the twin.
 A row: oracle demos on the twin (``cliport-demos --robot panda``: Panda + Franka Hand, grasp
 yaws in the pick poses) into ``OUT/data`` (shared by the rows: the 10-demo row reads the
 first 10 of the 100), a CPU-sized CLIP pre-trained on the row's own train demos
-(``cliport-pretrain-clip``; the ``pbib-10-scenes`` row adds 400 captioned scenes with no
+(``cliport-pretrain-clip``; the ``*-scenes`` rows add 400 captioned scenes with no
 demonstration in them, ``cliport-scenes``, docs/design.md#scene-captions), the policy
 (``config/twin-gripper.yaml``: 12 grasp-yaw bins by
 the crop classifier, docs/results/gripper-design.md) trained with a CPU-time cap, every saved
@@ -53,12 +53,13 @@ ROWS = {  # row -> (task, train demos)
     "pyramid-100": ("stack-block-pyramid-seq-seen-colors", 100),
     "teleop-10": ("put-block-in-bowl-seen-colors", 10),
     "pbib-10-scenes": ("put-block-in-bowl-seen-colors", 10),
+    "pbib-100-scenes": ("put-block-in-bowl-seen-colors", 100),
 }
 SAVE_EVERY = 250  # steps between saved checkpoints (config/twin-gripper.yaml's spacing)
 TELEOP_ROWS = {"teleop-10"}  # rows trained on recorded teleop episodes, not oracle demos
 # rows whose CLIP also learns captions from N task-agnostic scenes (cliport-scenes in
 # OUT/scenes, shared): colours and shapes known before any demo, as a web-trained CLIP knows them
-SCENE_ROWS = {"pbib-10-scenes": 400}
+SCENE_ROWS = {"pbib-10-scenes": 400, "pbib-100-scenes": 400}
 # the results table's row names: the demos' source tells the 10-demo rows apart
 METHODS = {"oracle": "CLIPort twin gripper (oracle demos)",
            "teleop": "CLIPort twin gripper (teleop episodes)",
