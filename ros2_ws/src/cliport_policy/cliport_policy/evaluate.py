@@ -50,7 +50,8 @@ log = logging.getLogger("cliport_policy.evaluate")
 SEED_START = {"val": 1, "test": 10001}
 SEED_STRIDE = 2
 RESULTS_FORMAT = "cliport_policy.results/1"
-SUMMARY_KEYS = ("mean", "ci95", "per_seed", "n_seeds", "n_episodes", "success_rate", "errors")
+SUMMARY_KEYS = ("mean", "ci95", "per_seed", "n_seeds", "n_episodes", "success_rate", "errors",
+                "action_failures")
 
 
 class EvaluationError(RuntimeError):
@@ -66,6 +67,8 @@ class EpisodeResult:
     instructions: list[str] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
+    # steps whose action failed: the motion (a blocked descent) or the grasp (held nothing)
+    action_failures: list[str] = field(default_factory=list)
 
 
 def episode_seeds(mode: str, eval_seed: int, n: int) -> list[int]:
@@ -107,7 +110,7 @@ def run_episode(agent, env, seed: int, heatmap_dir: Path | None = None,
     except TaskSetupError as exc:
         return EpisodeResult(seed, 0.0, 0, False, error=f"setup: {exc}")
     task, cfg = env.task, agent.config
-    total, done, steps, said = 0.0, False, 0, []
+    total, done, steps, said, failures = 0.0, False, 0, [], []
     video = None
     if video_dir is not None:
         from cliport_policy.eval_video import EpisodeVideo
@@ -126,6 +129,11 @@ def run_episode(agent, env, seed: int, heatmap_dir: Path | None = None,
         obs, reward, done, info = env.step(Action(pose0, pose1, task.primitive))
         total += float(reward)
         steps += 1
+        primitive = info.get("primitive") or {}
+        if primitive and not primitive.get("ok", True):
+            failures.append(f"step {t}: {primitive.get('reason', '')}")
+        elif primitive.get("grasped") is False:
+            failures.append(f"step {t}: the grasp held nothing")
         if video is not None:
             video.step(panel, float(reward), info)
         if done:
@@ -133,7 +141,7 @@ def run_episode(agent, env, seed: int, heatmap_dir: Path | None = None,
     if video is not None:
         video.finish(total)  # rendered after the episode: the rollout ran at full speed
     return EpisodeResult(seed, total, steps, bool(done), said,
-                         seconds=time.perf_counter() - t0)
+                         seconds=time.perf_counter() - t0, action_failures=failures)
 
 
 # --------------------------------------------------------------------------- workers
@@ -223,7 +231,8 @@ def summarise(per_seed: dict[int, list[EpisodeResult]]) -> dict[str, Any]:
             "n_seeds": len(means), "n_episodes": len(episodes),
             "success_rate": float(np.mean([r.reward > 0.99 for r in episodes]))
             if episodes else float("nan"),
-            "errors": sum(bool(r.error) for r in episodes)}
+            "errors": sum(bool(r.error) for r in episodes),
+            "action_failures": sum(bool(r.action_failures) for r in episodes)}
 
 
 def run_info(run: Path, checkpoint: Path) -> dict[str, Any]:
@@ -419,7 +428,9 @@ def _over_tasks(per_task: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"mean": mean, "ci95": half, "per_seed": per_seed, "n_seeds": len(per_seed),
             "n_episodes": sum(int(r["n_episodes"]) for r in per_task.values()),
             "success_rate": float(np.mean([r["success_rate"] for r in per_task.values()])),
-            "errors": sum(int(r["errors"]) for r in per_task.values())}
+            "errors": sum(int(r["errors"]) for r in per_task.values()),
+            "action_failures": sum(int(r.get("action_failures", 0))
+                                   for r in per_task.values())}
 
 
 def main(argv: list[str] | None = None) -> int:

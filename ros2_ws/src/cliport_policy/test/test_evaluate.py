@@ -199,3 +199,40 @@ def test_a_twin_policy_is_evaluated_on_the_twin():
 
     with pytest.raises(SystemExit):
         main(["--run", "x", "--robot", "kuka"])
+
+
+class BareTablePicker:
+    """A scripted policy that picks the table cell farthest from every object: the hand
+    closes on nothing, a motion failure the episode must report, not hide."""
+
+    def __init__(self, model_config) -> None:
+        self.config = model_config
+
+    def act(self, colormap, heightmap, instruction):
+        import numpy as np
+        from scipy import ndimage
+
+        from cliport_policy.agents import AgentOutput
+
+        free = ndimage.distance_transform_edt(heightmap < 0.005)
+        u, v = np.unravel_index(int(np.argmax(free)), free.shape)
+        empty = np.zeros(heightmap.shape, np.float32)
+        return AgentOutput((int(u), int(v), 0), (int(u), int(v), 0), 1.0, 1.0, empty, empty)
+
+
+def test_an_episode_reports_why_the_arm_failed(tiny_cfg):
+    """On the Franka twin a grasp on the bare table holds nothing; the result says which
+    steps and why, and the summary counts the episode."""
+    env = evaluate.make_env(TASK, "test", "orthographic", "panda")
+    try:
+        result = evaluate.run_episode(BareTablePicker(tiny_cfg.model), env, 10001)
+    finally:
+        env.close()
+    assert result.reward == 0.0 and result.done
+    assert result.action_failures == [f"step {k}: the grasp held nothing"
+                                      for k in range(result.steps)]
+    summary = evaluate.summarise({0: [result, evaluate.EpisodeResult(10003, 1.0, 1, True)]})
+    assert summary["action_failures"] == 1 and summary["errors"] == 0
+    # results written before the field existed still load
+    old = {"seed": 1, "reward": 1.0, "steps": 1, "done": True}
+    assert evaluate.EpisodeResult(**old).action_failures == []
