@@ -36,12 +36,17 @@ def sampler_spec(handeye_yaml, tmp_path):
                                  "robot_type": "ur5_sim"}])
 
 
-def call(node, runner, client, timeout=30.0):
+def call(node, runner, client, timeout=30.0, attempts=1):
     from std_srvs.srv import Trigger
 
     assert spin_until(node, client.service_is_ready, 60, runner), f"{client.srv_name} not up"
-    future = client.call_async(Trigger.Request())
-    assert spin_until(node, future.done, timeout, runner), f"{client.srv_name} did not answer"
+    # After a node restart discovery may still list the stopped server for a while, and a
+    # request sent to it is never answered: an idempotent call (solve) may ask again.
+    for _ in range(attempts):
+        future = client.call_async(Trigger.Request())
+        if spin_until(node, future.done, timeout, runner):
+            break
+    assert future.done(), f"{client.srv_name} did not answer"
     return future.result()
 
 
@@ -92,6 +97,7 @@ def test_capture_and_solve_over_ros_recovers_the_camera(node_runner, ros_node, h
     node_runner.processes.pop("handeye_sampler").stop()
     path.unlink()
     node_runner.start_node(sampler_spec(handeye_yaml, tmp_path))
-    r = call(ros_node, node_runner, ros_node.create_client(Trigger, "/handeye_sampler/solve"))
+    r = call(ros_node, node_runner, ros_node.create_client(Trigger, "/handeye_sampler/solve"),
+             attempts=3)
     assert r.success and f"/{N_SAMPLES} samples" in r.message, r.message
     assert path.exists()
