@@ -50,7 +50,7 @@ def agent_names() -> list[str]:
 def _cliport(cfg: ModelConfig, clip: FrozenCLIP | None):
     def fcn(out: int, fusion: str) -> TwoStreamFCN:
         return TwoStreamFCN(clip, out, cfg.spatial_width, cfg.lang_fusion,
-                            cfg.decoder_batchnorm, fusion)
+                            cfg.decoder_batchnorm, fusion, cfg.decoder_width, cfg.decoder_2x)
     return fcn(1, "add"), fcn(cfg.kernel_dim, "conv"), fcn(cfg.kernel_dim, "conv")
 
 
@@ -63,7 +63,8 @@ def _transporter(cfg: ModelConfig, clip: FrozenCLIP | None):
 @register_agent("clip_only")
 def _clip_only(cfg: ModelConfig, clip: FrozenCLIP | None):
     def fcn(out: int) -> SemanticFCN:
-        return SemanticFCN(clip, out, cfg.lang_fusion, cfg.decoder_batchnorm)
+        return SemanticFCN(clip, out, cfg.lang_fusion, cfg.decoder_batchnorm,
+                           cfg.decoder_width, cfg.decoder_2x)
     return fcn(1), fcn(cfg.kernel_dim), fcn(cfg.kernel_dim)
 
 
@@ -117,8 +118,9 @@ class Agent(nn.Module):
         if config.pick_rotations > 1 and config.pick_rotation_head == "classifier":
             classifier = GraspYawClassifier(config.pick_rotations, config.rotation_crop_size)
         self.attention = Attention(pick, config.pick_rotations, config.pick_pad_square,
-                                   classifier)
-        self.transport = Transport(key, query, config.place_rotations, config.crop_size)
+                                   classifier, config.pick_stride)
+        self.transport = Transport(key, query, config.place_rotations, config.crop_size,
+                                   config.key_stride, config.query_rotation)
         init_weights(self.attention, output_scale=PICK_OUTPUT_SCALE)
         init_weights(self.transport, output_scale=TRANSPORT_OUTPUT_SCALE)
         self.to(memory_format=torch.channels_last)  # see streams.spatial_normalise

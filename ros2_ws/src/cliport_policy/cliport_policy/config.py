@@ -23,6 +23,7 @@ from cliport_policy.cpu_isa import PRECISIONS
 
 LANG_FUSIONS = ("mult", "add", "film")
 PICK_ROTATION_HEADS = ("attention", "classifier")
+QUERY_ROTATIONS = ("image", "features")
 # The pick bins' span: a parallel gripper's grasp is the same turned by half a turn, so k pick
 # bins cover 180 deg (bin i = grasp yaw 180 i / k deg, cliport_policy.poses). With one bin (a
 # suction cup) the span does not matter.
@@ -61,14 +62,32 @@ class ModelConfig:
     place_rotations: int = 36  # place-yaw bins over 360 deg
     crop_size: int = 64  # side (cells) of the transport's crop around the pick
     kernel_dim: int = 3  # transport output / kernel channels
+    # The LingUNet decoder's width after its first up-sampling stage, halved by each of the
+    # next two (models/lingunet.py); 0: CLIP's layer-3 channels / 2, as the reference.
+    decoder_width: int = 0
+    # Both streams' decoders end at twice the input resolution and resize back, as the
+    # reference; false: they end at the input's (a quarter of the last stage's pixels).
+    decoder_2x: bool = True
+    # The transport key's FCN sees the padded image averaged over key_stride^2 cells, its
+    # map resized back before the correlation (1: full resolution, as the reference).
+    key_stride: int = 1
+    # The same for the pick's FCN on the heightmap (its logits resized back).
+    pick_stride: int = 1
+    # How the query's k rotated kernels are made: "image" runs its FCN on each rotated crop
+    # (the reference); "features" runs it once on a window around the pick and rotates crops
+    # of its map (one FCN pass instead of k, models/transport.py).
+    query_rotation: str = "image"
 
     def __post_init__(self) -> None:
         check = Check(self, "model")
         check.one_of("lang_fusion", LANG_FUSIONS)
         check.one_of("pick_rotation_head", PICK_ROTATION_HEADS)
-        check.at_least(1, "pick_rotations", "place_rotations")
+        check.one_of("query_rotation", QUERY_ROTATIONS)
+        check.at_least(1, "pick_rotations", "place_rotations", "key_stride", "pick_stride")
         check.even(2, "spatial_width", "crop_size")
         check.even(8, "rotation_crop_size")
+        if self.decoder_width and (self.decoder_width < 4 or self.decoder_width % 4):
+            raise check.fail("decoder_width", "0 or a multiple of 4", "0 = CLIP's channels")
 
     def with_clip_pretrained(self, pretrained: str) -> ModelConfig:
         """The same model with its frozen CLIP weights from ``pretrained`` (an open_clip tag,

@@ -17,7 +17,8 @@ from cliport_policy.models.resnet import (
     init_weights,
 )
 from cliport_policy.models.rotation import rotate, rotated_crops
-from cliport_policy.models.transport import fft_correlate
+from cliport_policy.models.streams import strided
+from cliport_policy.models.transport import Transport, fft_correlate
 
 
 def n_params(m: torch.nn.Module) -> int:
@@ -152,3 +153,86 @@ def test_transport_shapes(tiny_agent):
     assert out.shape == (2, 36, 320, 160)
     assert torch.isfinite(out).all()
     assert math.isclose(tiny_agent.transport.angles("cpu")[1].item(), 10.0)
+
+
+def test_a_decoder_width_apart_from_clip_and_no_2x_stage_keep_the_map_size(tiny_agent):
+    """decoder_width: the Up stages 32 -> 16 -> 8 wide instead of CLIP's 128 -> 64 -> 32
+    (a fifth of the decoder's weights); decoder_2x false: both streams end at the input's
+    resolution. The map keeps the input size and still depends on the sentence."""
+    clip = tiny_agent.clip
+    x = torch.rand(1, 6, 96, 64) * 255
+    out, lat = ResNet45_10s(6, 3, 8, x2=False)(x)
+    assert out.shape == (1, 3, 96, 64) and lat[-1].shape[-2:] == (96, 64)
+    wide = CLIPLingUNetLat(clip.channels, clip.text_dim, 3, ResNet45_10s.lateral_channels(8))
+    dec = CLIPLingUNetLat(clip.channels, clip.text_dim, 3, ResNet45_10s.lateral_channels(8),
+                          width=32, x2=False)
+    init_weights(dec)
+    assert n_params(dec) < n_params(wide) / 5
+    g = clip.encode_text(["put the red block in the blue bowl", "put the green block in the "
+                          "yellow bowl"])
+    feats = [f.expand(2, -1, -1, -1) for f in clip.image_features(x[:, :3])]
+    maps = dec(feats, g, [t.expand(2, -1, -1, -1) for t in lat], (96, 64))
+    assert maps.shape == (2, 3, 96, 64)
+    assert not torch.allclose(maps[0], maps[1])
+    with pytest.raises(ValueError):
+        CLIPLingUNetLat(clip.channels, clip.text_dim, 3, None, width=6)
+
+
+def test_a_strided_fcn_keeps_cell_centres_aligned():
+    """An FCN run on 2 x 2 cell averages, its map resized back: a linear ramp comes back
+    unshifted away from the border (the average and the resize agree on cell centres)."""
+    rows, cols = torch.meshgrid(torch.arange(48.0), torch.arange(32.0), indexing="ij")
+    img = (2 * rows + 3 * cols).expand(1, 6, 48, 32)
+    out = strided(lambda x, g: x[:, :1], img, None, 2)
+    assert out.shape == (1, 1, 48, 32)
+    torch.testing.assert_close(out[0, 0, 1:-1, 1:-1], img[0, 0, 1:-1, 1:-1])
+    assert strided(lambda x, g: x, img, None, 1) is img
+
+
+class _Pointwise(torch.nn.Module):
+    """A linear per-cell map: rotating before or after it is the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(6, 3, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        return self.conv(x)
+
+
+def test_query_rotation_features_rotates_the_map_instead_of_the_crops():
+    """query_rotation features (one pass on a window, its map's crops rotated) gives the
+    kernels of image (each rotated crop through the query) for a query that commutes with
+    rotation, near the border too; the logits keep the heightmap's grid."""
+    torch.manual_seed(0)
+    query, key = _Pointwise(), _Pointwise()
+    img = torch.rand(2, 6, 64, 48) * 255
+    pick = torch.tensor([[30, 20], [2, 45]])
+    by_image = Transport(key, query, 6, 16, query_rotation="image")
+    by_map = Transport(key, query, 6, 16, key_stride=2, query_rotation="features")
+    with torch.no_grad():
+        torch.testing.assert_close(by_map.query_kernels(img, pick, None),
+                                   by_image.query_kernels(img, pick, None),
+                                   rtol=1e-4, atol=1e-3)
+        assert by_map(img, pick, None).shape == (2, 6, 64, 48)
+    with pytest.raises(ValueError):
+        Transport(key, query, 6, 16, query_rotation="crops")
+
+
+def test_a_strided_pick_keeps_the_heightmap_grid(tiny_agent):
+    img = torch.rand(2, 6, 320, 160) * 255
+    g = tiny_agent.text_features(["a", "b"])
+    fcn = tiny_agent.attention.fcn
+    with torch.no_grad():
+        assert Attention(fcn, 1, stride=2)(img, g).shape == (2, 1, 320, 160)
+        assert Attention(fcn, 2, stride=2)(img, g).shape == (2, 2, 320, 160)
+
+
+@pytest.mark.parametrize("field,value", [("decoder_width", 6), ("decoder_width", -4),
+                                         ("key_stride", 0), ("pick_stride", 0),
+                                         ("query_rotation", "crops")])
+def test_the_cpu_options_refuse_values_the_models_cannot_build(field, value):
+    from cliport_policy.config import ConfigError, ModelConfig
+
+    with pytest.raises(ConfigError, match=f"model.{field} must be"):
+        ModelConfig(**{field: value})

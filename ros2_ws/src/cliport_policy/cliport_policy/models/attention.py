@@ -4,7 +4,9 @@ heightmap.
 The image is zero-padded (raw zeros, as the reference) to a square so rotations keep every
 cell; with ``k > 1`` the ``k`` rotated copies run through the FCN as one batch and are rotated
 back. With ``k = 1`` (suction) no rotation is done at all, and ``pad_square=False`` skips the
-padding too (half the compute; the reference pads anyway). Copy ``i`` is the image turned by
+padding too (half the compute; the reference pads anyway). ``stride`` > 1 runs the FCN on
+the image averaged over stride x stride cells, its logits resized back
+(``models.streams.strided``, ``model.pick_stride``). Copy ``i`` is the image turned by
 ``span i / k`` (span 180 deg: a parallel gripper's grasp bins, docs/design.md#grasp-yaw-bins),
 which turns every world yaw by ``-span i / k``: an object whose grasp yaw is that angle reads
 as yaw 0 in copy ``i``, so the FCN scores one canonical view in every copy. With a
@@ -22,13 +24,15 @@ from torch import nn
 
 from cliport_policy.config import PICK_ROTATION_SPAN_DEG
 from cliport_policy.models.rotation import rotate
+from cliport_policy.models.streams import strided
 
 
 class Attention(nn.Module):
     def __init__(self, fcn: nn.Module, n_rotations: int = 1, pad_square: bool = True,
-                 classifier: nn.Module | None = None) -> None:
+                 classifier: nn.Module | None = None, stride: int = 1) -> None:
         super().__init__()
         self.fcn = fcn
+        self.stride = stride
         self.n_rotations = n_rotations
         self.classifier = classifier
         self.pad_square = pad_square or (n_rotations > 1 and classifier is None)
@@ -56,12 +60,12 @@ class Attention(nn.Module):
         pt, pl = ((side - h) // 2, (side - w) // 2) if self.pad_square else (0, 0)
         x = F.pad(img, [pl, side - w - pl, pt, side - h - pt]) if self.pad_square else img
         if k == 1:
-            out = self.fcn(x, g)
+            out = strided(self.fcn, x, g, self.stride)
         else:
             step = PICK_ROTATION_SPAN_DEG / k
             angles = (torch.arange(k, device=img.device, dtype=torch.float32) * step).repeat(b)
             x = rotate(x.repeat_interleave(k, dim=0), angles)
             gk = None if g is None else g.repeat_interleave(k, dim=0)
-            out = rotate(self.fcn(x, gk), -angles)
+            out = rotate(strided(self.fcn, x, gk, self.stride), -angles)
         out = out[:, :, pt:pt + h, pl:pl + w]
         return out.reshape(b, k, h, w)

@@ -7,6 +7,12 @@ stages (skips from CLIP layers 3, 2, 1) and three bottleneck stages. The sentenc
 stream's decoder maps. Channel widths follow CLIP's: for RN50 (256, 512, 1024, 2048 per stage)
 they are exactly the reference's; a small CLIP gives a proportionally small decoder.
 
+``width`` sets the decoder apart from CLIP's channels (``model.decoder_width``): layer 4's
+projection has 2 ``width`` channels and the three ``Up`` stages ``width``, ``width/2`` and
+``width/4``, each with a middle twice its output (0: CLIP's channels, the reference's); the
+bottleneck stages keep theirs. ``x2=False`` ends the decoder at the input's resolution
+instead of twice it (``model.decoder_2x``).
+
 ``lateral_channels=None`` builds the lateral-free ``CLIPLingUNet`` of the CLIP-only baseline.
 ``batchnorm`` adds the BatchNorm the reference's ``DoubleConv`` has by mistake
 (docs/design.md#decoder-batchnorm);
@@ -58,9 +64,9 @@ class DoubleConv(nn.Sequential):
 class Up(nn.Module):
     """x2 bilinear (align_corners, as the reference), concat the skip, DoubleConv."""
 
-    def __init__(self, cin: int, cout: int, batchnorm: bool) -> None:
+    def __init__(self, cin: int, cout: int, batchnorm: bool, mid: int = 0) -> None:
         super().__init__()
-        self.conv = DoubleConv(cin, cout, cin // 2, batchnorm)
+        self.conv = DoubleConv(cin, cout, mid or cin // 2, batchnorm)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
@@ -84,14 +90,17 @@ class Lateral(nn.Module):
 
 
 class _UpBlock(nn.Module):
-    def __init__(self, cin: int, cout: int) -> None:
+    def __init__(self, cin: int, cout: int, up: bool = True) -> None:
         super().__init__()
         self.cb = ConvBlock(cin, (cout, cout, cout))
         self.ib = IdentityBlock(cout, (cout, cout, cout))
+        self.up = up
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(self.ib(self.cb(x)), scale_factor=2, mode="bilinear",
-                             align_corners=False)
+        x = self.ib(self.cb(x))
+        if not self.up:
+            return x
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
 class CLIPLingUNetLat(nn.Module):
@@ -99,19 +108,24 @@ class CLIPLingUNetLat(nn.Module):
 
     def __init__(self, clip_channels: Sequence[int], text_dim: int, out: int,
                  lateral_channels: Sequence[int] | None, fusion: str = "mult",
-                 batchnorm: bool = False) -> None:
+                 batchnorm: bool = False, width: int = 0, x2: bool = True) -> None:
         super().__init__()
         c1, c2, c3, c4 = clip_channels
-        self.conv1 = nn.Conv2d(c4, c4 // 2, 3, padding=1, bias=False)
-        self.lang = nn.ModuleList([LanguageFusion(fusion, text_dim, c4 // 2),
-                                   LanguageFusion(fusion, text_dim, c3 // 2),
-                                   LanguageFusion(fusion, text_dim, c2 // 2)])
-        self.up = nn.ModuleList([Up(c4 // 2 + c3, c3 // 2, batchnorm),
-                                 Up(c3 // 2 + c2, c2 // 2, batchnorm),
-                                 Up(c2 // 2 + c1, c1 // 2, batchnorm)])
-        self.layers = nn.ModuleList([_UpBlock(c1 // 2, c1 // 4), _UpBlock(c1 // 4, c1 // 8),
-                                     _UpBlock(c1 // 8, c1 // 16)])
-        dec = (c3 // 2, c2 // 2, c1 // 2, c1 // 4, c1 // 8, c1 // 16)
+        if width < 0 or width % 4:
+            raise ValueError(f"decoder width {width}: 0 or a multiple of 4")
+        if width:  # 2w -> w -> w/2 -> w/4, each Up's middle twice its output
+            ups, top = (width, width // 2, width // 4), 2 * width
+            mids = tuple(2 * c for c in ups)
+        else:  # CLIP's channels halved; each Up's middle half its input
+            ups, top, mids = (c3 // 2, c2 // 2, c1 // 2), c4 // 2, (0, 0, 0)
+        self.conv1 = nn.Conv2d(c4, top, 3, padding=1, bias=False)
+        self.lang = nn.ModuleList([LanguageFusion(fusion, text_dim, c)
+                                   for c in (top, *ups[:2])])
+        self.up = nn.ModuleList([Up(cin + skip, cout, batchnorm, mid) for cin, skip, cout, mid
+                                 in zip((top, *ups[:2]), (c3, c2, c1), ups, mids, strict=True)])
+        self.layers = nn.ModuleList([_UpBlock(ups[2], c1 // 4), _UpBlock(c1 // 4, c1 // 8),
+                                     _UpBlock(c1 // 8, c1 // 16, up=x2)])
+        dec = (*ups, c1 // 4, c1 // 8, c1 // 16)
         if lateral_channels is None:
             self.lateral = None
         else:

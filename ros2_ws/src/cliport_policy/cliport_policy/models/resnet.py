@@ -150,12 +150,15 @@ class ResNet45_10s(nn.Module):  # noqa: N801 - the reference's name
     """Encoder to 1/16, decoder to 2x, head, resize back; also the six lateral maps.
 
     ``forward`` returns ``(out [B, out, H, W], [16w@/16, 8w@/8, 4w@/4, 2w@/2, w@/1,
-    w/2@x2])``: the inputs of decoder layers 6-10 and of the head.
+    w/2@x2])``: the inputs of decoder layers 6-10 and of the head. ``x2=False`` leaves out
+    the last up-sampling: the head and the last lateral map at the input's resolution
+    (a quarter of their pixels).
     """
 
-    def __init__(self, cin: int, out: int, width: int = 64) -> None:
+    def __init__(self, cin: int, out: int, width: int = 64, x2: bool = True) -> None:
         super().__init__()
         w = width
+        self.x2 = x2
         self.stem = nn.Conv2d(cin, w, 3, padding=1)
         self.encoder = nn.Sequential(_stage(w, w), _stage(w, 2 * w, 2), _stage(2 * w, 4 * w, 2),
                                      _stage(4 * w, 8 * w, 2), _stage(8 * w, 16 * w, 2))
@@ -175,9 +178,10 @@ class ResNet45_10s(nn.Module):  # noqa: N801 - the reference's name
         size = x.shape[-2:]
         x = self.encoder(F.relu_(self.stem(x)))
         lateral = []
-        for layer in self.decoder:
+        for i, layer in enumerate(self.decoder):
             lateral.append(x)
-            x = _up2(layer(x))
+            x = layer(x)
+            x = _up2(x) if self.x2 or i < len(self.decoder) - 1 else x
         lateral.append(x)
         with full_precision(x):  # the logits
             x = self.head(x.float())

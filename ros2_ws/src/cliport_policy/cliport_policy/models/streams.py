@@ -44,6 +44,18 @@ def _rgb(img: torch.Tensor) -> torch.Tensor:
     return img[:, :3].contiguous(memory_format=torch.channels_last)
 
 
+def strided(fcn: nn.Module, img: torch.Tensor, g: torch.Tensor | None, stride: int
+            ) -> torch.Tensor:
+    """``fcn``'s map of ``img`` [B, 6, H, W], computed on the image averaged over
+    ``stride`` x ``stride`` cells and resized back to H x W (bilinear: with the average
+    pooling it keeps cell centres aligned). 1/stride^2 of the FCN's work, at that cost in
+    resolution."""
+    if stride == 1:
+        return fcn(img, g)
+    out = fcn(F.avg_pool2d(img, stride, ceil_mode=True), g)
+    return F.interpolate(out, size=img.shape[-2:], mode="bilinear", align_corners=False)
+
+
 class _Shared:
     """Holds the shared frozen CLIP outside the module tree."""
 
@@ -65,11 +77,12 @@ class SpatialFCN(nn.Module):
 class SemanticFCN(nn.Module):
     needs_language = True
 
-    def __init__(self, clip: FrozenCLIP, out: int, fusion: str, batchnorm: bool) -> None:
+    def __init__(self, clip: FrozenCLIP, out: int, fusion: str, batchnorm: bool,
+                 decoder_width: int = 0, x2: bool = True) -> None:
         super().__init__()
         self._shared = _Shared(clip)
         self.decoder = CLIPLingUNetLat(clip.channels, clip.text_dim, out, None, fusion,
-                                       batchnorm)
+                                       batchnorm, decoder_width, x2)
 
     def forward(self, img: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
         feats = self._shared.clip.image_features(_rgb(img))
@@ -80,12 +93,13 @@ class TwoStreamFCN(nn.Module):
     needs_language = True
 
     def __init__(self, clip: FrozenCLIP, out: int, width: int, fusion: str, batchnorm: bool,
-                 stream_fusion: str) -> None:
+                 stream_fusion: str, decoder_width: int = 0, x2: bool = True) -> None:
         super().__init__()
         self._shared = _Shared(clip)
-        self.spatial = ResNet45_10s(6, out, width)
+        self.spatial = ResNet45_10s(6, out, width, x2)
         self.semantic = CLIPLingUNetLat(clip.channels, clip.text_dim, out,
-                                        ResNet45_10s.lateral_channels(width), fusion, batchnorm)
+                                        ResNet45_10s.lateral_channels(width), fusion, batchnorm,
+                                        decoder_width, x2)
         if stream_fusion not in ("add", "conv"):
             raise ValueError(f"unknown stream fusion {stream_fusion!r}")
         self.fuse = nn.Conv2d(2 * out, out, 1, bias=False) if stream_fusion == "conv" else None

@@ -15,15 +15,24 @@ features of ``k`` rotated ``crop x crop`` windows around the pick, giving logits
 * **FFT correlation.** ``F.conv2d`` with 36 x 3 x 64 x 64 kernels falls to a slow reference
   loop in oneDNN (docs/design.md#cpu-correlation); one batched rFFT product is exact to ~1e-6
   and its cost does not depend on the kernel size.
+
+Two CPU cuts, off by default (docs/notes/cpu-flops.md): ``key_stride`` runs the key's FCN
+on the padded image averaged over s x s cells and resizes its map back before the
+correlation; ``query_rotation="features"`` runs the query's FCN once on a window around the
+pick and rotates crops of its map instead of running it on each rotated crop.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cliport_policy.config import QUERY_ROTATIONS
 from cliport_policy.models.rotation import rotated_crops
+from cliport_policy.models.streams import strided
 
 
 def fft_correlate(key: torch.Tensor, kernels: torch.Tensor, out_hw: tuple[int, int]
@@ -36,22 +45,36 @@ def fft_correlate(key: torch.Tensor, kernels: torch.Tensor, out_hw: tuple[int, i
     c = kernels.shape[-1]
     if h + c - 1 > hp or w + c - 1 > wp:
         raise ValueError(f"key {hp}x{wp} too small for {h}x{w} outputs of a {c}x{c} kernel")
-    fk = torch.fft.rfft2(key.float(), s=(hp, wp))  # [B, C, Hp, Wp/2+1]
-    # The kernels are c x c inside an Hp x Wp frame: transform their c rows along the width
-    # first, then the columns, instead of a full 2-D transform of mostly zeros.
-    fq = torch.fft.fft(torch.fft.rfft(kernels.float(), n=wp, dim=-1), n=hp, dim=-2)
-    prod = torch.einsum("bchw,brchw->brhw", fk, fq.conj())
-    return torch.fft.irfft2(prod, s=(hp, wp))[..., :h, :w]
+    # Along the width (rfft), then along the height with the rows moved last: every FFT
+    # runs over contiguous memory. The kernels are c x c inside an Hp x Wp frame: their c
+    # rows are transformed along the width before the zeros along the height are added.
+    fk = torch.fft.fft(torch.fft.rfft(key.float(), dim=-1).transpose(-1, -2), dim=-1)
+    fq = torch.fft.fft(torch.fft.rfft(kernels.float(), n=wp, dim=-1).transpose(-1, -2),
+                       n=hp, dim=-1)  # [B, k, C, Wp/2+1, Hp]
+    # The sum over channels as products of unbound slices: an einsum (bmm over every
+    # frequency) or a slice per channel (its backward fills a whole zero volume) cost 2x.
+    fks, fqs = fk.unsqueeze(1).unbind(2), fq.unbind(2)
+    prod = fks[0] * fqs[0].conj()
+    for a, b in zip(fks[1:], fqs[1:], strict=True):
+        prod = prod + a * b.conj()
+    x = torch.fft.ifft(prod, dim=-1)[..., :h]  # [B, k, Wp/2+1, h]
+    return torch.fft.irfft(x.transpose(-1, -2), n=wp, dim=-1)[..., :w]
+
 
 class Transport(nn.Module):
     def __init__(self, key_fcn: nn.Module, query_fcn: nn.Module, n_rotations: int = 36,
-                 crop_size: int = 64) -> None:
+                 crop_size: int = 64, key_stride: int = 1, query_rotation: str = "image"
+                 ) -> None:
         super().__init__()
+        if query_rotation not in QUERY_ROTATIONS:
+            raise ValueError(f"unknown query rotation {query_rotation!r}")
         self.key = key_fcn
         self.query = query_fcn
         self.n_rotations = n_rotations
         self.crop_size = crop_size
         self.pad = crop_size // 2
+        self.key_stride = key_stride
+        self.query_rotation = query_rotation
 
     def angles(self, device) -> torch.Tensor:
         k = self.n_rotations
@@ -61,13 +84,33 @@ class Transport(nn.Module):
         """Rotated crops [B * k, 6, c, c] of the raw image around ``pick`` [B, 2] (u, v)."""
         return rotated_crops(img, pick, self.angles(img.device), self.crop_size)
 
+    def query_kernels(self, img: torch.Tensor, pick: torch.Tensor, g: torch.Tensor | None
+                      ) -> torch.Tensor:
+        """The query FCN's kernels [B * k, C, c, c] around ``pick``. ``image``: the FCN on
+        each rotated crop; ``features``: the FCN once on an unrotated window that holds every
+        rotated crop (side c sqrt 2, rounded up to a multiple of 16), rotated crops of its
+        map standing for the maps of rotated crops: 2.25 / k of the FCN's work at c = 64."""
+        k = self.n_rotations
+        if self.query_rotation == "image":
+            gk = None if g is None else g.repeat_interleave(k, dim=0)
+            return self.query(self.crops(img, pick), gk)
+        side = 16 * math.ceil(self.crop_size * math.sqrt(2) / 16)
+        zero = torch.zeros(1, device=img.device)
+        window = self.query(rotated_crops(img, pick, zero, side), g)
+        centre = torch.full_like(pick, side // 2)
+        return rotated_crops(window, centre, self.angles(img.device), self.crop_size)
+
+    def key_features(self, padded: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        """The key FCN's map of the padded image, at its resolution (``key_stride``: the FCN
+        on a coarser image, ``models.streams.strided``)."""
+        return strided(self.key, padded, g, self.key_stride)
+
     def forward(self, img: torch.Tensor, pick: torch.Tensor, g: torch.Tensor | None
                 ) -> torch.Tensor:
         """``img`` [B, 6, H, W] raw, ``pick`` [B, 2] long (u, v) -> logits [B, k, H, W]."""
         b, _, h, w = img.shape
         k, p = self.n_rotations, self.pad
-        key = self.key(F.pad(img, [p, p, p, p]), g)
-        gk = None if g is None else g.repeat_interleave(k, dim=0)
-        query = self.query(self.crops(img, pick), gk)
+        key = self.key_features(F.pad(img, [p, p, p, p]), g)
+        query = self.query_kernels(img, pick, g)
         kernels = query.reshape(b, k, *query.shape[1:])
         return fft_correlate(key, kernels, (h, w))
