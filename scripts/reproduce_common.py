@@ -1,11 +1,16 @@
-"""What the reproduction scripts (``reproduce_multitask.py``, ``reproduce_gripper.py``) share:
-the policy config with a preset's overrides, the smoke preset's training sizes, and the
-arguments every reproduction takes. Imported from ``scripts/``, next to them."""
+"""What the reproduction scripts (``reproduce_multitask.py``, ``reproduce_gripper.py``,
+``reproduce_benchmark.py``) share: the policy config with a preset's overrides, the smoke
+preset's training sizes, the arguments every reproduction takes and a row's budget.
+Imported from ``scripts/``, next to them."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import resource
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +51,41 @@ def chosen_preset(args: argparse.Namespace, presets: dict[str, Any]) -> Any:
     if args.train_minutes is not None:
         preset = dataclasses.replace(preset, train_minutes=args.train_minutes)
     return preset
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (demo and eval workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class StageBudget:
+    """Wall and CPU seconds of each stage of a row, added up over calls in ``path`` (a run
+    that needs several sittings keeps one budget); ``cpu_minutes`` is their total."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = (json.loads(path.read_text()) if path.is_file()
+                                     else {"calls": 0})
+        self.stages: dict[str, dict[str, float]] = self.data.setdefault("stages", {})
+
+    def timed(self, name: str, fn: Callable[[], None]) -> None:
+        """Run one stage, add its time, and write the file (an interrupted call keeps the
+        stages it finished)."""
+        w0, c0 = time.perf_counter(), cpu_seconds()
+        fn()
+        stage = self.stages.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
+        stage["wall_s"] += time.perf_counter() - w0
+        stage["cpu_s"] += cpu_seconds() - c0
+        self.save()
+
+    def finish(self, **facts: Any) -> None:
+        """Count this call and record what the row was (task, preset, config ...)."""
+        self.data.update(calls=self.data["calls"] + 1, **facts,
+                         train_cpu_minutes=self.stages.get("train", {}).get("cpu_s", 0.0) / 60)
+        self.save()
+
+    def save(self) -> None:
+        self.data["cpu_minutes"] = sum(s["cpu_s"] for s in self.stages.values()) / 60.0
+        self.path.write_text(json.dumps(self.data, indent=1))

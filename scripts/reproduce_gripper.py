@@ -39,13 +39,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from reproduce_common import SMOKE_TRAIN, add_run_arguments, chosen_preset, config_file
+from reproduce_common import SMOKE_TRAIN, StageBudget, add_run_arguments, chosen_preset, config_file
 
 ROWS = {  # row -> (task, train demos)
     "pbib-100": ("put-block-in-bowl-seen-colors", 100),
@@ -94,13 +92,6 @@ PRESETS = {
 }
 
 
-def _cpu_s() -> float:
-    """CPU seconds of this process and its finished children (demo and eval workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def teleop_data_root(out: Path, row: str, task: str, teleop: Path) -> Path:
     """A data root whose train split is the recorded teleop episodes and whose val split is
     the oracle's (links, so training reads both under the row's task name)."""
@@ -133,16 +124,7 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
     train_data = teleop_data_root(out, row, task, teleop) if row in TELEOP_ROWS else data
     run, clip = here / "run", here / "clip.safetensors"
     here.mkdir(parents=True, exist_ok=True)
-    budget_path = here / "budget.json"
-    budget = json.loads(budget_path.read_text()) if budget_path.is_file() else {"calls": 0}
-    stages: dict[str, dict[str, float]] = budget.setdefault("stages", {})
-
-    def timed(name: str, fn) -> None:
-        w0, c0 = time.perf_counter(), _cpu_s()
-        fn()
-        s = stages.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
-        s["wall_s"] += time.perf_counter() - w0
-        s["cpu_s"] += _cpu_s() - c0
+    budget = StageBudget(here / "budget.json")
 
     def demos() -> None:
         from cliport_sim.dataset import EpisodeWriter, episode_dir
@@ -192,13 +174,9 @@ def reproduce(out: Path, row: str, preset: Preset, config: str = "twin-gripper",
     source = "teleop" if row in TELEOP_ROWS else "scenes" if row in SCENE_ROWS else "oracle"
     for name, fn in (("demos", demos), ("scenes", scenes), ("clip", pretrain), ("train", train),
                      ("eval", evaluate)):
-        timed(name, fn)
-        budget["cpu_minutes"] = sum(s["cpu_s"] for s in stages.values()) / 60.0
-        budget_path.write_text(json.dumps(budget, indent=1))
-    budget.update(calls=budget["calls"] + 1, row=row, task=task, train_demos=n,
-                  preset=dataclasses.asdict(preset), config=config, workers=workers,
-                  train_cpu_minutes=stages["train"]["cpu_s"] / 60.0)
-    budget_path.write_text(json.dumps(budget, indent=1))
+        budget.timed(name, fn)
+    budget.finish(row=row, task=task, train_demos=n, preset=dataclasses.asdict(preset),
+                  config=config, workers=workers)
     from cliport_policy.learning_curves import write_curves
 
     write_curves(run, here / "curves", title=f"{row}: {task}, {n} demos, on the Franka twin")

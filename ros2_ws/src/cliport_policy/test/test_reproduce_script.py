@@ -53,7 +53,8 @@ def test_smoke_preset_generates_trains_evaluates_and_writes_the_table(tmp_path):
     assert set(log[-1]["tasks"]) == set(script.TASKS)  # per-task progress
 
 
-@pytest.mark.parametrize("name", ["reproduce_multitask.py", "reproduce_gripper.py"])
+@pytest.mark.parametrize("name", ["reproduce_multitask.py", "reproduce_gripper.py",
+                                  "reproduce_benchmark.py"])
 def test_every_preset_writes_a_policy_config_that_loads(tmp_path, name):
     from cliport_policy.config import load_policy_config
 
