@@ -31,7 +31,8 @@ def _step_of(checkpoint: str) -> int | None:
 
 def read_curves(run: str | os.PathLike) -> dict[str, Any]:
     """``{"train": {step, pick_loss, place_loss, wall_s}, "val": {task: [[step, mean, ci95],
-    ...]}, "best": checkpoint}`` from a run directory; a missing file gives an empty part.
+    ...]}, "best": checkpoint, "best_by_task": {task: checkpoint}}`` from a run directory; a
+    missing file gives an empty part.
     ``wall_s`` is the training's wall time over every call, logged steps that a resume redid
     included: the log holds it even when a call was killed before reporting its budget."""
     run = Path(run)
@@ -62,11 +63,14 @@ def read_curves(run: str | os.PathLike) -> dict[str, Any]:
             if step is not None and isinstance(summary, dict) and "mean" in summary:
                 points.append([step, float(summary["mean"]), float(summary.get("ci95") or 0.0)])
         val[task] = sorted(points)
-    best = None
+    best, best_by_task = None, {}
     results = run / "eval" / "results.json"
-    if results.is_file():
-        best = json.loads(results.read_text()).get("selection", {}).get("best")
-    return {"train": train, "val": val, "best": best}
+    if results.is_file():  # a task evaluated later (an unseen split) has its own choice
+        r = json.loads(results.read_text())
+        best = r.get("selection", {}).get("best")
+        best_by_task = {t: Path(e["checkpoint"]).name for t, e in r.get("tasks", {}).items()
+                        if isinstance(e, dict) and e.get("checkpoint")}
+    return {"train": train, "val": val, "best": best, "best_by_task": best_by_task}
 
 
 def running_median(values: list[float], width: int = SMOOTH) -> list[float]:
@@ -119,8 +123,8 @@ def render_png(curves: dict[str, Any], path: str | os.PathLike, title: str = "")
         d.text((360, 64 + 16 * i), k.replace("_", " "), fill=PALETTE[i], font=font)
     to_px = _panel(d, (560, 60, 960, 350), "val score (% mean reward) per saved checkpoint",
                    x_max, 100.0, [0, 25, 50, 75, 100], font)
-    best = _step_of(curves.get("best") or "")
     for i, (task, pts) in enumerate(sorted(val.items())):
+        best = _step_of(curves.get("best_by_task", {}).get(task) or curves.get("best") or "")
         colour = PALETTE[(i + 2) % len(PALETTE)]
         px = [to_px(s, 100 * m) for s, m, _ in pts]
         if len(px) > 1:

@@ -35,6 +35,19 @@ def test_read_curves_takes_the_last_log_of_a_step_and_skips_a_cut_line(tmp_path)
     assert curves["best"] == "step-0000030.ckpt"
 
 
+def test_each_task_keeps_the_checkpoint_chosen_for_it(tmp_path):
+    # a single-task run evaluated on its seen split, then on its unseen one: each split's
+    # own val choice is marked, not only the last evaluation's
+    run = _run(tmp_path)
+    (run / "eval" / "results.json").write_text(json.dumps({
+        "selection": {"best": "step-0000030.ckpt"},
+        "tasks": {"put-block-in-bowl-seen-colors": {"checkpoint": "c/step-0000010.ckpt"},
+                  "put-block-in-bowl-unseen-colors": {"checkpoint": "c/step-0000030.ckpt"}}}))
+    assert read_curves(run)["best_by_task"] == {
+        "put-block-in-bowl-seen-colors": "step-0000010.ckpt",
+        "put-block-in-bowl-unseen-colors": "step-0000030.ckpt"}
+
+
 def test_write_curves_writes_json_and_png(tmp_path):
     png = write_curves(_run(tmp_path), tmp_path / "out" / "row-curves", "row")
     assert png.name == "row-curves.png"
