@@ -146,9 +146,11 @@ def reproduce(out: Path, row_name: str, preset: Preset, config: str = "cpu", wor
         argv = ["--run", str(run), "--val-episodes", str(preset.val_episodes),
                 "--test-episodes", str(preset.test_episodes), "--seeds", str(preset.seeds),
                 "--workers", str(workers), "--observation", preset.observation,
-                "--heatmaps", str(preset.heatmaps)]
+                "--heatmaps", str(preset.heatmaps), "--method", method]
         eval_main(argv + [a for t in tasks for a in ("--task", t)] + quiet)
 
+    # the table's row name: the config next to the paper's method it is compared with
+    method = f"CLIPort {Path(config).stem} ({'multi' if len(row.tasks) > 1 else 'single'})"
     seen_results: dict[str, Any] = {}
 
     def evaluate_seen() -> None:
