@@ -162,9 +162,9 @@ def reproduce(out: Path, row_name: str, preset: Preset, config: str = "cpu", wor
                      ("eval", evaluate_seen), ("eval_unseen", lambda: evaluate(unseen))):
         if name != "eval_unseen" or unseen:
             budget.timed(name, fn)
-    budget.finish(row=row_name, tasks=list(row.tasks), unseen=unseen, train_demos=
-                  preset.train_demos, train_minutes_cap=minutes, preset=dataclasses.asdict(
-                      preset), config=config, workers=workers)
+    budget.finish(row=row_name, tasks=list(row.tasks), unseen=unseen, config=config,
+                  train_demos=preset.train_demos, train_minutes_cap=minutes,
+                  preset=dataclasses.asdict(preset), workers=workers)
 
     results = json.loads((run / "eval" / "results.json").read_text())
     keys = ("mean", "ci95", "n_seeds", "per_seed", "evaluated", "checkpoint")
