@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from reproduce_common import SMOKE_TRAIN, StageBudget, add_run_arguments, chosen_preset, config_file
+from reproduce_multitask import unseen_variants
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,11 +88,6 @@ PRESETS = {
                     clip_steps=2,
                     config_overrides={"model": {"place_rotations": 4}, "train": SMOKE_TRAIN}),
 }
-
-
-def unseen_variant(task: str) -> str:
-    """The unseen-colours variant of a seen-colours task."""
-    return task.replace("-seen-colors", "-unseen-colors")
 
 
 def reproduce(out: Path, row_name: str, preset: Preset, config: str = "cpu", workers: int = 2,
@@ -157,7 +153,7 @@ def reproduce(out: Path, row_name: str, preset: Preset, config: str = "cpu", wor
         evaluate(list(row.tasks))  # selected on the mean over the row's tasks
         seen_results.update(json.loads((run / "eval" / "results.json").read_text()))
 
-    unseen = [unseen_variant(t) for t in row.tasks] if row.unseen else []
+    unseen = list(unseen_variants(row.tasks)) if row.unseen else []
     for name, fn in (("demos", demos), ("clip", pretrain), ("train", train),
                      ("eval", evaluate_seen), ("eval_unseen", lambda: evaluate(unseen))):
         if name != "eval_unseen" or unseen:
