@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import resource
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,28 +65,50 @@ class StageBudget:
     """Wall and CPU seconds of each stage of a row, added up over calls in ``path`` (a run
     that needs several sittings keeps one budget); ``cpu_minutes`` is their total."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, flush_s: float = 30.0) -> None:
         self.path = path
+        self.flush_s = flush_s  # a killed stage loses at most this much of its time
         self.data: dict[str, Any] = (json.loads(path.read_text()) if path.is_file()
                                      else {"calls": 0})
         self.stages: dict[str, dict[str, float]] = self.data.setdefault("stages", {})
+        self._lock = threading.Lock()
 
     def timed(self, name: str, fn: Callable[[], None]) -> None:
-        """Run one stage, add its time, and write the file (an interrupted call keeps the
-        stages it finished)."""
-        w0, c0 = time.perf_counter(), cpu_seconds()
-        fn()
+        """Run one stage and add its time, written every ``flush_s`` while it runs: a
+        sitting killed mid-stage still counts, so a training cap holds over sittings."""
         stage = self.stages.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
-        stage["wall_s"] += time.perf_counter() - w0
-        stage["cpu_s"] += cpu_seconds() - c0
-        self.save()
+        base, w0, c0 = dict(stage), time.perf_counter(), cpu_seconds()
+        done = threading.Event()
+
+        def record() -> None:
+            with self._lock:
+                stage["wall_s"] = base["wall_s"] + time.perf_counter() - w0
+                stage["cpu_s"] = base["cpu_s"] + cpu_seconds() - c0
+                self._write()
+
+        def flush() -> None:
+            while not done.wait(self.flush_s):
+                record()
+
+        flusher = threading.Thread(target=flush, daemon=True)
+        flusher.start()
+        try:
+            fn()
+        finally:
+            done.set()
+            flusher.join()
+            record()
 
     def finish(self, **facts: Any) -> None:
         """Count this call and record what the row was (task, preset, config ...)."""
-        self.data.update(calls=self.data["calls"] + 1, **facts,
-                         train_cpu_minutes=self.stages.get("train", {}).get("cpu_s", 0.0) / 60)
-        self.save()
+        with self._lock:
+            self.data.update(calls=self.data["calls"] + 1, **facts,
+                             train_cpu_minutes=self.stages.get("train", {}).get("cpu_s", 0.0)
+                             / 60)
+            self._write()
 
-    def save(self) -> None:
+    def _write(self) -> None:
         self.data["cpu_minutes"] = sum(s["cpu_s"] for s in self.stages.values()) / 60.0
-        self.path.write_text(json.dumps(self.data, indent=1))
+        tmp = self.path.with_suffix(".tmp")  # replaced whole: a kill never leaves half a file
+        tmp.write_text(json.dumps(self.data, indent=1))
+        tmp.replace(self.path)

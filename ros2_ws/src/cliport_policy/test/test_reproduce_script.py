@@ -68,3 +68,27 @@ def test_every_preset_writes_a_policy_config_that_loads(tmp_path, name):
                 got = getattr(getattr(cfg, section), key)
                 assert list(got) == value if isinstance(value, list) else got == value, (
                     preset_name, section, key)
+
+
+def test_a_stage_killed_midway_keeps_the_time_it_ran(tmp_path):
+    """The budget file holds a running stage's time (a sitting killed mid-training still
+    counts against the row's cap); a failed stage's time is kept too."""
+    import time
+
+    common = _script(SCRIPTS / "reproduce_common.py")
+    path = tmp_path / "budget.json"
+    budget = common.StageBudget(path, flush_s=0.05)
+    seen: list[float] = []
+
+    def train() -> None:
+        time.sleep(0.5)
+        seen.append(json.loads(path.read_text())["stages"]["train"]["wall_s"])
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        budget.timed("train", train)
+    assert 0.2 < seen[0] <= 0.5
+    again = common.StageBudget(path)
+    assert again.stages["train"]["wall_s"] >= 0.5
+    again.timed("train", lambda: time.sleep(0.1))
+    assert json.loads(path.read_text())["stages"]["train"]["wall_s"] >= 0.6
