@@ -13,14 +13,16 @@ architecture and weights at the start), fp32, 2 torch threads with ``OMP_WAIT_PO
 (see ``omp_passive``), one process; the two are timed alternately so both see the same
 machine load.
 
-Also the recipe (``$CLIPORT_BENCH_RECIPE``, default ``cpu``, the CPU-sized configuration) at
-the precision its ``train.precision`` chooses on this CPU (bf16 where it is native,
-:mod:`cliport_policy.cpu_isa`) against today's ``tiny12-simclip`` fp32 step, each at its own
-batch size and torch threads (``train.threads``: 1 for both), timed in turn, each timed step
-right after an untimed one of the same model: ``vs_tiny12_simclip`` is the ratio of their
-samples/s. Why the untimed step: a step right after the other model's is up to 1.4x slower
-(the other's buffers were freed to the system and its own are faulted in afresh), while a
-training run repeats one model. The JSON carries the load average before and after.
+Also the recipes (``$CLIPORT_BENCH_RECIPE``, default ``cpu,cpu-strided``: the CPU-sized
+configuration and its strided variant), each at the precision its ``train.precision``
+chooses on this CPU (bf16 where it is native, :mod:`cliport_policy.cpu_isa`), against
+today's ``tiny12-simclip`` fp32 step, each at its own batch size and torch threads
+(``train.threads``: 1 for all), timed in turn, each timed step right after an untimed one
+of the same model: ``vs_tiny12_simclip`` is the ratio of ``cpu``'s samples/s to
+``tiny12-simclip``'s (each recipe's own ratio under ``recipes``). Why the untimed step: a
+step right after another model's is up to 1.4x slower (the other's buffers were freed to
+the system and its own are faulted in afresh), while a training run repeats one model.
+The JSON carries the load average before and after.
 
 Config: ``tiny`` in both modes (``--quick``: one timed step of each, no warm-up). A
 paper-size B = 8 training step takes minutes on this 2-core CPU (estimate: 8 samples x ~3
@@ -45,7 +47,9 @@ from bench_policy_act import omp_passive  # bench/ is on sys.path (run.py)
 
 BATCH = 8
 BASELINE_RECIPE = "tiny12-simclip"  # today's CPU training recipe, at fp32
-RECIPE = "cpu"  # the CPU-sized recipe measured against it (config/cpu.yaml)
+# the CPU-sized recipe (config/cpu.yaml) measured against it, and its variant with the pick
+# and key FCNs on 2 x 2 cells: faster, learns placing worse
+RECIPES = ("cpu", "cpu-strided")
 INSTRUCTIONS = ("put the red block in the blue bowl", "put the green block in the yellow bowl",
                 "pack the blue block into the brown box", "put the white block in the red bowl")
 
@@ -132,30 +136,35 @@ def _trainer(name: str, precision: str, rng: np.random.Generator, n_batches: int
 
 
 def recipe_vs_tiny12(quick: bool) -> dict[str, Any]:
-    """samples/s of the recipe (``$CLIPORT_BENCH_RECIPE``, default cpu) at the precision
-    its config chooses on this CPU, against tiny12-simclip's fp32 step: each at its own batch
-    size, with the torch threads its config trains with, timed in turn so both see the same
-    load, each timed step after an untimed one of the same model (see the module's
-    docstring)."""
+    """samples/s of each recipe (``$CLIPORT_BENCH_RECIPE``, comma-separated, default
+    ``cpu,cpu-strided``) at the precision its config chooses on this CPU, against
+    tiny12-simclip's fp32 step: each at its own batch size, with the torch threads its config
+    trains with, timed in turn so all see the same load, each timed step after an untimed
+    one of the same model (see the module's docstring). ``vs_tiny12_simclip`` is the first
+    recipe's ratio."""
     import torch
 
     from cliport_policy import cpu_isa
     from cliport_policy.config import load_policy_config
 
-    name = os.environ.get("CLIPORT_BENCH_RECIPE", RECIPE)
-    tc = load_policy_config(name).train
-    choice = cpu_isa.choose(tc.precision if tc.amp else "fp32")
+    names = os.environ.get("CLIPORT_BENCH_RECIPE", ",".join(RECIPES)).split(",")
     before = torch.get_num_threads()
-    threads = {n: load_policy_config(n).train.threads or before for n in (BASELINE_RECIPE, name)}
-    print(f"recipe {name}: precision {choice.precision} ({choice.reason}); against "
-          f"{BASELINE_RECIPE} fp32; torch threads {threads}", flush=True)
     rounds, warm = (1, 0) if quick else (3, 1)
     rng = np.random.default_rng(1)
-    runs = [_trainer(BASELINE_RECIPE, "fp32", rng, rounds + warm),
-            _trainer(name, choice.precision, rng, rounds + warm)]
+    runs = [_trainer(BASELINE_RECIPE, "fp32", rng, rounds + warm)]
+    for name in names:
+        tc = load_policy_config(name).train
+        choice = cpu_isa.choose(tc.precision if tc.amp else "fp32")
+        print(f"recipe {name}: precision {choice.precision} ({choice.reason})", flush=True)
+        runs.append(_trainer(name, choice.precision, rng, rounds + warm)
+                    | {"reason": choice.reason})
+    for r in runs:
+        r["threads"] = load_policy_config(r["config"]).train.threads or before
+    print(f"against {BASELINE_RECIPE} fp32; torch threads "
+          f"{ {r['config']: r['threads'] for r in runs} }", flush=True)
     for i in range(rounds + warm):
         for r in runs:
-            torch.set_num_threads(threads[r["config"]])
+            torch.set_num_threads(r["threads"])
             if not quick:  # settles this model's memory after the other's step
                 train_step(r["agent"], r["opts"], r["batches"][i], r["grad_clip"],
                            r["precision"])
@@ -166,19 +175,20 @@ def recipe_vs_tiny12(quick: bool) -> dict[str, Any]:
                 r["step_s"].append(dt)
             print(f"{r['config']} {r['precision']} step{' (warm-up)' if i < warm else ''}: "
                   f"{dt:.2f} s for {r['batch_size']} samples", flush=True)
-    out = {}
-    for key, r in zip(("tiny12_simclip_fp32", "recipe"), runs, strict=True):
-        out[key] = {"config": r["config"], "precision": r["precision"],
-                    "batch_size": r["batch_size"], "threads": threads[r["config"]],
-                    "samples_per_s": round(r["batch_size"] / statistics.median(r["step_s"]), 4),
-                    "step_s": [round(s, 3) for s in r["step_s"]]}
     torch.set_num_threads(before)
-    ratio = out["recipe"]["samples_per_s"] / out["tiny12_simclip_fp32"]["samples_per_s"]
-    print(f"median: recipe {out['recipe']['samples_per_s']:.3f} samples/s, {BASELINE_RECIPE} "
-          f"fp32 {out['tiny12_simclip_fp32']['samples_per_s']:.3f} samples/s: {ratio:.2f}x",
-          flush=True)
-    return {"vs_tiny12_simclip": round(ratio, 2), "recipe_precision_reason": choice.reason,
-            **out}
+    rows = [{"config": r["config"], "precision": r["precision"],
+             "batch_size": r["batch_size"], "threads": r["threads"],
+             "samples_per_s": round(r["batch_size"] / statistics.median(r["step_s"]), 4),
+             "step_s": [round(s, 3) for s in r["step_s"]]} for r in runs]
+    base = rows[0]["samples_per_s"]
+    for row, r in zip(rows[1:], runs[1:], strict=True):
+        row["vs_tiny12_simclip"] = round(row["samples_per_s"] / base, 2)
+        row["precision_reason"] = r["reason"]
+        print(f"median: {row['config']} {row['samples_per_s']:.3f} samples/s, "
+              f"{BASELINE_RECIPE} fp32 {base:.3f} samples/s: {row['vs_tiny12_simclip']:.2f}x",
+              flush=True)
+    return {"vs_tiny12_simclip": rows[1]["vs_tiny12_simclip"], "tiny12_simclip_fp32": rows[0],
+            "recipe": rows[1], "recipes": rows[1:]}
 
 
 def run(quick: bool) -> dict[str, Any]:
