@@ -307,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     if overrides:
         cfg = replace(cfg, train=replace(cfg.train, **overrides))
     if args.clip_pretrained:
-        cfg = replace(cfg, model=cfg.model.with_clip_pretrained(args.clip_pretrained))
+        clip = args.clip_pretrained
+        if Path(clip).is_file():  # the run's config then loads from any working directory
+            clip = str(Path(clip).resolve())
+        cfg = replace(cfg, model=cfg.model.with_clip_pretrained(clip))
     try:
         ts = resolve(args.task)
     except TaskSetError as exc:

@@ -167,7 +167,8 @@ def test_pretraining_learns_the_captions_and_saves_weights_the_policy_loads(capt
     assert frozen.fingerprint != FrozenCLIP(cfg.clip).fingerprint  # not the random init
 
 
-def test_cli_writes_half_weights_and_refuses_a_missing_task(demo_root, tmp_path, capsys):
+def test_cli_writes_half_weights_and_refuses_a_missing_task(demo_root, tmp_path, capsys,
+                                                           monkeypatch):
     out = tmp_path / "w" / "clip.safetensors"
     assert main(["--data", str(demo_root), "--task", TASK, "--steps", "2", "--out", str(out),
                  "--half"]) == 0
@@ -181,11 +182,13 @@ def test_cli_writes_half_weights_and_refuses_a_missing_task(demo_root, tmp_path,
     from cliport_policy.train import main as train_main
 
     run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)  # a relative path: the run keeps the file's absolute one
     assert train_main(["--config", "tiny", "--data", str(demo_root), "--task", TASK,
                        "--n-demos", "2", "--steps", "1", "--batch-size", "1", "--out",
-                       str(run), "--clip-pretrained", str(out), "--quiet"]) == 0
+                       str(run), "--clip-pretrained", "w/clip.safetensors", "--quiet"]) == 0
+    monkeypatch.chdir(demo_root)
     state = read_checkpoint(run / "checkpoints" / "last.ckpt")
-    assert state["model"]["clip"]["pretrained"] == str(out)
+    assert state["model"]["clip"]["pretrained"] == str(out.resolve())
     frozen = FrozenCLIP(dataclasses.replace(load_pretrain_config().clip, pretrained=str(out)))
     assert load_agent(run / "checkpoints" / "last.ckpt").clip.fingerprint == frozen.fingerprint
     assert main(["--data", str(demo_root), "--task", "align-rope", "--out",
