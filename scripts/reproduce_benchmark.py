@@ -125,8 +125,8 @@ def reproduce(out: Path, row_name: str, preset: Preset, config: str = "cpu", wor
             raise SystemExit("CLIP pre-training failed (see above)")
 
     def train() -> None:
-        spent = budget.stages.get("train", {}).get("wall_s", 0.0) / 60.0
-        if spent >= minutes:  # the cap counts every sitting
+        left = budget.minutes_left("train", minutes)  # the cap counts every sitting
+        if not left:
             return
         overrides = {**preset.config_overrides}
         overrides["train"] = {"save_steps": list(range(row.save_every, steps + 1,
@@ -134,7 +134,7 @@ def reproduce(out: Path, row_name: str, preset: Preset, config: str = "cpu", wor
                               **overrides.get("train", {})}
         argv = ["--config", config_file(here, config, overrides), "--data", str(data),
                 "--n-demos", str(preset.train_demos), "--out", str(run), "--clip-pretrained",
-                str(clip), "--steps", str(steps), "--max-minutes", f"{minutes - spent:.3f}",
+                str(clip), "--steps", str(steps), "--max-minutes", f"{left:.3f}",
                 "--device", "cpu", *task_args]
         train_main(argv + quiet)
 

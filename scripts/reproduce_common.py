@@ -99,6 +99,10 @@ class StageBudget:
             flusher.join()
             record()
 
+    def minutes_left(self, stage: str, cap: float) -> float:
+        """What is left of a wall-clock cap on ``stage`` over every sitting (0 when spent)."""
+        return max(0.0, cap - self.stages.get(stage, {}).get("wall_s", 0.0) / 60.0)
+
     def finish(self, **facts: Any) -> None:
         """Count this call and record what the row was (task, preset, config ...)."""
         with self._lock:
