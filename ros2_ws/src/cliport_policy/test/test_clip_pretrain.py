@@ -38,6 +38,9 @@ TASK = "put-block-in-bowl-seen-colors"  # as the demo_root fixture
      "the lightest brown block"),
     ("towers-of-hanoi-seq-seen-colors", {"color": "cyan", "loc": "middle of the stand"},
      "cyan ring", "middle of the stand"),
+    ("packing-boxes-pairs-seen-colors", {"colors": "red and blue"}, "red and blue blocks",
+     "brown box"),
+    ("packing-boxes-pairs-seen-colors", {"colors": "red"}, "red blocks", "brown box"),
     ("assembling-kits-seq-seen-colors", {"color": "red", "obj": "letter R shape",
                                          "loc": "left "},
      "red letter r shape", "left letter r shape hole"),  # lower case, as CLIP tokenises
