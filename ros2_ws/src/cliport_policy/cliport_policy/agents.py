@@ -120,7 +120,8 @@ class Agent(nn.Module):
         self.attention = Attention(pick, config.pick_rotations, config.pick_pad_square,
                                    classifier, config.pick_stride)
         self.transport = Transport(key, query, config.place_rotations, config.crop_size,
-                                   config.key_stride, config.query_rotation)
+                                   config.key_stride, config.query_rotation,
+                                   config.key_pad)
         init_weights(self.attention, output_scale=PICK_OUTPUT_SCALE)
         init_weights(self.transport, output_scale=TRANSPORT_OUTPUT_SCALE)
         self.to(memory_format=torch.channels_last)  # see streams.spatial_normalise

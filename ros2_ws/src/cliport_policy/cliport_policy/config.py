@@ -24,6 +24,7 @@ from cliport_policy.cpu_isa import PRECISIONS
 LANG_FUSIONS = ("mult", "add", "film")
 PICK_ROTATION_HEADS = ("attention", "classifier")
 QUERY_ROTATIONS = ("image", "features")
+KEY_PADS = ("image", "features")
 # The pick bins' span: a parallel gripper's grasp is the same turned by half a turn, so k pick
 # bins cover 180 deg (bin i = grasp yaw 180 i / k deg, cliport_policy.poses). With one bin (a
 # suction cup) the span does not matter.
@@ -77,12 +78,17 @@ class ModelConfig:
     # (the reference); "features" runs it once on a window around the pick and rotates crops
     # of its map (one FCN pass instead of k, models/transport.py).
     query_rotation: str = "image"
+    # Where the key's crop/2 border comes from: "image" runs its FCN on the zero-padded
+    # image (the reference); "features" runs it on the image and zero-pads its map (the
+    # FCN then sees 320x160 cells, not 384x224: 0.6 of its work).
+    key_pad: str = "image"
 
     def __post_init__(self) -> None:
         check = Check(self, "model")
         check.one_of("lang_fusion", LANG_FUSIONS)
         check.one_of("pick_rotation_head", PICK_ROTATION_HEADS)
         check.one_of("query_rotation", QUERY_ROTATIONS)
+        check.one_of("key_pad", KEY_PADS)
         check.at_least(1, "pick_rotations", "place_rotations", "key_stride", "pick_stride")
         check.even(2, "spatial_width", "crop_size")
         check.even(8, "rotation_crop_size")

@@ -219,6 +219,23 @@ def test_query_rotation_features_rotates_the_map_instead_of_the_crops():
         Transport(key, query, 6, 16, query_rotation="crops")
 
 
+def test_key_pad_features_pads_the_map_instead_of_the_image():
+    """key_pad features (the key's FCN on the unpadded image, its map zero-padded) gives the
+    logits of image for a key whose map of zeros is zero, and refuses unknown values."""
+    torch.manual_seed(0)
+    query, key = _Pointwise(), _Pointwise()
+    img = torch.rand(2, 6, 64, 48) * 255
+    pick = torch.tensor([[30, 20], [2, 45]])
+    by_image = Transport(key, query, 6, 16, query_rotation="features")
+    by_map = Transport(key, query, 6, 16, query_rotation="features", key_pad="features")
+    with torch.no_grad():
+        assert by_map.key_features(img, None).shape == (2, 3, 64 + 16, 48 + 16)
+        torch.testing.assert_close(by_map(img, pick, None), by_image(img, pick, None),
+                                   rtol=1e-4, atol=1e-2)
+    with pytest.raises(ValueError):
+        Transport(key, query, 6, 16, key_pad="zeros")
+
+
 def test_a_strided_pick_keeps_the_heightmap_grid(tiny_agent):
     img = torch.rand(2, 6, 320, 160) * 255
     g = tiny_agent.text_features(["a", "b"])
@@ -230,7 +247,7 @@ def test_a_strided_pick_keeps_the_heightmap_grid(tiny_agent):
 
 @pytest.mark.parametrize("field,value", [("decoder_width", 6), ("decoder_width", -4),
                                          ("key_stride", 0), ("pick_stride", 0),
-                                         ("query_rotation", "crops")])
+                                         ("query_rotation", "crops"), ("key_pad", "zeros")])
 def test_the_cpu_options_refuse_values_the_models_cannot_build(field, value):
     from cliport_policy.config import ConfigError, ModelConfig
 

@@ -16,9 +16,10 @@ features of ``k`` rotated ``crop x crop`` windows around the pick, giving logits
   loop in oneDNN (docs/design.md#cpu-correlation); one batched rFFT product is exact to ~1e-6
   and its cost does not depend on the kernel size.
 
-Two CPU cuts, off by default (docs/notes/cpu-flops.md): ``key_stride`` runs the key's FCN
+Three CPU cuts, off by default (docs/notes/cpu-flops.md): ``key_stride`` runs the key's FCN
 on the padded image averaged over s x s cells and resizes its map back before the
-correlation; ``query_rotation="features"`` runs the query's FCN once on a window around the
+correlation; ``key_pad="features"`` runs the key's FCN on the unpadded image and zero-pads
+its map; ``query_rotation="features"`` runs the query's FCN once on a window around the
 pick and rotates crops of its map instead of running it on each rotated crop.
 """
 
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cliport_policy.config import QUERY_ROTATIONS
+from cliport_policy.config import KEY_PADS, QUERY_ROTATIONS
 from cliport_policy.models.rotation import rotated_crops
 from cliport_policy.models.streams import strided
 
@@ -63,11 +64,13 @@ def fft_correlate(key: torch.Tensor, kernels: torch.Tensor, out_hw: tuple[int, i
 
 class Transport(nn.Module):
     def __init__(self, key_fcn: nn.Module, query_fcn: nn.Module, n_rotations: int = 36,
-                 crop_size: int = 64, key_stride: int = 1, query_rotation: str = "image"
-                 ) -> None:
+                 crop_size: int = 64, key_stride: int = 1, query_rotation: str = "image",
+                 key_pad: str = "image") -> None:
         super().__init__()
         if query_rotation not in QUERY_ROTATIONS:
             raise ValueError(f"unknown query rotation {query_rotation!r}")
+        if key_pad not in KEY_PADS:
+            raise ValueError(f"unknown key padding {key_pad!r}")
         self.key = key_fcn
         self.query = query_fcn
         self.n_rotations = n_rotations
@@ -75,6 +78,7 @@ class Transport(nn.Module):
         self.pad = crop_size // 2
         self.key_stride = key_stride
         self.query_rotation = query_rotation
+        self.key_pad = key_pad
 
     def angles(self, device) -> torch.Tensor:
         k = self.n_rotations
@@ -100,17 +104,21 @@ class Transport(nn.Module):
         centre = torch.full_like(pick, side // 2)
         return rotated_crops(window, centre, self.angles(img.device), self.crop_size)
 
-    def key_features(self, padded: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
-        """The key FCN's map of the padded image, at its resolution (``key_stride``: the FCN
-        on a coarser image, ``models.streams.strided``)."""
-        return strided(self.key, padded, g, self.key_stride)
+    def key_features(self, img: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        """The key FCN's map [B, C, H + c, W + c] with its crop/2 border (``key_stride``: the
+        FCN on a coarser image, ``models.streams.strided``). ``key_pad`` ``image``: the FCN
+        of the zero-padded image; ``features``: the FCN's map of the image, zero-padded."""
+        pad = [self.pad] * 4
+        if self.key_pad == "image":
+            return strided(self.key, F.pad(img, pad), g, self.key_stride)
+        return F.pad(strided(self.key, img, g, self.key_stride), pad)
 
     def forward(self, img: torch.Tensor, pick: torch.Tensor, g: torch.Tensor | None
                 ) -> torch.Tensor:
         """``img`` [B, 6, H, W] raw, ``pick`` [B, 2] long (u, v) -> logits [B, k, H, W]."""
         b, _, h, w = img.shape
-        k, p = self.n_rotations, self.pad
-        key = self.key_features(F.pad(img, [p, p, p, p]), g)
+        k = self.n_rotations
+        key = self.key_features(img, g)
         query = self.query_kernels(img, pick, g)
         kernels = query.reshape(b, k, *query.shape[1:])
         return fft_correlate(key, kernels, (h, w))
