@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
-from cliport_common.poses import Pose, quat_from_yaw
+from cliport_common.poses import Pose, quat_from_yaw, yaw_of
 from cliport_sim.action import Action
 from cliport_sim.colors import colors_for
 from cliport_sim.geometry import IDENTITY_QUAT, invert, matrix, multiply, yaw_difference, yaw_only
@@ -253,8 +253,11 @@ class Task:
 
     def place_pose(self, env: Environment, obj: int, pick: Pose, target: Pose,
                    goal: Goal) -> Pose:
-        """Where the pick point must go so the object lands on ``target``."""
+        """Where the pick point must go so the object lands on ``target``, turned by the
+        smallest turn that reaches it modulo the object's symmetry (:func:`nearest_turn`)."""
         obj_pose = yaw_only(env.pose(obj))
+        if goal.rotations:
+            target = nearest_turn(obj_pose, target, goal.symmetries[goal.objects.index(obj)])
         pick_to_obj = multiply(invert(obj_pose), pick)
         place = multiply(target, pick_to_obj)
         if not goal.rotations:
@@ -294,3 +297,16 @@ class Task:
         if pose is None:
             raise TaskSetupError(f"{self.name}: no free space for an object of size {size}")
         return pose
+
+
+def nearest_turn(obj_pose: Pose, target: Pose, symmetry: float) -> Pose:
+    """``target`` turned about its vertical by the multiple of ``symmetry`` (radians, 0: none)
+    that leaves the object the smallest turn, in [-symmetry / 2, symmetry / 2), to reach it.
+    Why: a cube's four equivalent turns look alike in the image, so labels carrying any one
+    of them at random (with the place point that goes with it) teach four answers, not one."""
+    if symmetry <= 0:
+        return target
+    turn = yaw_of(target[1]) - yaw_of(obj_pose[1])
+    extra = turn - grasp.fold(turn, symmetry)
+    return multiply(target, ((0.0, 0.0, 0.0), quat_from_yaw(-extra)))
+
