@@ -64,3 +64,18 @@ def test_oracle_solves_the_tower():
     results = run_oracle(NAMES[0], "train", [0, 2])
     assert all(r.success for r in results), results
     assert all(r.steps == 7 for r in results)
+
+
+def test_the_oracle_moves_a_ring_without_turning_it():
+    """A ring slides on at any yaw, so the oracle's place keeps the pick's yaw and the pick
+    point's offset from the ring's centre: one label per scene, not one per random turn."""
+    from cliport_common.poses import yaw_of
+
+    with _env() as env:
+        env.reset(1)
+        ring = env.task.goals[0].objects[0]
+        action = env.task.oracle(env)
+        offset = np.subtract(action.pose0[0][:2], env.pose(ring)[0][:2])
+        place = np.add(env.task.goals[0].targets[0][0][:2], offset)
+        assert yaw_of(action.pose1[1]) == pytest.approx(yaw_of(action.pose0[1]))
+        assert np.allclose(action.pose1[0][:2], place, atol=1e-6)

@@ -258,6 +258,8 @@ class Task:
         obj_pose = yaw_only(env.pose(obj))
         if goal.rotations:
             target = nearest_turn(obj_pose, target, goal.symmetries[goal.objects.index(obj)])
+        else:  # not turned: the pick point keeps its offset from the object's centre
+            target = (target[0], obj_pose[1])
         pick_to_obj = multiply(invert(obj_pose), pick)
         place = multiply(target, pick_to_obj)
         if not goal.rotations:
