@@ -13,6 +13,8 @@ box to pack then has both horizontal sides <= 60 mm, so the fingers always fit a
 
 from __future__ import annotations
 
+import math
+
 from cliport_sim import assets
 from cliport_sim.colors import rgba
 from cliport_sim.geometry import IDENTITY_QUAT, multiply
@@ -72,7 +74,9 @@ class PackingBoxesPairs(PackingTask):
             x, y, _ = leaf.center
             targets.append(multiply(box_pose, ((x, y, floor + leaf.size[2] / 2),
                                                IDENTITY_QUAT)))
-        self.add_goal(boxes, targets, matches=[[i == j for j in range(len(boxes))]
+        # a box fits its cell either way round: the oracle turns it by under 90 deg
+        self.add_goal(boxes, targets, symmetries=[math.pi] * len(boxes),
+                      matches=[[i == j for j in range(len(boxes))]
                                                for i in range(len(boxes))],
                       metric="zone", zones=[(box_pose, box_size[:2])],
                       zone_z_bound=ZONE_Z_BOUND,
