@@ -311,4 +311,3 @@ def nearest_turn(obj_pose: Pose, target: Pose, symmetry: float) -> Pose:
     turn = yaw_of(target[1]) - yaw_of(obj_pose[1])
     extra = turn - grasp.fold(turn, symmetry)
     return multiply(target, ((0.0, 0.0, 0.0), quat_from_yaw(-extra)))
-

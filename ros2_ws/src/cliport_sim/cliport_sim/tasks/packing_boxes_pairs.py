@@ -76,8 +76,7 @@ class PackingBoxesPairs(PackingTask):
                                                IDENTITY_QUAT)))
         # a box fits its cell either way round: the oracle turns it by under 90 deg
         self.add_goal(boxes, targets, symmetries=[math.pi] * len(boxes),
-                      matches=[[i == j for j in range(len(boxes))]
-                                               for i in range(len(boxes))],
+                      matches=[[i == j for j in range(len(boxes))] for i in range(len(boxes))],
                       metric="zone", zones=[(box_pose, box_size[:2])],
                       zone_z_bound=ZONE_Z_BOUND,
                       language=self.template.format(colors=" and ".join(named)))
