@@ -105,9 +105,14 @@ def test_heightmap_from_a_camera_and_a_frozen_camera(node_runner, ros_node, tmp_
     stale.clear()
     camera_proc.popen.send_signal(signal.SIGUSR1)
     assert spin_until(ros_node, lambda: stale, 30, node_runner), "stale camera not reported"
+
+    def spin_for(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        spin_until(ros_node, lambda: time.monotonic() > end, seconds + 5, node_runner)
+
+    spin_for(2.0)  # on a loaded machine, heightmaps fused before the freeze still arrive
     count = len(heightmaps)
-    end = time.monotonic() + 1.5
-    spin_until(ros_node, lambda: time.monotonic() > end, 5, node_runner)
+    spin_for(1.5)
     assert len(heightmaps) == count
     assert "stale cameras ['top']" in node_runner.processes["perception"].log()
 
