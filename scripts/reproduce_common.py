@@ -38,19 +38,27 @@ def config_file(out: Path, base: str, overrides: dict[str, Any]) -> str:
 
 def add_run_arguments(ap: argparse.ArgumentParser, presets: dict[str, Any], config: str
                       ) -> None:
-    """``--preset``, ``--config``, ``--workers``, ``--train-minutes`` and ``--quiet``."""
+    """``--preset``, ``--config``, ``--workers``, ``--train-minutes``, ``--threads`` and
+    ``--quiet``."""
     ap.add_argument("--preset", default="cpu", choices=sorted(presets))
     ap.add_argument("--config", default=config, help="policy config name or YAML file")
     ap.add_argument("--workers", type=int, default=2, help="simulator processes")
     ap.add_argument("--train-minutes", type=float, help="override the preset's cap")
+    ap.add_argument("--threads", type=int,
+                    help="torch threads for training, overriding the config's train.threads "
+                         "(2: one row on both cores instead of two rows side by side)")
     ap.add_argument("--quiet", action="store_true")
 
 
 def chosen_preset(args: argparse.Namespace, presets: dict[str, Any]) -> Any:
-    """The preset named by ``--preset``, with ``--train-minutes`` applied."""
+    """The preset named by ``--preset``, with ``--train-minutes`` and ``--threads`` applied."""
     preset = presets[args.preset]
     if args.train_minutes is not None:
         preset = dataclasses.replace(preset, train_minutes=args.train_minutes)
+    if args.threads is not None:
+        overrides = preset.config_overrides
+        train = {**overrides.get("train", {}), "threads": args.threads}
+        preset = dataclasses.replace(preset, config_overrides={**overrides, "train": train})
     return preset
 
 

@@ -92,3 +92,23 @@ def test_a_stage_killed_midway_keeps_the_time_it_ran(tmp_path):
     assert again.stages["train"]["wall_s"] >= 0.5
     again.timed("train", lambda: time.sleep(0.1))
     assert json.loads(path.read_text())["stages"]["train"]["wall_s"] >= 0.6
+
+
+def test_threads_argument_reaches_the_training_config(tmp_path):
+    """``--threads 2`` trains one row on both cores; the preset's other overrides stay."""
+    import argparse
+
+    from cliport_policy.config import load_policy_config
+
+    script = _script(SCRIPTS / "reproduce_benchmark.py")
+    common = sys.modules["reproduce_common"]
+    ap = argparse.ArgumentParser()
+    common.add_run_arguments(ap, script.PRESETS, "cpu")
+    preset = common.chosen_preset(ap.parse_args(["--preset", "smoke", "--threads", "2"]),
+                                  script.PRESETS)
+    cfg = load_policy_config(common.config_file(tmp_path, "cpu", preset.config_overrides))
+    assert cfg.train.threads == 2
+    assert cfg.train.batch_size == script.PRESETS["smoke"].config_overrides["train"][
+        "batch_size"]
+    default = common.chosen_preset(ap.parse_args([]), script.PRESETS)
+    assert default == script.PRESETS["cpu"]
