@@ -36,15 +36,44 @@ def config_file(out: Path, base: str, overrides: dict[str, Any]) -> str:
     return str(path)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero (one-line usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above zero (one-line usage error otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def with_train_overrides(preset: Any, **train: Any) -> Any:
+    """``preset`` with ``train`` merged into its config overrides' ``train`` section."""
+    overrides = preset.config_overrides
+    merged = {**overrides.get("train", {}), **train}
+    return dataclasses.replace(preset, config_overrides={**overrides, "train": merged})
+
+
 def add_run_arguments(ap: argparse.ArgumentParser, presets: dict[str, Any], config: str
                       ) -> None:
     """``--preset``, ``--config``, ``--workers``, ``--train-minutes``, ``--threads`` and
     ``--quiet``."""
     ap.add_argument("--preset", default="cpu", choices=sorted(presets))
     ap.add_argument("--config", default=config, help="policy config name or YAML file")
-    ap.add_argument("--workers", type=int, default=2, help="simulator processes")
-    ap.add_argument("--train-minutes", type=float, help="override the preset's cap")
-    ap.add_argument("--threads", type=int,
+    ap.add_argument("--workers", type=positive_int, default=2, help="simulator processes")
+    ap.add_argument("--train-minutes", type=positive_float, help="override the preset's cap")
+    ap.add_argument("--threads", type=positive_int,
                     help="torch threads for training, overriding the config's train.threads "
                          "(2: one row on both cores instead of two rows side by side)")
     ap.add_argument("--quiet", action="store_true")
@@ -56,9 +85,7 @@ def chosen_preset(args: argparse.Namespace, presets: dict[str, Any]) -> Any:
     if args.train_minutes is not None:
         preset = dataclasses.replace(preset, train_minutes=args.train_minutes)
     if args.threads is not None:
-        overrides = preset.config_overrides
-        train = {**overrides.get("train", {}), "threads": args.threads}
-        preset = dataclasses.replace(preset, config_overrides={**overrides, "train": train})
+        preset = with_train_overrides(preset, threads=args.threads)
     return preset
 
 

@@ -46,7 +46,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reproduce_common import SMOKE_TRAIN, StageBudget, add_run_arguments, chosen_preset, config_file
+from reproduce_common import (
+    SMOKE_TRAIN,
+    StageBudget,
+    add_run_arguments,
+    chosen_preset,
+    config_file,
+    positive_int,
+    with_train_overrides,
+)
 
 ROWS = {  # row -> (task, train demos)
     "pbib-100": ("put-block-in-bowl-seen-colors", 100),
@@ -195,10 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="data and rows go here")
     ap.add_argument("--teleop-data", type=Path, default=None,
                     help="the teleop rows' recorded episodes (a <task>-train folder)")
-    ap.add_argument("--steps", type=int,
+    ap.add_argument("--steps", type=positive_int,
                     help="override the config's training steps (a finished run resumes from "
                          "its last.ckpt and trains on to this step)")
-    ap.add_argument("--clip-steps", type=int,
+    ap.add_argument("--clip-steps", type=positive_int,
                     help="override the preset's CLIP pre-training steps (a 10-demo row's 20 "
                          "images are fitted in far fewer than 100 demos' ~300)")
     add_run_arguments(ap, PRESETS, "twin-gripper")
@@ -207,11 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.clip_steps is not None:
         preset = dataclasses.replace(preset, clip_steps=args.clip_steps)
     if args.steps is not None:  # checkpoints every SAVE_EVERY steps, as the config's
-        train = {**preset.config_overrides.get("train", {}),
-                 "save_steps": list(range(SAVE_EVERY, args.steps + 1, SAVE_EVERY))}
-        preset = dataclasses.replace(preset, steps=args.steps,
-                                     config_overrides={**preset.config_overrides,
-                                                       "train": train})
+        preset = with_train_overrides(
+            dataclasses.replace(preset, steps=args.steps),
+            save_steps=list(range(SAVE_EVERY, args.steps + 1, SAVE_EVERY)))
     results = reproduce(args.out, args.row, preset, args.config, args.workers,
                         progress=not args.quiet, teleop=args.teleop_data)
     from cliport_policy.eval_cli import ci_text

@@ -112,3 +112,37 @@ def test_threads_argument_reaches_the_training_config(tmp_path):
         "batch_size"]
     default = common.chosen_preset(ap.parse_args([]), script.PRESETS)
     assert default == script.PRESETS["cpu"]
+
+
+@pytest.mark.parametrize("argv", [["--threads", "-1"], ["--threads", "0"], ["--workers", "two"],
+                                  ["--train-minutes", "0"], ["--train-minutes", "nan"]])
+def test_run_arguments_refuse_what_cannot_run(argv, capsys):
+    """A thread count, worker count or cap below one is a one-line usage error, not a crash
+    after the demos are generated."""
+    import argparse
+
+    script = _script(SCRIPTS / "reproduce_benchmark.py")
+    common = sys.modules["reproduce_common"]
+    ap = argparse.ArgumentParser()
+    common.add_run_arguments(ap, script.PRESETS, "cpu")
+    with pytest.raises(SystemExit) as exit_info:
+        ap.parse_args(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert argv[0] in error and repr(argv[1]) in error
+
+
+def test_gripper_steps_keep_the_checkpoint_spacing(tmp_path):
+    """``reproduce_gripper.py --steps N`` saves every 250 steps up to N and keeps the
+    preset's other training overrides."""
+    script = _script(SCRIPTS / "reproduce_gripper.py")
+    common = sys.modules["reproduce_common"]
+    preset = common.with_train_overrides(script.PRESETS["smoke"], save_steps=[250, 500])
+    assert preset.config_overrides["train"]["save_steps"] == [250, 500]
+    assert preset.config_overrides["train"]["batch_size"] == common.SMOKE_TRAIN["batch_size"]
+    assert preset.config_overrides["model"] == script.PRESETS["smoke"].config_overrides["model"]
+    assert script.PRESETS["smoke"].config_overrides["train"] == common.SMOKE_TRAIN
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["--row", "pbib-100", "--out", str(tmp_path), "--steps", "-250"])
+    assert exit_info.value.code == 2
+    assert not any(tmp_path.iterdir())
