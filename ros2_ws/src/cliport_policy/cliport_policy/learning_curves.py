@@ -80,6 +80,17 @@ def running_median(values: list[float], width: int = SMOOTH) -> list[float]:
     return [float(np.median(a[max(0, i - h): i + h + 1])) for i in range(len(a))]
 
 
+def round_ticks(x_max: float, most: int = 5) -> list[int]:
+    """Whole steps from 0 to ``x_max`` at most ``most`` intervals apart, at a round spacing
+    (1, 2, 2.5 or 5 times a power of ten): numbers a reader matches to saved checkpoints."""
+    spacing = 1.0
+    if x_max > most:
+        scale = 10.0 ** np.floor(np.log10(x_max / most))
+        spacing = next(m * scale for m in (1.0, 2.0, 2.5, 5.0, 10.0)
+                       if (m * scale) % 1 == 0 and x_max / (m * scale) <= most + 1e-9)
+    return [round(k * spacing) for k in range(int(x_max / spacing + 1e-9) + 1)]
+
+
 def _panel(d, box: tuple[int, int, int, int], title: str, x_max: float, y_max: float,
            y_ticks: list[float], font) -> Any:
     """Axes in ``box`` (left, top, right, bottom); returns (x, y) -> pixel."""
@@ -89,10 +100,9 @@ def _panel(d, box: tuple[int, int, int, int], title: str, x_max: float, y_max: f
         yy = bottom - (bottom - top) * t / y_max
         d.line([left, yy, right, yy], fill=(225, 225, 225))
         d.text((left - 36, yy - 7), f"{t:g}", fill="black", font=font)
-    for k in range(0, 5):
-        xs = x_max * k / 4
-        xx = left + (right - left) * k / 4
-        d.text((xx - 12, bottom + 4), f"{xs:.0f}", fill="black", font=font)
+    for xs in round_ticks(x_max):
+        xx = left + (right - left) * xs / x_max
+        d.text((xx - 12, bottom + 4), str(xs), fill="black", font=font)
     d.line([left, top, left, bottom, right, bottom], fill="black")
     return lambda x, y: (left + (right - left) * x / x_max,
                          bottom - (bottom - top) * min(y, y_max) / y_max)

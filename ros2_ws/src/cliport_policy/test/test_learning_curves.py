@@ -2,9 +2,16 @@
 
 import json
 
+import pytest
 from PIL import Image
 
-from cliport_policy.learning_curves import main, read_curves, running_median, write_curves
+from cliport_policy.learning_curves import (
+    main,
+    read_curves,
+    round_ticks,
+    running_median,
+    write_curves,
+)
 
 
 def _run(tmp_path):
@@ -63,3 +70,12 @@ def test_an_empty_run_is_one_line_error(tmp_path, capsys):
 
 def test_running_median_ignores_single_spikes():
     assert running_median([1, 1, 50, 1, 1], width=3) == [1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("x_max, ticks", [(3992, [0, 1000, 2000, 3000]),
+                                          (5000, [0, 1000, 2000, 3000, 4000, 5000]),
+                                          (2648, [0, 1000, 2000]), (998, [0, 200, 400, 600, 800]),
+                                          (12, [0, 5, 10]), (2, [0, 1, 2])])
+def test_step_ticks_are_round_whole_steps(x_max, ticks):
+    """The step axis is labelled at round checkpoint steps, not at quarters of the last one."""
+    assert round_ticks(x_max) == ticks
