@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -145,6 +146,11 @@ def _exit_with_parent(parent: int) -> None:
             os._exit(1)
 
 
+def _exit_on_terminate(signum: int, _frame: Any) -> None:
+    """SIGTERM ends a worker through normal exit, so its simulator and temp files go too."""
+    raise SystemExit(128 + signum)
+
+
 def make_environment(task: str, mode: str, hz: int, frames: bool,
                      observation: str = "views", robot: str = "ur5") -> Any:
     from cliport_sim.environment import Environment, load_sim_config
@@ -159,6 +165,7 @@ def _worker_main(tasks: Any, results: Any, env_args: tuple, opts: dict[str, bool
                  parent: int) -> None:
     """Worker process: one Environment, seeds in, results out, until a ``None`` seed."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     env = make_environment(*env_args)
     try:
@@ -197,10 +204,17 @@ class _Workers:
                     raise RuntimeError(f"demo worker {dead[0].pid} died (exit code "
                                        f"{dead[0].exitcode}); rerun to resume") from None
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 5.0) -> None:
+        """A ``None`` seed each, so idle workers exit normally (removing their temp files);
+        one still busy after ``grace_s`` is terminated."""
+        for _ in self.procs:
+            self.tasks.put(None)
+        deadline = time.monotonic() + grace_s
         for proc in self.procs:
-            proc.terminate()
+            proc.join(max(0.0, deadline - time.monotonic()))
         for proc in self.procs:
+            if proc.is_alive():
+                proc.terminate()
             proc.join()
         self.tasks.cancel_join_thread()
         self.tasks.close()

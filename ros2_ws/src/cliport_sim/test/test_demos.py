@@ -139,6 +139,20 @@ def test_kill_and_resume_gives_exactly_n(tmp_path):
     assert fewer.returncode == 1 and "more than --n 2" in fewer.stderr
 
 
+def test_workers_remove_their_temp_files(tmp_path):
+    """Demo workers exit normally when the store is full, so the URDFs they filled from
+    templates (packing's boxes) do not pile up in the temp folder."""
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    argv = cli(tmp_path, 1, 2)
+    argv[argv.index(TASK)] = "packing-boxes-pairs-seen-colors"
+    done = subprocess.run(argv, capture_output=True, text=True,
+                          env={**ENV, "TMPDIR": str(private_tmp)}, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "1 episodes (1 new" in done.stdout
+    assert not list(private_tmp.iterdir())
+
+
 def test_cli_rejects_bad_arguments(tmp_path):
     bad = subprocess.run([*cli(tmp_path, 1, 1)[:4], "no-such-task", *cli(tmp_path, 1, 1)[5:]],
                          capture_output=True, text=True, env=ENV, timeout=60)
