@@ -81,8 +81,9 @@ def running_median(values: list[float], width: int = SMOOTH) -> list[float]:
 
 
 def round_ticks(x_max: float, most: int = 5) -> list[int]:
-    """Whole steps from 0 to ``x_max`` at most ``most`` intervals apart, at a round spacing
-    (1, 2, 2.5 or 5 times a power of ten): numbers a reader matches to saved checkpoints."""
+    """Whole numbers from 0 to ``x_max``, at most ``most`` intervals, at a round spacing (1, 2,
+    2.5 or 5 times a power of ten): steps a reader matches to saved checkpoints, losses in
+    whole nats."""
     spacing = 1.0
     if x_max > most:
         scale = 10.0 ** np.floor(np.log10(x_max / most))
@@ -125,7 +126,7 @@ def render_png(curves: dict[str, Any], path: str | os.PathLike, title: str = "")
     y_max = max([1.0, *(v for k in LOSSES for v in smooth[k])])
     y_max = float(np.ceil(y_max / 2) * 2)
     to_px = _panel(d, (60, 60, 460, 350), "training loss (running median of 9 logs)", x_max,
-                   y_max, [y_max * k / 4 for k in range(5)], font)
+                   y_max, round_ticks(y_max), font)
     for i, k in enumerate(LOSSES):
         pts = [to_px(s, v) for s, v in zip(train["step"], smooth[k], strict=True)]
         if len(pts) > 1:
