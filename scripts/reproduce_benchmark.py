@@ -2,10 +2,13 @@
 """One command per row: the CPU-sized CLIPort (``config/cpu.yaml``) on the benchmark's task
 families, each row's training capped in minutes on these 2 cores.
 
-    .venv/bin/python scripts/reproduce_benchmark.py --row put-block-in-bowl --out runs/bench
-    .venv/bin/python scripts/reproduce_benchmark.py --row towers-of-hanoi --out runs/bench
+    .venv/bin/python scripts/reproduce_benchmark.py --row put-block-in-bowl --out runs/bench \
+        --config cpu-strided
+    .venv/bin/python scripts/reproduce_benchmark.py --row towers-of-hanoi --out runs/bench \
+        --threads 2
     .venv/bin/python scripts/reproduce_benchmark.py --row stack-block-pyramid --out runs/bench
-    .venv/bin/python scripts/reproduce_benchmark.py --row packing-boxes-pairs --out runs/bench
+    .venv/bin/python scripts/reproduce_benchmark.py --row packing-boxes-pairs --out runs/bench \
+        --threads 2
     .venv/bin/python scripts/reproduce_benchmark.py --row multi --out runs/bench
     .venv/bin/python scripts/reproduce_benchmark.py --row put-block-in-bowl --out /tmp/s \
         --preset smoke
