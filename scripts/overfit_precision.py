@@ -8,7 +8,8 @@ both bins exact) or 400 steps, with training and acting each at fp32 or bf16 aut
     .venv/bin/python scripts/overfit_precision.py --train fp32 --act fp32 --seed 1
 
 Prints the train accuracy every 10 steps, then one line ``RESULT ...``. The loop is the
-tests' own (``cliport_policy/test/conftest.py``, imported by path), one torch thread.
+tests' own (``cliport_policy/test/conftest.py``, imported by path), on two torch threads as
+the tests (``--threads``).
 
 Why: a precision is chosen by learning, not only by speed (docs/notes/cpu-isa.md).
 """
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--act", choices=("fp32", "bf16"), default="bf16")
     ap.add_argument("--seed", type=int, default=0, help="the model's init")
     ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (the tests' 2)")
     ap.add_argument("--demos", type=Path, help="demo root (default: five fresh ones)")
     args = ap.parse_args(argv)
     import torch
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = importlib.util.spec_from_file_location("policy_test_conftest", TEST_CONFTEST)
     tests = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tests)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     root = args.demos or Path(tempfile.mkdtemp(prefix="overfit-demos-"))
     generate(TASK, "train", 5, root, progress=False)  # resumes: existing demos are kept
     demos = Dataset(episode_dir(root, TASK, "train"), n_demos=5, cache_episodes=8)
