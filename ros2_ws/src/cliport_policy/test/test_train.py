@@ -36,7 +36,7 @@ def test_small_model_overfits_five_demos(tiny_cfg, demos, overfit, half_resoluti
     _overfit_five_demos(model, tiny_cfg.train.grad_clip, demos, overfit, half_resolution)
 
 
-OVERFIT_THREADS = 2  # both cores: about 2 minutes against 6 on one thread (seeds 0-2: 190-310 steps)
+OVERFIT_THREADS = 2  # both cores: about 2 minutes against 6 on one (seeds 0-2: 190-310 steps)
 
 
 def _overfit_five_demos(model, grad_clip, demos, overfit, half_resolution):
