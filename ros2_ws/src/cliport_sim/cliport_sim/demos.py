@@ -166,6 +166,8 @@ def _worker_main(tasks: Any, results: Any, env_args: tuple, opts: dict[str, bool
     """Worker process: one Environment, seeds in, results out, until a ``None`` seed."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     signal.signal(signal.SIGTERM, _exit_on_terminate)
+    # exit never waits to flush results the parent no longer reads (it reads all it asked for)
+    results.cancel_join_thread()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     env = make_environment(*env_args)
     try:
@@ -206,7 +208,7 @@ class _Workers:
 
     def close(self, grace_s: float = 5.0) -> None:
         """A ``None`` seed each, so idle workers exit normally (removing their temp files);
-        one still busy after ``grace_s`` is terminated."""
+        one still busy after ``grace_s`` is terminated, and killed if that takes as long."""
         for _ in self.procs:
             self.tasks.put(None)
         deadline = time.monotonic() + grace_s
@@ -215,6 +217,9 @@ class _Workers:
         for proc in self.procs:
             if proc.is_alive():
                 proc.terminate()
+                proc.join(grace_s)
+            if proc.is_alive():
+                proc.kill()
             proc.join()
         self.tasks.cancel_join_thread()
         self.tasks.close()
